@@ -1,0 +1,1 @@
+"""Actors: the ego's bicycle model, NPC cars (IDM), pedestrians and traffic lights."""

@@ -1,0 +1,72 @@
+"""Pedestrians: walk the sidewalk graph, cross at crosswalks on the walk signal; jaywalkers also
+take mid-block paths and ignore signals. Vectorised over (B worlds, P pedestrians)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from drivesim import rng
+from drivesim.map.city import MapPool, PedPathKind
+
+PED_RADIUS = 0.35  # [m] footprint radius
+
+
+class Pedestrians(NamedTuple):
+    """Pedestrian state, every field (B, P)."""
+
+    seg: np.ndarray  # int path segment
+    next: np.ndarray  # int segment chosen to take next
+    s: np.ndarray  # [m] along the segment
+    speed: np.ndarray  # [m/s] walking speed
+    jaywalker: np.ndarray  # bool
+    active: np.ndarray  # bool
+    x: np.ndarray  # [m]
+    y: np.ndarray  # [m]
+    yaw: np.ndarray  # [rad] walking direction
+    moving: np.ndarray  # bool, walked this step (False while waiting at a kerb)
+
+
+def choose_next_segment(pool: MapPool, map_idx: np.ndarray, seg: np.ndarray, jaywalker: np.ndarray,
+                        u: np.ndarray) -> np.ndarray:
+    """Random successor of each segment (B, P); only jaywalkers take JAYWALK paths."""
+    succ = pool.ped_next[map_idx, seg]  # (B, P, 4)
+    n = pool.ped_n_next[map_idx, seg]
+    kind = pool.ped_kind[map_idx[..., None], np.maximum(succ, 0)]
+    ok = (np.arange(succ.shape[-1]) < n[..., None]) & ((kind != PedPathKind.JAYWALK) | jaywalker[..., None])
+    count = ok.sum(axis=-1)
+    k = np.minimum((u * count).astype(np.int64), np.maximum(count - 1, 0))
+    pick = np.argmax(np.cumsum(ok, axis=-1) > k[..., None], axis=-1)
+    return np.take_along_axis(succ, pick[..., None], axis=-1)[..., 0]
+
+
+def pedestrian_pose(pool: MapPool, map_idx: np.ndarray, seg: np.ndarray, s: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    a = pool.ped_a[map_idx, seg]
+    b = pool.ped_b[map_idx, seg]
+    length = np.maximum(pool.ped_len[map_idx, seg], 1e-6)
+    f = (s / length)[..., None]
+    xy = a + (b - a) * f
+    d = b - a
+    return xy[..., 0], xy[..., 1], np.arctan2(d[..., 1], d[..., 0])
+
+
+def step_pedestrians(peds: Pedestrians, pool: MapPool, map_idx: np.ndarray, walk: np.ndarray,
+                     keys: tuple[np.ndarray, np.ndarray, np.ndarray], dt: float) -> Pedestrians:
+    """Advance pedestrians by dt [s]. walk (B, S) bool: crosswalk segment may be entered now."""
+    m = map_idx[:, None]
+    length = pool.ped_len[m, peds.seg]
+    s = peds.s + peds.speed * dt
+    at_end = s >= length
+    next_is_crossing = pool.ped_kind[m, peds.next] == PedPathKind.CROSSWALK
+    allowed = ~next_is_crossing | np.take_along_axis(walk, peds.next, axis=1) | peds.jaywalker
+    go = at_end & allowed
+    wait = at_end & ~allowed
+    seg = np.where(go, peds.next, peds.seg)
+    s = np.where(go, s - length, np.where(wait, length, s))
+    seed, episode, step = (k[:, None] for k in keys)
+    u = rng.uniform(seed, episode, step, rng.Stream.PED_TURN, np.arange(seg.shape[1])[None, :])
+    nxt = np.where(go, choose_next_segment(pool, m, seg, peds.jaywalker, u), peds.next)
+    x, y, yaw = pedestrian_pose(pool, m, seg, s)
+    return peds._replace(seg=seg, next=nxt, s=s, x=x, y=y, yaw=yaw, moving=~wait & peds.active)

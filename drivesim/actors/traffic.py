@@ -1,0 +1,228 @@
+"""NPC cars: lane following on random routes with IDM car-following, traffic lights, yielding at
+intersections (conflicting connectors) and to pedestrians in their path.
+
+All functions are vectorised over (B worlds, K cars); the ego takes part as one extra vehicle so
+NPCs follow it and yield to it.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from drivesim import rng
+from drivesim.actors.idm import MAX_DECEL, idm_accel
+from drivesim.actors.signals import Light
+from drivesim.config import TrafficConfig
+from drivesim.geometry import to_local, wrap_angle
+from drivesim.map.city import LaneKind, MapPool, Turn
+from drivesim.map.lanes import lane_pose
+
+CAR_LENGTH = 4.5  # [m] NPC car length
+CAR_WIDTH = 1.9  # [m]
+APPROACH = 15.0  # [m] distance to the stop line within which a car negotiates the intersection
+TURN_SPEED = 6.0  # [m/s] desired speed through a turn
+PED_LOOKAHEAD = 14.0  # [m]
+PED_CLEARANCE = 1.0  # [m] lateral margin to pedestrians, and distance kept in front of them
+CROSS_LOOKAHEAD = 10.0  # [m] crossing-traffic check ahead of a car
+PED_PREDICT = 1.0  # [s] look-ahead of pedestrian positions
+
+
+class Cars(NamedTuple):
+    """NPC car state, every field (B, K)."""
+
+    lane: np.ndarray  # int lane id
+    next: np.ndarray  # int successor lane already chosen
+    s: np.ndarray  # [m] centre position along the lane
+    v: np.ndarray  # [m/s]
+    v0: np.ndarray  # [m/s] desired speed
+    active: np.ndarray  # bool
+    x: np.ndarray  # [m]
+    y: np.ndarray  # [m]
+    yaw: np.ndarray  # [rad]
+
+
+class Vehicle(NamedTuple):
+    """The ego seen as a lane-bound vehicle, every field (B,)."""
+
+    lane: np.ndarray  # current route lane
+    next: np.ndarray  # next route lane (-1 at the end)
+    s: np.ndarray  # [m]
+    v: np.ndarray  # [m/s]
+    on_lane: np.ndarray  # bool: close enough to its lane to be treated as in it
+    x: np.ndarray
+    y: np.ndarray
+    yaw: np.ndarray
+    length: float  # [m]
+    width: float  # [m]
+
+
+class Context(NamedTuple):
+    """Read-only inputs of a traffic step."""
+
+    pool: MapPool
+    map_idx: np.ndarray  # (B,)
+    lights: np.ndarray  # (B, L) Light facing each lane's end (NONE for connectors/unsignalised)
+    ped_xy: np.ndarray  # (B, P, 2) [m]
+    ped_vel: np.ndarray  # (B, P, 2) [m/s]
+    ped_active: np.ndarray  # (B, P) bool
+    keys: tuple[np.ndarray, np.ndarray, np.ndarray]  # (B,) seed, episode, step for random draws
+    cfg: TrafficConfig
+    dt: float  # [s]
+
+
+def choose_next(pool: MapPool, map_idx: np.ndarray, lane: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Uniformly random successor of each lane; u uniform [0, 1) of lane's shape."""
+    n = pool.lane_n_next[map_idx, lane]
+    k = np.minimum((u * n).astype(np.int64), n - 1)
+    return pool.lane_next[map_idx, lane, k]
+
+
+def step_cars(cars: Cars, ego: Vehicle, ctx: Context) -> Cars:
+    """Advance all NPC cars by one control step."""
+    m = ctx.map_idx[:, None]
+    length = ctx.pool.lane_len[m, cars.lane]  # (B, K)
+    to_stop = length - cars.s - CAR_LENGTH / 2  # [m] front bumper to the end of the lane
+    on_road = ctx.pool.lane_kind[m, cars.lane] == LaneKind.ROAD
+    light = np.take_along_axis(ctx.lights, cars.lane, axis=1)
+    must_stop = on_road & _must_stop_for_light(light, to_stop, cars.v, ctx.cfg)
+    must_stop |= on_road & (to_stop < APPROACH) & _must_yield(cars, ego, to_stop, light, ctx)
+    can_stop = to_stop > cars.v**2 / (2 * MAX_DECEL) - 0.5
+    must_stop &= can_stop
+    gap_lead, v_lead = _leader_gaps(cars, ego, length, ctx)
+    gap_ped = _pedestrian_gaps(cars, ctx)
+    gap_cross = _crossing_gaps(cars, ego)
+    v0 = _desired_speed(cars, to_stop, on_road, ctx)
+    cfg = ctx.cfg
+    idm = lambda gap, vl: idm_accel(cars.v, v0, gap, vl, a=cfg.idm_accel, b=cfg.idm_decel,  # noqa: E731
+                                    time_headway=cfg.idm_time_headway, min_gap=cfg.idm_min_gap)
+    zero = np.zeros_like(cars.v)
+    stop_gap = np.where(must_stop, np.maximum(to_stop, 0.0) + 0.5, np.inf)
+    accel = np.minimum.reduce([idm(gap_lead, v_lead), idm(stop_gap, zero), idm(gap_ped, zero),
+                               idm(gap_cross, zero)])
+    v = np.maximum(cars.v + accel * ctx.dt, 0.0)
+    s = cars.s + v * ctx.dt
+    stop_s = length - CAR_LENGTH / 2
+    clamp = must_stop & (s > stop_s)  # never creep over a red stop line
+    s = np.where(clamp, np.maximum(cars.s, stop_s), s)
+    v = np.where(clamp, 0.0, v)
+    return _advance_lanes(cars._replace(s=s, v=v), length, ctx)
+
+
+def _must_stop_for_light(light: np.ndarray, to_stop: np.ndarray, v: np.ndarray, cfg: TrafficConfig) -> np.ndarray:
+    """Red: stop. Yellow: stop if it can be done at comfortable deceleration."""
+    comfortable = to_stop > v**2 / (2 * cfg.idm_decel)
+    return (light == Light.RED) | ((light == Light.YELLOW) & comfortable)
+
+
+def _must_yield(cars: Cars, ego: Vehicle, to_stop: np.ndarray, light: np.ndarray, ctx: Context) -> np.ndarray:
+    """(B, K) True where the car's next connector conflicts with a vehicle already on a conflicting
+    connector, or with a higher-priority vehicle approaching one (straight/right before left, then
+    nearer the stop line, then lower index). Vehicles facing red do not claim priority."""
+    pool, m3 = ctx.pool, ctx.map_idx[:, None, None]
+    lanes = np.concatenate([cars.lane, ego.lane[:, None]], axis=1)  # (B, V)
+    nexts = np.concatenate([cars.next, np.maximum(ego.next, 0)[:, None]], axis=1)
+    valid = np.concatenate([cars.active, ego.on_lane[:, None]], axis=1)
+    ego_len = pool.lane_len[ctx.map_idx, ego.lane]
+    ego_to_stop = ego_len - ego.s - ego.length / 2
+    ego_light = np.take_along_axis(ctx.lights, ego.lane[:, None], axis=1)[:, 0]
+    dists = np.concatenate([to_stop, ego_to_stop[:, None]], axis=1)
+    lights = np.concatenate([light, ego_light[:, None]], axis=1)
+    kinds = pool.lane_kind[ctx.map_idx[:, None], lanes]
+    rank = (pool.lane_turn[ctx.map_idx[:, None], nexts] == Turn.LEFT).astype(np.int64)
+    mine = cars.next[:, :, None]  # (B, K, 1)
+    occupied = valid[:, None, :] & (kinds[:, None, :] == LaneKind.CONNECTOR) & pool.conflict[m3, mine, lanes[:, None, :]]
+    has_next = np.concatenate([np.ones_like(cars.active), (ego.next >= 0)[:, None]], axis=1)
+    claims = valid & has_next & (kinds == LaneKind.ROAD) & (dists < APPROACH) & (lights != Light.RED)
+    n_v = lanes.shape[1]
+    idx = np.arange(n_v)
+    k_idx = idx[: cars.lane.shape[1]]
+    higher = (rank[:, None, :] < rank[:, : len(k_idx), None]) | (
+        (rank[:, None, :] == rank[:, : len(k_idx), None])
+        & ((dists[:, None, :] < to_stop[:, :, None])
+           | ((dists[:, None, :] == to_stop[:, :, None]) & (idx[None, None, :] < k_idx[None, :, None]))))
+    competing = claims[:, None, :] & higher & pool.conflict[m3, mine, nexts[:, None, :]]
+    competing[:, k_idx, k_idx] = False
+    return (occupied | competing).any(axis=2)
+
+
+def _leader_gaps(cars: Cars, ego: Vehicle, length: np.ndarray, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """Bumper-to-bumper gap [m] and speed [m/s] of the nearest vehicle ahead along the car's lane,
+    its next lane, or the lane after a connector. (B, K) each; inf gap when free."""
+    pool, m = ctx.pool, ctx.map_idx[:, None]
+    lanes = np.concatenate([cars.lane, ego.lane[:, None]], axis=1)[:, None, :]  # (B, 1, V)
+    s_all = np.concatenate([cars.s, ego.s[:, None]], axis=1)[:, None, :]
+    v_all = np.concatenate([cars.v, ego.v[:, None]], axis=1)[:, None, :]
+    valid = np.concatenate([cars.active, ego.on_lane[:, None]], axis=1)[:, None, :]
+    lane_k, s_k = cars.lane[:, :, None], cars.s[:, :, None]
+    next_k = cars.next[:, :, None]
+    next2_k = pool.lane_next[m, cars.next, 0][:, :, None]
+    len_k, len_next = length[:, :, None], pool.lane_len[m, cars.next][:, :, None]
+    inf = np.inf
+    gap = np.where((lanes == lane_k) & (s_all > s_k), s_all - s_k, inf)
+    gap = np.minimum(gap, np.where(lanes == next_k, len_k - s_k + s_all, inf))
+    gap = np.minimum(gap, np.where(lanes == next2_k, len_k - s_k + len_next + s_all, inf))
+    gap = np.where(valid, gap - CAR_LENGTH, inf)
+    k = cars.lane.shape[1]
+    gap[:, np.arange(k), np.arange(k)] = inf
+    j = np.argmin(gap, axis=2)[..., None]
+    return np.take_along_axis(gap, j, axis=2)[..., 0], np.take_along_axis(np.broadcast_to(v_all, gap.shape), j, axis=2)[..., 0]
+
+
+def _pedestrian_gaps(cars: Cars, ctx: Context) -> np.ndarray:
+    """(B, K) distance [m] to stop before the nearest pedestrian in the car's path, now or in
+    PED_PREDICT seconds."""
+    gap = np.full(cars.v.shape, np.inf)
+    if ctx.ped_xy.shape[1] == 0:
+        return gap
+    for t in (0.0, PED_PREDICT):
+        px = ctx.ped_xy[:, None, :, 0] + t * ctx.ped_vel[:, None, :, 0]
+        py = ctx.ped_xy[:, None, :, 1] + t * ctx.ped_vel[:, None, :, 1]
+        fx, fy = to_local(px - cars.x[..., None], py - cars.y[..., None], cars.yaw[..., None])
+        ahead = ctx.ped_active[:, None, :] & (fx > 0) & (fx < PED_LOOKAHEAD) & (np.abs(fy) < CAR_WIDTH / 2 + PED_CLEARANCE)
+        d = np.where(ahead, fx - CAR_LENGTH / 2 - PED_CLEARANCE, np.inf).min(axis=2)
+        gap = np.minimum(gap, np.maximum(d, 0.01))
+    return np.where(cars.active, gap, np.inf)
+
+
+def _crossing_gaps(cars: Cars, ego: Vehicle) -> np.ndarray:
+    """(B, K) gap [m] to a car or the ego crossing the path just ahead (heading differs by more
+    than 0.5 rad). Of two cars that see each other, the one with the lower index goes first."""
+    xs = np.concatenate([cars.x, ego.x[:, None]], axis=1)[:, None, :]
+    ys = np.concatenate([cars.y, ego.y[:, None]], axis=1)[:, None, :]
+    yaws = np.concatenate([cars.yaw, ego.yaw[:, None]], axis=1)[:, None, :]
+    active = np.concatenate([cars.active, np.ones_like(ego.on_lane)[:, None]], axis=1)[:, None, :]
+    fx, fy = to_local(xs - cars.x[..., None], ys - cars.y[..., None], cars.yaw[..., None])
+    crossing = np.abs(wrap_angle(yaws - cars.yaw[..., None])) > 0.5
+    ahead = active & crossing & (fx > 0) & (fx < CROSS_LOOKAHEAD) & (np.abs(fy) < CAR_WIDTH + 0.3)
+    k = cars.lane.shape[1]
+    ahead[:, np.arange(k), np.arange(k)] = False
+    mutual = ahead[:, :, :k] & np.swapaxes(ahead[:, :, :k], 1, 2)
+    ahead[:, :, :k] &= ~(mutual & (np.arange(k)[None, :, None] < np.arange(k)[None, None, :]))
+    gap = np.where(ahead, fx - CAR_LENGTH, np.inf).min(axis=2)
+    return np.where(cars.active, np.maximum(gap, 0.01), np.inf)
+
+
+def _desired_speed(cars: Cars, to_stop: np.ndarray, on_road: np.ndarray, ctx: Context) -> np.ndarray:
+    """Desired speed, lowered through turns and before them (comfortable deceleration profile)."""
+    m = ctx.map_idx[:, None]
+    turning_now = ctx.pool.lane_turn[m, cars.lane] != Turn.STRAIGHT
+    turning_next = ctx.pool.lane_turn[m, cars.next] != Turn.STRAIGHT
+    v_turn = np.minimum(cars.v0, TURN_SPEED)
+    before = np.sqrt(v_turn**2 + 2 * ctx.cfg.idm_decel * np.maximum(to_stop, 0.0))
+    v0 = np.where(on_road & turning_next, np.minimum(cars.v0, before), cars.v0)
+    return np.where(~on_road & turning_now, v_turn, v0)
+
+
+def _advance_lanes(cars: Cars, length: np.ndarray, ctx: Context) -> Cars:
+    """Move cars past the end of their lane onto the chosen successor and pick the next one."""
+    m = ctx.map_idx[:, None]
+    over = cars.s >= length
+    lane = np.where(over, cars.next, cars.lane)
+    s = np.where(over, cars.s - length, cars.s)
+    seed, episode, step = (k[:, None] for k in ctx.keys)
+    u = rng.uniform(seed, episode, step, rng.Stream.CAR_TURN, np.arange(lane.shape[1])[None, :])
+    nxt = np.where(over, choose_next(ctx.pool, m, lane, u), cars.next)
+    x, y, yaw = lane_pose(ctx.pool, m, lane, s)
+    return cars._replace(lane=lane, next=nxt, s=s, x=x, y=y, yaw=yaw)

@@ -1,0 +1,97 @@
+"""Observation/action spaces, batched observation assembly and action validation, shared by the
+single and the vector environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from drivesim.config import EnvConfig
+from drivesim.sensors.lidar_sensor import N_HIT_CLASSES, lidar_scan
+from drivesim.sensors.state import STATE_DIM, state_vector
+from drivesim.world import World
+
+ACTION_DIM = 2  # steer, accel/brake
+
+
+def action_space() -> spaces.Box:
+    """[-1, 1]^2: steer (+ left) and accel (+) / brake (-)."""
+    return spaces.Box(-1.0, 1.0, shape=(ACTION_DIM,), dtype=np.float32)
+
+
+def observation_space(config: EnvConfig) -> spaces.Dict:
+    """Dict space of one world; keys follow `config.observations` ('lidar' adds 'lidar' ranges and
+    'lidar_class' hit classes)."""
+    entries: dict[str, spaces.Space[Any]] = {}
+    for key in config.observations:
+        if key == "lidar":
+            n = config.lidar.n_beams
+            entries["lidar"] = spaces.Box(0.0, 1.0, shape=(n,), dtype=np.float32)
+            entries["lidar_class"] = spaces.MultiDiscrete(np.full(n, N_HIT_CLASSES, dtype=np.int64))
+        elif key == "state":
+            entries["state"] = spaces.Box(-1.0, 1.0, shape=(STATE_DIM,), dtype=np.float32)
+    return spaces.Dict(entries)
+
+
+def observe(world: World) -> dict[str, np.ndarray]:
+    """Batched observation: every value has a leading axis B."""
+    obs: dict[str, np.ndarray] = {}
+    for key in world.config.observations:
+        if key == "lidar":
+            obs["lidar"], obs["lidar_class"] = lidar_scan(world)
+        elif key == "state":
+            obs["state"] = state_vector(world)
+    return obs
+
+
+def validate_actions(action: Any, batch_size: int, batched: bool) -> np.ndarray:
+    """Check and clip actions. Returns (B, 2) float64 in [-1, 1].
+
+    Raises ValueError naming what was received for a wrong shape, a non-numeric type, or NaN/inf."""
+    try:
+        arr = np.asarray(action, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"action must be numeric with shape {_expected(batch_size, batched)}, got {action!r}") from None
+    expected = (batch_size, ACTION_DIM) if batched else (ACTION_DIM,)
+    if arr.shape != expected:
+        raise ValueError(f"action must have shape {expected} (steer, accel), got shape {arr.shape}: {action!r}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"action contains NaN or inf: {action!r}")
+    return np.clip(arr.reshape(batch_size, ACTION_DIM), -1.0, 1.0)
+
+
+def _expected(batch_size: int, batched: bool) -> tuple[int, ...]:
+    return (batch_size, ACTION_DIM) if batched else (ACTION_DIM,)
+
+
+def make_config(config: EnvConfig | None, overrides: dict[str, Any]) -> EnvConfig:
+    """Apply keyword overrides (as given to gymnasium.make) to a config."""
+    base = config if config is not None else EnvConfig()
+    if not isinstance(base, EnvConfig):
+        raise TypeError(f"config must be an EnvConfig, got {type(base).__name__}")
+    return base.replace(**overrides) if overrides else base
+
+
+def step_info(world: World, terms: dict[str, np.ndarray], events: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Batched info: named reward terms, events and route figures, each (B,)."""
+    return {
+        "reward_terms": terms,
+        "events": events,
+        "progress": world.progress.copy(),  # [m]
+        "route_length": world.route_total.copy(),  # [m]
+        "route_completion": np.clip(world.progress / world.route_total, 0.0, 1.0),
+        "distance": world.distance.copy(),  # [m] driven
+        "speed": world.ego.v.copy(),  # [m/s]
+        "time": world.time.astype(np.float64),  # [s]
+        "map_index": world.map_idx.copy(),
+    }
+
+
+def row(tree: Any, i: int) -> Any:
+    """Row i of a nested dict of batched arrays, as Python/numpy scalars and arrays."""
+    if isinstance(tree, dict):
+        return {k: row(v, i) for k, v in tree.items()}
+    value = tree[i]
+    return value.item() if isinstance(value, np.generic) else value

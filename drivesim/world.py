@@ -1,0 +1,325 @@
+"""The batched world: B independent cities stepped together as arrays with a leading batch axis.
+
+A step is a fixed sequence of vectorised operations (ego dynamics -> route tracking -> NPC cars ->
+pedestrians -> events and rewards -> sensors); nothing loops over worlds or actors. Every random
+draw is keyed by (world seed, episode, step), so a world evolves identically whatever batch it is in.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from drivesim import rng
+from drivesim.actors.kinematics import EgoState, actuate, bicycle_step
+from drivesim.actors.pedestrians import Pedestrians, choose_next_segment, pedestrian_pose, step_pedestrians
+from drivesim.actors.signals import Light, cycle_time, light_state, walk_signal
+from drivesim.actors.traffic import Cars, Context, Vehicle, choose_next, step_cars
+from drivesim.config import EnvConfig
+from drivesim.events import EVENT_NAMES, TERMINATING, detect_collisions, reward_terms
+from drivesim.geometry import wrap_angle
+from drivesim.map.city import LaneKind, PedPathKind, Turn, stack_maps
+from drivesim.map.generator import generate_city
+from drivesim.map.lanes import lane_pose, project_to_lane
+from drivesim.map.routing import expand_route
+
+ON_LANE_DISTANCE = 1.5  # [m] lateral error under which NPCs treat the ego as in its lane
+PROGRESS_EPS = 0.5  # [m] progress that resets the stuck timer
+COMMAND_DISTANCE = 30.0  # [m] distance before an intersection at which the route command shows
+SPAWN_CLEARANCE = 14.0  # [m] no NPC spawns this close to the ego
+
+
+class StepResult(NamedTuple):
+    reward: np.ndarray  # (B,) float64
+    terminated: np.ndarray  # (B,) bool
+    truncated: np.ndarray  # (B,) bool
+    terms: dict[str, np.ndarray]  # reward term -> (B,) weighted value
+    events: dict[str, np.ndarray]  # event -> (B,) bool
+
+
+class World:
+    """B worlds of one EnvConfig. Call `reset` before `step`."""
+
+    def __init__(self, config: EnvConfig, batch_size: int) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.config = config
+        self.batch_size = batch_size
+        mc = config.map
+        self.pool = stack_maps([generate_city(mc, mc.seed + i) for i in range(mc.pool_size)])
+        self.rasters = np.stack([m.raster for m in self.pool.maps])  # (M, H, W) uint8
+        self.raster_origin = self.pool.maps[0].raster_origin
+        self.cycle = cycle_time(config.traffic)
+        min_link = float(min(m.lane_len[m.link_lanes[:, 0]].min() for m in self.pool.maps)) + 10.0
+        self.max_route_lanes = 2 * int(math.ceil(config.route_length[1] / min_link)) + 5
+        self._allocate()
+
+    # ------------------------------------------------------------------------------ state layout
+    def _allocate(self) -> None:
+        b, k, p = self.batch_size, self.config.traffic.n_cars, self.config.traffic.n_pedestrians
+        f, i = np.zeros, np.zeros
+        self.seed = np.zeros(b, dtype=np.uint64)
+        self.episode = np.zeros(b, dtype=np.int64)
+        self.t = np.zeros(b, dtype=np.int64)  # steps since reset
+        self.map_idx = np.zeros(b, dtype=np.int64)
+        self.ego = EgoState(f(b), f(b), f(b), f(b), f(b))
+        self.accel = f(b)  # [m/s^2] applied last step
+        self.jerk = f(b)  # [m/s^3]
+        self.steer_rate = f(b)  # [rad/s]
+        self.route = np.full((b, self.max_route_lanes), -1, dtype=np.int64)
+        self.route_n = np.ones(b, dtype=np.int64)
+        self.route_cum = f((b, self.max_route_lanes))  # [m] route length before each route lane
+        self.route_total = np.ones(b)  # [m] progress at the goal
+        self.route_i = i(b, dtype=np.int64)
+        self.route_s = f(b)  # [m] along the current route lane
+        self.start_s = f(b)  # [m] start position along the first lane
+        self.lateral = f(b)  # [m] signed lateral error to the route (left positive)
+        self.heading_error = f(b)  # [rad]
+        self.progress = f(b)  # [m] along the route
+        self.best_progress = f(b)
+        self.last_progress_t = i(b, dtype=np.int64)
+        self.distance = f(b)  # [m] driven
+        self.signal_offset = f((b, self.pool.node_xy.shape[1]))  # [s]
+        self.cars = Cars(*(i((b, k), dtype=np.int64) for _ in range(2)), *(f((b, k)) for _ in range(3)),
+                         np.zeros((b, k), dtype=bool), f((b, k)), f((b, k)), f((b, k)))
+        self.peds = Pedestrians(i((b, p), dtype=np.int64), i((b, p), dtype=np.int64), f((b, p)), f((b, p)),
+                                np.zeros((b, p), dtype=bool), np.zeros((b, p), dtype=bool),
+                                f((b, p)), f((b, p)), f((b, p)), np.zeros((b, p), dtype=bool))
+        self.lights = np.zeros((b, self.pool.lane_len.shape[1]), dtype=np.int8)  # (B, L) Light per lane end
+        self.last_events = {name: np.zeros(b, dtype=bool) for name in EVENT_NAMES}
+
+    @property
+    def time(self) -> np.ndarray:
+        """(B,) [s] simulated time since reset."""
+        return self.t * self.config.dt
+
+    # ------------------------------------------------------------------------------------- reset
+    def reset(self, seeds: np.ndarray, episodes: np.ndarray, rows: np.ndarray | None = None) -> None:
+        """Start new episodes in `rows` (default all) from (seed, episode) keys."""
+        rows = np.arange(self.batch_size) if rows is None else np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            return
+        seed = np.asarray(seeds, dtype=np.uint64).reshape(-1)
+        episode = np.asarray(episodes, dtype=np.int64).reshape(-1)
+        self.seed[rows], self.episode[rows] = seed, episode
+        self.t[rows] = 0
+        m = rng.integers(self.config.map.pool_size, seed, episode, rng.Stream.MAP_CHOICE)
+        self.map_idx[rows] = m
+        self._reset_ego_and_route(rows, m, seed, episode)
+        self._reset_cars(rows, m, seed, episode)
+        self._reset_peds(rows, m, seed, episode)
+        n_nodes = self.signal_offset.shape[1]
+        self.signal_offset[rows] = self.cycle * rng.uniform(seed[:, None], episode[:, None], rng.Stream.SIGNAL_OFFSET,
+                                                            np.arange(n_nodes)[None, :])
+        self._update_lights()
+        for name in self.last_events:
+            self.last_events[name][rows] = False
+
+    def _reset_ego_and_route(self, rows: np.ndarray, m: np.ndarray, seed: np.ndarray, episode: np.ndarray) -> None:
+        pool, cfg = self.pool, self.config
+        slot = rng.integers(pool.n_spawn[m], seed, episode, rng.Stream.EGO_SPAWN)
+        lane, s0 = pool.spawn_lane[m, slot], pool.spawn_s[m, slot]
+        link = pool.lane_link[m, lane]
+        dist = pool.link_dist[m, link]  # (R, NL)
+        lo, hi = cfg.route_length
+        ok = np.isfinite(dist) & (dist >= lo) & (dist <= hi)
+        u = rng.uniform(seed[:, None], episode[:, None], rng.Stream.ROUTE_GOAL, np.arange(dist.shape[1])[None, :])
+        finite = np.where(np.isfinite(dist), dist, -1.0)
+        goal = np.where(ok.any(axis=1), np.argmax(np.where(ok, u, -1.0), axis=1), np.argmax(finite, axis=1))
+        route, n = expand_route(pool.link_next_hop, pool.lane_to_link_connector, pool.lane_next, pool.lane_link,
+                                m, lane, goal, self.max_route_lanes)
+        lengths = np.where(route >= 0, pool.lane_len[m[:, None], np.maximum(route, 0)], 0.0)
+        cum = np.concatenate([np.zeros((len(rows), 1)), np.cumsum(lengths, axis=1)[:, :-1]], axis=1)
+        last_len = lengths[np.arange(len(rows)), n - 1]
+        self.route[rows], self.route_n[rows], self.route_cum[rows] = route, n, cum
+        self.route_total[rows] = cum[np.arange(len(rows)), n - 1] + last_len / 2 - s0
+        self.route_i[rows], self.route_s[rows], self.start_s[rows] = 0, s0, s0
+        x, y, yaw = lane_pose(pool, m, lane, s0)
+        self.ego.x[rows], self.ego.y[rows], self.ego.yaw[rows] = x, y, yaw
+        for arr in (self.ego.v, self.ego.steer, self.accel, self.jerk, self.steer_rate, self.lateral,
+                    self.heading_error, self.progress, self.best_progress, self.distance):
+            arr[rows] = 0.0
+        self.last_progress_t[rows] = 0
+
+    def _reset_cars(self, rows: np.ndarray, m: np.ndarray, seed: np.ndarray, episode: np.ndarray) -> None:
+        pool, k = self.pool, self.config.traffic.n_cars
+        if k == 0:
+            return
+        n_slots = pool.spawn_lane.shape[1]
+        slots = np.arange(n_slots)[None, :]
+        sx, sy, _ = lane_pose(pool, m[:, None], pool.spawn_lane[m], pool.spawn_s[m])
+        near_ego = np.hypot(sx - self.ego.x[rows, None], sy - self.ego.y[rows, None]) < SPAWN_CLEARANCE
+        valid = (slots < pool.n_spawn[m][:, None]) & ~near_ego
+        u = rng.uniform(seed[:, None], episode[:, None], rng.Stream.CAR_SPAWN, slots)
+        order = np.argsort(np.where(valid, u, 2.0), axis=1, kind="stable")[:, :k]  # (R, K) distinct slots
+        if order.shape[1] < k:
+            order = np.pad(order, ((0, 0), (0, k - order.shape[1])))
+        active = np.take_along_axis(valid, order, axis=1) & (np.arange(k)[None, :] < n_slots)
+        lane = np.take_along_axis(pool.spawn_lane[m], order, axis=1)
+        s = np.take_along_axis(pool.spawn_s[m], order, axis=1)
+        idx = np.arange(k)[None, :]
+        v0 = self.config.traffic.speed_limit * (0.8 + 0.3 * rng.uniform(seed[:, None], episode[:, None],
+                                                                          rng.Stream.CAR_SPEED, idx))
+        nxt = choose_next(pool, m[:, None], lane, rng.uniform(seed[:, None], episode[:, None], rng.Stream.CAR_TURN, idx))
+        x, y, yaw = lane_pose(pool, m[:, None], lane, s)
+        c = self.cars
+        for arr, val in ((c.lane, lane), (c.next, nxt), (c.s, s), (c.v, 0.5 * v0), (c.v0, v0), (c.active, active),
+                         (c.x, x), (c.y, y), (c.yaw, yaw)):
+            arr[rows] = val
+
+    def _reset_peds(self, rows: np.ndarray, m: np.ndarray, seed: np.ndarray, episode: np.ndarray) -> None:
+        pool, p = self.pool, self.config.traffic.n_pedestrians
+        if p == 0:
+            return
+        n_seg = pool.ped_len.shape[1]
+        segs = np.arange(n_seg)[None, :]
+        valid = (segs < pool.n_ped[m][:, None]) & (pool.ped_kind[m] == PedPathKind.SIDEWALK)
+        u = rng.uniform(seed[:, None], episode[:, None], rng.Stream.PED_SPAWN, segs)
+        seg = np.argsort(np.where(valid, u, 2.0), axis=1, kind="stable")[:, :p]
+        idx = np.arange(p)[None, :]
+        keys = (seed[:, None], episode[:, None])
+        s = rng.uniform(*keys, rng.Stream.PED_SPAWN, idx + n_seg) * pool.ped_len[m[:, None], seg]
+        jay = rng.uniform(*keys, rng.Stream.PED_JAYWALK, idx) < self.config.traffic.jaywalk_share
+        speed = self.config.traffic.pedestrian_speed * (0.75 + 0.5 * rng.uniform(*keys, rng.Stream.PED_SPEED, idx))
+        nxt = choose_next_segment(pool, m[:, None], seg, jay, rng.uniform(*keys, rng.Stream.PED_TURN, idx))
+        x, y, yaw = pedestrian_pose(pool, m[:, None], seg, s)
+        active = np.take_along_axis(valid, seg, axis=1)
+        q = self.peds
+        for arr, val in ((q.seg, seg), (q.next, nxt), (q.s, s), (q.speed, speed), (q.jaywalker, jay),
+                         (q.active, active), (q.x, x), (q.y, y), (q.yaw, yaw), (q.moving, active)):
+            arr[rows] = val
+
+    # -------------------------------------------------------------------------------------- step
+    def step(self, action: np.ndarray) -> StepResult:
+        """Advance every world by dt with actions (B, 2) in [-1, 1] (already validated)."""
+        cfg, dt = self.config, self.config.dt
+        prev_progress, prev_accel, prev_steer = self.progress.copy(), self.accel.copy(), self.ego.steer.copy()
+        steer, v, accel = actuate(action, self.ego.steer, self.ego.v, cfg.vehicle, dt)
+        self.ego = bicycle_step(self.ego, v, steer, cfg.vehicle.wheelbase, dt)
+        self.accel, self.jerk, self.steer_rate = accel, (accel - prev_accel) / dt, (steer - prev_steer) / dt
+        self.distance += v * dt
+        ran_red = self._track_route()
+        self.t += 1
+        self._update_lights()
+        keys = (self.seed, self.episode, self.t)
+        self._step_actors(keys)
+        events = self._events(ran_red)
+        terms = reward_terms(events, self.progress - prev_progress, self.lateral, self.ego.v, cfg.traffic.speed_limit,
+                             self.jerk, self.steer_rate, cfg.vehicle.max_steer_rate, cfg.map.lane_width, cfg.reward, dt)
+        reward = np.sum(list(terms.values()), axis=0)
+        terminated = np.logical_or.reduce([events[name] for name in TERMINATING])
+        truncated = events["timeout"] & ~terminated
+        self.last_events = events
+        return StepResult(reward, terminated, truncated, terms, events)
+
+    def _step_actors(self, keys: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        cfg, pool, m = self.config, self.pool, self.map_idx
+        ped_vel = np.stack([np.cos(self.peds.yaw), np.sin(self.peds.yaw)], axis=-1) * (
+            self.peds.speed * self.peds.moving)[..., None]
+        ctx = Context(pool, m, self.lights, np.stack([self.peds.x, self.peds.y], axis=-1), ped_vel,
+                      self.peds.active, keys, cfg.traffic, cfg.dt)
+        if cfg.traffic.n_cars:
+            self.cars = step_cars(self.cars, self.ego_vehicle(), ctx)
+        if cfg.traffic.n_pedestrians:
+            node = np.maximum(pool.ped_node[m], 0)  # (B, S)
+            offset = np.take_along_axis(self.signal_offset, node, axis=1)
+            walk = walk_signal(self.time[:, None], offset, pool.ped_axis[m], pool.node_signal[m[:, None], node],
+                               cfg.traffic)
+            self.peds = step_pedestrians(self.peds, pool, m, walk, keys, cfg.dt)
+
+    def ego_vehicle(self) -> Vehicle:
+        """The ego as a lane-bound vehicle for NPC reasoning."""
+        rows = np.arange(self.batch_size)
+        lane = self.route[rows, self.route_i]
+        nxt = np.where(self.route_i + 1 < self.route_n, self.route[rows, np.minimum(self.route_i + 1,
+                                                                                    self.max_route_lanes - 1)], -1)
+        veh = self.config.vehicle
+        on_lane = np.abs(self.lateral) < ON_LANE_DISTANCE
+        return Vehicle(lane, nxt, self.route_s, self.ego.v, on_lane, self.ego.x, self.ego.y, self.ego.yaw,
+                       veh.length, veh.width)
+
+    def _update_lights(self) -> None:
+        pool, m = self.pool, self.map_idx[:, None]
+        node = pool.lane_node[self.map_idx]  # (B, L)
+        offset = np.take_along_axis(self.signal_offset, np.maximum(node, 0), axis=1)
+        signalised = pool.node_signal[m, np.maximum(node, 0)] & (pool.lane_kind[self.map_idx] == LaneKind.ROAD)
+        self.lights = light_state(self.time[:, None], offset, pool.lane_axis[self.map_idx], signalised,
+                                  self.config.traffic)
+
+    def _track_route(self) -> np.ndarray:
+        """Project the ego onto its current and next route lanes; advance along the route.
+        Returns (B,) bool: the ego crossed a stop line on red this step."""
+        pool, m, rows = self.pool, self.map_idx, np.arange(self.batch_size)
+        i = self.route_i
+        has_next = i + 1 < self.route_n
+        lane = self.route[rows, i]
+        nxt = self.route[rows, np.minimum(i + 1, self.max_route_lanes - 1)]
+        s_a, lat_a, d_a = project_to_lane(pool, m, lane, self.ego.x, self.ego.y)
+        s_b, lat_b, d_b = project_to_lane(pool, m, np.maximum(nxt, 0), self.ego.x, self.ego.y)
+        length = pool.lane_len[m, lane]
+        advance = has_next & ((d_b < d_a) | (s_a > length))
+        ran_red = advance & (np.take_along_axis(self.lights, lane[:, None], axis=1)[:, 0] == Light.RED)
+        self.route_i = np.where(advance, i + 1, i)
+        self.route_s = np.where(advance, s_b, np.minimum(s_a, length + 5.0))
+        self.lateral = np.where(advance, lat_b, lat_a)
+        lane = self.route[rows, self.route_i]
+        _, _, lane_yaw = lane_pose(pool, m, lane, self.route_s)
+        self.heading_error = wrap_angle(self.ego.yaw - lane_yaw)
+        self.progress = self.route_cum[rows, self.route_i] + self.route_s - self.start_s
+        improved = self.progress > self.best_progress + PROGRESS_EPS
+        self.best_progress = np.where(improved, self.progress, self.best_progress)
+        self.last_progress_t = np.where(improved, self.t + 1, self.last_progress_t)
+        return ran_red
+
+    def _events(self, ran_red: np.ndarray) -> dict[str, np.ndarray]:
+        cfg, pool, m = self.config, self.pool, self.map_idx
+        col = detect_collisions(self.ego.x, self.ego.y, self.ego.yaw, cfg.vehicle,
+                                (self.cars.x, self.cars.y, self.cars.yaw), self.cars.active,
+                                (self.peds.x, self.peds.y), self.peds.active,
+                                self.rasters, m, self.raster_origin, cfg.map.raster_resolution)
+        lane = self.route[np.arange(self.batch_size), self.route_i]
+        on_road = pool.lane_kind[m, lane] == LaneKind.ROAD
+        beyond_centre = self.lateral > pool.lane_offset[m, lane] + 0.5
+        wrong_way = on_road & ((np.abs(self.heading_error) > 0.5 * np.pi) | beyond_centre)
+        stuck_steps = int(round(cfg.stuck_time / cfg.dt))
+        return {
+            "collision_vehicle": col.vehicle,
+            "collision_pedestrian": col.pedestrian,
+            "collision_static": col.static,
+            "red_light": ran_red,
+            "off_road": col.off_road,
+            "wrong_way": wrong_way,
+            "goal": self.progress >= self.route_total,
+            "off_route": np.abs(self.lateral) > cfg.off_route_distance,
+            "stuck": self.t - self.last_progress_t >= stuck_steps,
+            "timeout": self.t >= cfg.max_episode_steps,
+        }
+
+    # ------------------------------------------------------------------------------ route views
+    def route_command(self) -> np.ndarray:
+        """(B,) Turn: the manoeuvre at the next intersection within COMMAND_DISTANCE, else FOLLOW."""
+        pool, m, rows = self.pool, self.map_idx, np.arange(self.batch_size)
+        lane = self.route[rows, self.route_i]
+        nxt = self.route[rows, np.minimum(self.route_i + 1, self.max_route_lanes - 1)]
+        has_next = self.route_i + 1 < self.route_n
+        on_connector = pool.lane_kind[m, lane] == LaneKind.CONNECTOR
+        near = has_next & (pool.lane_len[m, lane] - self.route_s < COMMAND_DISTANCE)
+        upcoming = np.where(near, pool.lane_turn[m, np.maximum(nxt, 0)], Turn.FOLLOW)
+        return np.where(on_connector, pool.lane_turn[m, lane], upcoming)
+
+    def next_stop_line(self) -> tuple[np.ndarray, np.ndarray]:
+        """(B,) distance [m] from the ego's front to the next stop line on its route (inf if none)
+        and (B,) Light facing the ego there."""
+        pool, m, rows = self.pool, self.map_idx, np.arange(self.batch_size)
+        lane = self.route[rows, self.route_i]
+        on_connector = pool.lane_kind[m, lane] == LaneKind.CONNECTOR
+        j = np.minimum(self.route_i + on_connector, self.max_route_lanes - 1)
+        road = self.route[rows, j]
+        exists = (road >= 0) & (self.route_i + on_connector < self.route_n - 1)
+        road = np.maximum(road, 0)
+        before = np.where(on_connector, pool.lane_len[m, lane] - self.route_s, -self.route_s)
+        dist = before + pool.lane_len[m, road] - self.config.vehicle.length / 2
+        light = np.take_along_axis(self.lights, road[:, None], axis=1)[:, 0]
+        return np.where(exists, dist, np.inf), np.where(exists, light, Light.NONE).astype(np.int8)
