@@ -14,7 +14,7 @@ import numpy as np
 
 from drivesim import rng
 from drivesim.actors.kinematics import EgoState, actuate, bicycle_step
-from drivesim.actors.pedestrians import Pedestrians, choose_next_segment, pedestrian_pose, step_pedestrians
+from drivesim.actors.pedestrians import Pedestrians, choose_next_segment, on_road, pedestrian_pose, step_pedestrians
 from drivesim.actors.signals import Light, cycle_time, light_state, walk_signal
 from drivesim.actors.traffic import Cars, Context, Vehicle, choose_next, step_cars
 from drivesim.config import EnvConfig
@@ -54,6 +54,9 @@ class World:
         self.cycle = cycle_time(config.traffic)
         min_link = float(min(m.lane_len[m.link_lanes[:, 0]].min() for m in self.pool.maps)) + 10.0
         self.max_route_lanes = 2 * int(math.ceil(config.route_length[1] / min_link)) + 5
+        self._lane_node = np.maximum(self.pool.lane_node, 0)  # (M, L) safe gather indices
+        self._lane_axis = np.maximum(self.pool.lane_axis, 0)
+        self._lane_is_road = self.pool.lane_kind == LaneKind.ROAD
         self._allocate()
 
     # ------------------------------------------------------------------------------ state layout
@@ -219,15 +222,15 @@ class World:
         ped_vel = np.stack([np.cos(self.peds.yaw), np.sin(self.peds.yaw)], axis=-1) * (
             self.peds.speed * self.peds.moving)[..., None]
         ctx = Context(pool, m, self.lights, np.stack([self.peds.x, self.peds.y], axis=-1), ped_vel,
-                      self.peds.active, keys, cfg.traffic, cfg.dt)
+                      on_road(self.peds, pool, m), keys, cfg.traffic, cfg.dt)
         if cfg.traffic.n_cars:
             self.cars = step_cars(self.cars, self.ego_vehicle(), ctx)
         if cfg.traffic.n_pedestrians:
-            node = np.maximum(pool.ped_node[m], 0)  # (B, S)
-            offset = np.take_along_axis(self.signal_offset, node, axis=1)
-            walk = walk_signal(self.time[:, None], offset, pool.ped_axis[m], pool.node_signal[m[:, None], node],
-                               cfg.traffic)
-            self.peds = step_pedestrians(self.peds, pool, m, walk, keys, cfg.dt)
+            axis = np.arange(2)[None, None, :]
+            node_walk = walk_signal(self.time[:, None, None], self.signal_offset[:, :, None], axis,
+                                    pool.node_signal[m][:, :, None], cfg.traffic)
+            car_xy = np.stack([self.cars.x, self.cars.y], axis=-1)
+            self.peds = step_pedestrians(self.peds, pool, m, node_walk, car_xy, self.cars.active, keys, cfg.dt)
 
     def ego_vehicle(self) -> Vehicle:
         """The ego as a lane-bound vehicle for NPC reasoning."""
@@ -241,12 +244,13 @@ class World:
                        veh.length, veh.width)
 
     def _update_lights(self) -> None:
-        pool, m = self.pool, self.map_idx[:, None]
-        node = pool.lane_node[self.map_idx]  # (B, L)
-        offset = np.take_along_axis(self.signal_offset, np.maximum(node, 0), axis=1)
-        signalised = pool.node_signal[m, np.maximum(node, 0)] & (pool.lane_kind[self.map_idx] == LaneKind.ROAD)
-        self.lights = light_state(self.time[:, None], offset, pool.lane_axis[self.map_idx], signalised,
-                                  self.config.traffic)
+        """Lights per (intersection, axis), then gathered to (B, L) per lane end."""
+        m = self.map_idx
+        node_lights = light_state(self.time[:, None, None], self.signal_offset[:, :, None], np.arange(2)[None, None, :],
+                                  self.pool.node_signal[m][:, :, None], self.config.traffic)  # (B, N, 2)
+        rows = np.arange(self.batch_size)[:, None]
+        lights = node_lights[rows, self._lane_node[m], self._lane_axis[m]]
+        self.lights = np.where(self._lane_is_road[m], lights, Light.NONE).astype(np.int8)
 
     def _track_route(self) -> np.ndarray:
         """Project the ego onto its current and next route lanes; advance along the route.

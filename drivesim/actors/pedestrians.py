@@ -11,6 +11,7 @@ from drivesim import rng
 from drivesim.map.city import MapPool, PedPathKind
 
 PED_RADIUS = 0.35  # [m] footprint radius
+CROSSING_CLEARANCE = 2.75  # [m] a car centre this close to a crossing keeps pedestrians on the kerb
 
 
 class Pedestrians(NamedTuple):
@@ -52,15 +53,25 @@ def pedestrian_pose(pool: MapPool, map_idx: np.ndarray, seg: np.ndarray, s: np.n
     return xy[..., 0], xy[..., 1], np.arctan2(d[..., 1], d[..., 0])
 
 
-def step_pedestrians(peds: Pedestrians, pool: MapPool, map_idx: np.ndarray, walk: np.ndarray,
+def step_pedestrians(peds: Pedestrians, pool: MapPool, map_idx: np.ndarray, node_walk: np.ndarray,
+                     car_xy: np.ndarray, car_active: np.ndarray,
                      keys: tuple[np.ndarray, np.ndarray, np.ndarray], dt: float) -> Pedestrians:
-    """Advance pedestrians by dt [s]. walk (B, S) bool: crosswalk segment may be entered now."""
+    """Advance pedestrians by dt [s]. node_walk (B, N, 2) bool: a crosswalk at node n over a road
+    whose traffic runs along axis a may be entered now; car_xy (B, K, 2) [m] and car_active (B, K):
+    a car standing on a crosswalk keeps pedestrians on the kerb."""
     m = map_idx[:, None]
     length = pool.ped_len[m, peds.seg]
     s = peds.s + peds.speed * dt
     at_end = s >= length
     next_is_crossing = pool.ped_kind[m, peds.next] == PedPathKind.CROSSWALK
-    allowed = ~next_is_crossing | np.take_along_axis(walk, peds.next, axis=1) | peds.jaywalker
+    allowed = ~(at_end & next_is_crossing & ~peds.jaywalker)
+    b, p = np.nonzero(~allowed)  # the few pedestrians waiting to cross: check signal and cars
+    if b.size:
+        nxt = peds.next[b, p]
+        mb = map_idx[b]
+        walk = node_walk[b, pool.ped_node[mb, nxt], pool.ped_axis[mb, nxt]]
+        clear = ~_car_on_path(pool.ped_a[mb, nxt], pool.ped_b[mb, nxt], car_xy[b], car_active[b])
+        allowed[b, p] = walk & clear
     go = at_end & allowed
     wait = at_end & ~allowed
     seg = np.where(go, peds.next, peds.seg)
@@ -70,3 +81,21 @@ def step_pedestrians(peds: Pedestrians, pool: MapPool, map_idx: np.ndarray, walk
     nxt = np.where(go, choose_next_segment(pool, m, seg, peds.jaywalker, u), peds.next)
     x, y, yaw = pedestrian_pose(pool, m, seg, s)
     return peds._replace(seg=seg, next=nxt, s=s, x=x, y=y, yaw=yaw, moving=~wait & peds.active)
+
+
+def on_road(peds: Pedestrians, pool: MapPool, map_idx: np.ndarray, margin: float = 2.0) -> np.ndarray:
+    """(B, P) pedestrians on a crossing, or within `margin` [m] of starting one."""
+    m = map_idx[:, None]
+    crossing = pool.ped_kind[m, peds.seg] != PedPathKind.SIDEWALK
+    soon = (pool.ped_kind[m, peds.next] != PedPathKind.SIDEWALK) & (peds.s > pool.ped_len[m, peds.seg] - margin)
+    return peds.active & (crossing | soon)
+
+
+def _car_on_path(a: np.ndarray, b: np.ndarray, car_xy: np.ndarray, car_active: np.ndarray) -> np.ndarray:
+    """(n,) any active car centre within CROSSING_CLEARANCE of segments a->b (n, 2);
+    car_xy (n, K, 2), car_active (n, K)."""
+    ab = (b - a)[:, None, :]  # (n, 1, 2)
+    ap = car_xy - a[:, None, :]  # (n, K, 2)
+    t = np.clip((ap * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-9), 0.0, 1.0)
+    d = ap - t[..., None] * ab
+    return (((d * d).sum(-1) < CROSSING_CLEARANCE**2) & car_active).any(axis=1)

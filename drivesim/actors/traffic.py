@@ -15,7 +15,7 @@ from drivesim import rng
 from drivesim.actors.idm import MAX_DECEL, idm_accel
 from drivesim.actors.signals import Light
 from drivesim.config import TrafficConfig
-from drivesim.geometry import to_local, wrap_angle
+from drivesim.arrays import compact
 from drivesim.map.city import LaneKind, MapPool, Turn
 from drivesim.map.lanes import lane_pose
 
@@ -26,6 +26,9 @@ TURN_SPEED = 6.0  # [m/s] desired speed through a turn
 PED_LOOKAHEAD = 14.0  # [m]
 PED_CLEARANCE = 1.0  # [m] lateral margin to pedestrians, and distance kept in front of them
 CROSS_LOOKAHEAD = 10.0  # [m] crossing-traffic check ahead of a car
+EXIT_ROOM = 2 * CAR_LENGTH + 1.0  # [m] free length needed after an intersection to enter it
+COS_CROSSING = float(np.cos(0.5))  # headings differing by more than 0.5 rad cross
+SHARED_START = 10.0  # [m] connectors leaving the same lane overlap over about this length
 PED_PREDICT = 1.0  # [s] look-ahead of pedestrian positions
 
 
@@ -87,12 +90,13 @@ def step_cars(cars: Cars, ego: Vehicle, ctx: Context) -> Cars:
     on_road = ctx.pool.lane_kind[m, cars.lane] == LaneKind.ROAD
     light = np.take_along_axis(ctx.lights, cars.lane, axis=1)
     must_stop = on_road & _must_stop_for_light(light, to_stop, cars.v, ctx.cfg)
-    must_stop |= on_road & (to_stop < APPROACH) & _must_yield(cars, ego, to_stop, light, ctx)
+    exit_blocked = _exit_blocked(cars, ego, ctx)
+    must_stop |= on_road & (to_stop < APPROACH) & (exit_blocked | _must_yield(cars, ego, to_stop, light, exit_blocked, ctx))
     can_stop = to_stop > cars.v**2 / (2 * MAX_DECEL) - 0.5
     must_stop &= can_stop
     gap_lead, v_lead = _leader_gaps(cars, ego, length, ctx)
     gap_ped = _pedestrian_gaps(cars, ctx)
-    gap_cross = _crossing_gaps(cars, ego)
+    gap_cross = _crossing_gaps(cars, ego, ctx)
     v0 = _desired_speed(cars, to_stop, on_road, ctx)
     cfg = ctx.cfg
     idm = lambda gap, vl: idm_accel(cars.v, v0, gap, vl, a=cfg.idm_accel, b=cfg.idm_decel,  # noqa: E731
@@ -116,10 +120,12 @@ def _must_stop_for_light(light: np.ndarray, to_stop: np.ndarray, v: np.ndarray, 
     return (light == Light.RED) | ((light == Light.YELLOW) & comfortable)
 
 
-def _must_yield(cars: Cars, ego: Vehicle, to_stop: np.ndarray, light: np.ndarray, ctx: Context) -> np.ndarray:
+def _must_yield(cars: Cars, ego: Vehicle, to_stop: np.ndarray, light: np.ndarray, exit_blocked: np.ndarray,
+                ctx: Context) -> np.ndarray:
     """(B, K) True where the car's next connector conflicts with a vehicle already on a conflicting
     connector, or with a higher-priority vehicle approaching one (straight/right before left, then
-    nearer the stop line, then lower index). Vehicles facing red do not claim priority."""
+    nearer the stop line, then lower index). Only vehicles free to go claim priority: not facing
+    red, not blocked at their exit, and moving or at the stop line."""
     pool, m3 = ctx.pool, ctx.map_idx[:, None, None]
     lanes = np.concatenate([cars.lane, ego.lane[:, None]], axis=1)  # (B, V)
     nexts = np.concatenate([cars.next, np.maximum(ego.next, 0)[:, None]], axis=1)
@@ -134,7 +140,10 @@ def _must_yield(cars: Cars, ego: Vehicle, to_stop: np.ndarray, light: np.ndarray
     mine = cars.next[:, :, None]  # (B, K, 1)
     occupied = valid[:, None, :] & (kinds[:, None, :] == LaneKind.CONNECTOR) & pool.conflict[m3, mine, lanes[:, None, :]]
     has_next = np.concatenate([np.ones_like(cars.active), (ego.next >= 0)[:, None]], axis=1)
-    claims = valid & has_next & (kinds == LaneKind.ROAD) & (dists < APPROACH) & (lights != Light.RED)
+    speeds = np.concatenate([cars.v, ego.v[:, None]], axis=1)
+    free = ~np.concatenate([exit_blocked, np.zeros_like(ego.on_lane)[:, None]], axis=1)
+    ready = (speeds > 0.3) | (dists < 3.0)
+    claims = valid & has_next & free & ready & (kinds == LaneKind.ROAD) & (dists < APPROACH) & (lights != Light.RED)
     n_v = lanes.shape[1]
     idx = np.arange(n_v)
     k_idx = idx[: cars.lane.shape[1]]
@@ -145,6 +154,18 @@ def _must_yield(cars: Cars, ego: Vehicle, to_stop: np.ndarray, light: np.ndarray
     competing = claims[:, None, :] & higher & pool.conflict[m3, mine, nexts[:, None, :]]
     competing[:, k_idx, k_idx] = False
     return (occupied | competing).any(axis=2)
+
+
+def _exit_blocked(cars: Cars, ego: Vehicle, ctx: Context) -> np.ndarray:
+    """(B, K) True where the lane after the car's next connector has no room for it near its start
+    (don't block the intersection)."""
+    pool, m = ctx.pool, ctx.map_idx[:, None]
+    exit_lane = pool.lane_next[m, cars.next, 0][:, :, None]  # (B, K, 1)
+    lanes = np.concatenate([cars.lane, ego.lane[:, None]], axis=1)[:, None, :]
+    s_all = np.concatenate([cars.s, ego.s[:, None]], axis=1)[:, None, :]
+    valid = np.concatenate([cars.active, ego.on_lane[:, None]], axis=1)[:, None, :]
+    nearest = np.where(valid & (lanes == exit_lane), s_all, np.inf).min(axis=2)
+    return nearest < EXIT_ROOM
 
 
 def _leader_gaps(cars: Cars, ego: Vehicle, length: np.ndarray, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
@@ -163,6 +184,12 @@ def _leader_gaps(cars: Cars, ego: Vehicle, length: np.ndarray, ctx: Context) -> 
     gap = np.where((lanes == lane_k) & (s_all > s_k), s_all - s_k, inf)
     gap = np.minimum(gap, np.where(lanes == next_k, len_k - s_k + s_all, inf))
     gap = np.minimum(gap, np.where(lanes == next2_k, len_k - s_k + len_next + s_all, inf))
+    # cars on a sibling connector (leaving the same road lane) still overlap near its start
+    prev_all = pool.lane_prev[ctx.map_idx[:, None, None], lanes]  # (B, 1, V)
+    prev_k = pool.lane_prev[m, cars.lane][:, :, None]
+    near_start = s_all < SHARED_START
+    gap = np.minimum(gap, np.where(near_start & (prev_all == lane_k), len_k - s_k + s_all, inf))
+    gap = np.minimum(gap, np.where(near_start & (prev_k >= 0) & (prev_all == prev_k) & (s_all > s_k), s_all - s_k, inf))
     gap = np.where(valid, gap - CAR_LENGTH, inf)
     k = cars.lane.shape[1]
     gap[:, np.arange(k), np.arange(k)] = inf
@@ -172,36 +199,58 @@ def _leader_gaps(cars: Cars, ego: Vehicle, length: np.ndarray, ctx: Context) -> 
 
 def _pedestrian_gaps(cars: Cars, ctx: Context) -> np.ndarray:
     """(B, K) distance [m] to stop before the nearest pedestrian in the car's path, now or in
-    PED_PREDICT seconds."""
+    PED_PREDICT seconds. Only pedestrians on or about to enter the road (ctx.ped_active) count."""
     gap = np.full(cars.v.shape, np.inf)
-    if ctx.ped_xy.shape[1] == 0:
+    if ctx.ped_xy.shape[1] == 0 or not ctx.ped_active.any():
         return gap
+    idx, valid = compact(ctx.ped_active)
+    xy = np.take_along_axis(ctx.ped_xy, idx[..., None], axis=1)[:, None]  # (B, 1, n, 2)
+    vel = np.take_along_axis(ctx.ped_vel, idx[..., None], axis=1)[:, None]
+    c, s = np.cos(cars.yaw)[..., None], np.sin(cars.yaw)[..., None]
     for t in (0.0, PED_PREDICT):
-        px = ctx.ped_xy[:, None, :, 0] + t * ctx.ped_vel[:, None, :, 0]
-        py = ctx.ped_xy[:, None, :, 1] + t * ctx.ped_vel[:, None, :, 1]
-        fx, fy = to_local(px - cars.x[..., None], py - cars.y[..., None], cars.yaw[..., None])
-        ahead = ctx.ped_active[:, None, :] & (fx > 0) & (fx < PED_LOOKAHEAD) & (np.abs(fy) < CAR_WIDTH / 2 + PED_CLEARANCE)
+        dx = xy[..., 0] + t * vel[..., 0] - cars.x[..., None]
+        dy = xy[..., 1] + t * vel[..., 1] - cars.y[..., None]
+        fx, fy = c * dx + s * dy, c * dy - s * dx
+        ahead = valid[:, None, :] & (fx > 0) & (fx < PED_LOOKAHEAD) & (np.abs(fy) < CAR_WIDTH / 2 + PED_CLEARANCE)
         d = np.where(ahead, fx - CAR_LENGTH / 2 - PED_CLEARANCE, np.inf).min(axis=2)
         gap = np.minimum(gap, np.maximum(d, 0.01))
     return np.where(cars.active, gap, np.inf)
 
 
-def _crossing_gaps(cars: Cars, ego: Vehicle) -> np.ndarray:
-    """(B, K) gap [m] to a car or the ego crossing the path just ahead (heading differs by more
-    than 0.5 rad). Of two cars that see each other, the one with the lower index goes first."""
-    xs = np.concatenate([cars.x, ego.x[:, None]], axis=1)[:, None, :]
-    ys = np.concatenate([cars.y, ego.y[:, None]], axis=1)[:, None, :]
-    yaws = np.concatenate([cars.yaw, ego.yaw[:, None]], axis=1)[:, None, :]
-    active = np.concatenate([cars.active, np.ones_like(ego.on_lane)[:, None]], axis=1)[:, None, :]
-    fx, fy = to_local(xs - cars.x[..., None], ys - cars.y[..., None], cars.yaw[..., None])
-    crossing = np.abs(wrap_angle(yaws - cars.yaw[..., None])) > 0.5
-    ahead = active & crossing & (fx > 0) & (fx < CROSS_LOOKAHEAD) & (np.abs(fy) < CAR_WIDTH + 0.3)
+def _crossing_gaps(cars: Cars, ego: Vehicle, ctx: Context) -> np.ndarray:
+    """(B, K) gap [m] to the ego or a car inside an intersection crossing the path just ahead
+    (heading differs by more than 0.5 rad; cars waiting on road lanes are handled by the
+    intersection rules). Of two cars that see each other, the one with the lower index goes first."""
     k = cars.lane.shape[1]
-    ahead[:, np.arange(k), np.arange(k)] = False
-    mutual = ahead[:, :, :k] & np.swapaxes(ahead[:, :, :k], 1, 2)
-    ahead[:, :, :k] &= ~(mutual & (np.arange(k)[None, :, None] < np.arange(k)[None, None, :]))
+    in_junction = cars.active & (ctx.pool.lane_kind[ctx.map_idx[:, None], cars.lane] == LaneKind.CONNECTOR)
+    cols, valid = compact(np.concatenate([in_junction, np.ones_like(ego.on_lane)[:, None]], axis=1))
+    take = lambda a, b: np.take_along_axis(np.concatenate([a, b[:, None]], axis=1), cols, axis=1)[:, None, :]  # noqa: E731
+    xs, ys, yaws = take(cars.x, ego.x), take(cars.y, ego.y), take(cars.yaw, ego.yaw)
+    c, s = np.cos(cars.yaw)[..., None], np.sin(cars.yaw)[..., None]
+    dx, dy = xs - cars.x[..., None], ys - cars.y[..., None]
+    fx, fy = c * dx + s * dy, c * dy - s * dx
+    crossing = c * np.cos(yaws) + s * np.sin(yaws) < COS_CROSSING  # heading difference > 0.5 rad
+    ahead = valid[:, None, :] & crossing & (fx > 0) & (fx < CROSS_LOOKAHEAD) & (np.abs(fy) < CAR_WIDTH + 0.3)
+    ahead &= cols[:, None, :] != np.arange(k)[None, :, None]
+    # mutual sightings between cars: the lower index goes first
+    other = np.minimum(cols, k - 1)[:, None, :]  # (B, 1, n) car index of each obstacle
+    is_car = cols[:, None, :] < k
+    their_view = _sees(cars, other, np.arange(k)[None, :, None], in_junction)
+    ahead &= ~(is_car & their_view & (np.arange(k)[None, :, None] < other))
     gap = np.where(ahead, fx - CAR_LENGTH, np.inf).min(axis=2)
     return np.where(cars.active, np.maximum(gap, 0.01), np.inf)
+
+
+def _sees(cars: Cars, viewer: np.ndarray, target: np.ndarray, in_junction: np.ndarray) -> np.ndarray:
+    """Whether car `viewer` (B, 1, n) has car `target` (1, K, 1) crossing just ahead -> (B, K, n)."""
+    b_idx = np.arange(cars.x.shape[0])[:, None, None]
+    vx, vy, vyaw = cars.x[b_idx, viewer], cars.y[b_idx, viewer], cars.yaw[b_idx, viewer]
+    tx, ty, tyaw = cars.x[b_idx, target], cars.y[b_idx, target], cars.yaw[b_idx, target]
+    c, s = np.cos(vyaw), np.sin(vyaw)
+    dx, dy = tx - vx, ty - vy
+    fx, fy = c * dx + s * dy, c * dy - s * dx
+    crossing = c * np.cos(tyaw) + s * np.sin(tyaw) < COS_CROSSING
+    return in_junction[b_idx, target] & crossing & (fx > 0) & (fx < CROSS_LOOKAHEAD) & (np.abs(fy) < CAR_WIDTH + 0.3)
 
 
 def _desired_speed(cars: Cars, to_stop: np.ndarray, on_road: np.ndarray, ctx: Context) -> np.ndarray:

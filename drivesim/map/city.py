@@ -78,6 +78,7 @@ class CityMap:
     lane_link: np.ndarray  # (L,) directed link of a road lane (-1 for connectors)
     lane_next: np.ndarray  # (L, 3) successor lanes, padded with -1
     lane_n_next: np.ndarray  # (L,) number of successors (>= 1: the lane graph has no dead ends)
+    lane_prev: np.ndarray  # (L,) the road lane a connector leaves from (-1 for road lanes)
     conflict: np.ndarray  # (L, L) bool, connectors whose paths cross or merge
     # directed links (one per road direction) and routing
     link_lanes: np.ndarray  # (NL, 2) road lanes of the link by index from the centre, padded with -1
@@ -125,7 +126,7 @@ class MapPool:
 
 
 _PAD_VALUES = {"lane_next": -1, "link_lanes": -1, "link_next_hop": -1, "lane_to_link_connector": -1,
-               "ped_next": -1, "ped_node": -1, "ped_axis": -1, "lane_link": -1, "lane_node": -1,
+               "ped_next": -1, "ped_node": -1, "ped_axis": -1, "lane_link": -1, "lane_node": -1, "lane_prev": -1,
                "link_dist": np.inf}
 _NOT_STACKED = {"config", "seed", "raster", "raster_origin", "raster_resolution"}
 

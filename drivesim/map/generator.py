@@ -168,6 +168,7 @@ class _LaneBuilder:
             "lane_node": col("node", np.int64), "lane_axis": col("axis", np.int64),
             "lane_offset": col("offset", np.float64), "lane_link": col("link", np.int64),
             "lane_next": nxt, "lane_n_next": np.array([len(s) for s in self.next], dtype=np.int64),
+            "lane_prev": col("prev", np.int64),
         }
 
 
@@ -200,7 +201,7 @@ def _build_links(config: MapConfig, roads: list[Road], node_xy: np.ndarray, stop
                 p0 = node_xy[src] + u * stop_d[src] + right * offset
                 p1 = node_xy[dst] - u * stop_d[dst] + right * offset
                 link.lanes.append(lanes.add(np.stack([p0, p1]), kind=LaneKind.ROAD, turn=Turn.FOLLOW,
-                                            node=dst, axis=road.axis, offset=offset, link=len(links)))
+                                            node=dst, axis=road.axis, offset=offset, link=len(links), prev=-1))
             links.append(link)
     return links
 
@@ -219,7 +220,7 @@ def _build_connectors(links: list[_Link], node_xy: np.ndarray, lanes: _LaneBuild
                 p1 = lanes.polys[lane_out][0]
                 curve = _bezier(p0, li.direction, p1, lo.direction, straight=turn == Turn.STRAIGHT)
                 c = lanes.add(curve, kind=LaneKind.CONNECTOR, turn=turn, node=li.dst, axis=-1,
-                              offset=0.0, link=-1)
+                              offset=0.0, link=-1, prev=lane_in)
                 lanes.next[lane_in].append(c)
                 lanes.next[c].append(lane_out)
 
@@ -247,23 +248,19 @@ def _conflicts(lanes: dict[str, np.ndarray]) -> np.ndarray:
     n = len(lanes["lane_len"])
     conflict = np.zeros((n, n), dtype=bool)
     conn = np.flatnonzero(lanes["lane_kind"] == LaneKind.CONNECTOR)
-    start = {int(c): _predecessor(lanes, int(c)) for c in conn}
+    start = lanes["lane_prev"]
     for node in np.unique(lanes["lane_node"][conn]):
         ids = conn[lanes["lane_node"][conn] == node]
         pts = [lanes["lane_pts"][c, : int(lanes["lane_len"][c] / LANE_DS) + 1] for c in ids]
         for i, a in enumerate(ids):
             for j in range(i + 1, len(ids)):
                 b = ids[j]
-                if start[int(a)] == start[int(b)]:
+                if start[a] == start[b]:
                     continue
                 d = np.linalg.norm(pts[i][:, None, :] - pts[j][None, :, :], axis=-1).min()
                 if d < CONFLICT_DISTANCE:
                     conflict[a, b] = conflict[b, a] = True
     return conflict
-
-
-def _predecessor(lanes: dict[str, np.ndarray], lane: int) -> int:
-    return int(np.flatnonzero((lanes["lane_next"] == lane).any(axis=1))[0])
 
 
 def _spawn_slots(lanes: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

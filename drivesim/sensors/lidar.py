@@ -98,7 +98,7 @@ def ray_box_distances(
     rows = _box_slab_rows(origins, centers, yaws, half_extents, mask, ftype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         entry = _box_entry_distances(rows, dirs_t)
-    return _nearest_hits(entry, max_range)
+    return _nearest_hits(entry, max_range, "box")
 
 
 def ray_segment_distances(
@@ -141,7 +141,7 @@ def ray_segment_distances(
     rows = _segment_rows(origins, seg_a, seg_b, mask, ftype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t = _segment_hit_distances(rows, dirs_t)
-    return _nearest_hits(t, max_range)
+    return _nearest_hits(t, max_range, "seg")
 
 
 def beam_directions(yaw: ArrayLike, n_beams: int, fov: float) -> np.ndarray:
@@ -232,14 +232,19 @@ def _box_slab_rows(
     p_x = cos * rel[..., 0] + sin * rel[..., 1]  # (B, K) [m] ray origin in the box frame
     p_y = cos * rel[..., 1] - sin * rel[..., 0]
     h = half_extents.astype(ftype)  # (B, K, 2) [m]
-    planes = np.stack([-h[..., 0] - p_x, h[..., 0] - p_x,
-                       -h[..., 1] - p_y, h[..., 1] - p_y])  # (4, B, K) [m]
-    inv = 1.0 / _clamp_away_from_zero(planes)  # (4, B, K) [1/m]
+    inv = np.stack([-h[..., 0] - p_x, h[..., 0] - p_x,
+                    -h[..., 1] - p_y, h[..., 1] - p_y])  # (4, B, K) [m] plane offsets c
+    _clamp_away_from_zero(inv)
+    np.divide(1.0, inv, out=inv)  # [1/m]
     inv[:, ~mask] = np.nan
-    axis_x = np.stack([cos, cos, -sin, -sin])  # (4, B, K) x component of the plane normal
-    axis_y = np.stack([sin, sin, cos, cos])
-    bias = np.full_like(axis_x, _DIR_BIAS)
-    return np.stack([axis_x * inv, axis_y * inv, bias * inv], axis=-1)  # (4, B, K, 3) [1/m]
+
+    rows = _scratch("box_rows", (4, *cos.shape, 3), ftype)  # (4, B, K, 3) [1/m]
+    neg_sin = -sin
+    for plane, (n_x, n_y) in enumerate([(cos, sin), (cos, sin), (neg_sin, cos), (neg_sin, cos)]):
+        np.multiply(n_x, inv[plane], out=rows[plane, ..., 0])  # plane normal / c
+        np.multiply(n_y, inv[plane], out=rows[plane, ..., 1])
+    np.multiply(inv, _DIR_BIAS, out=rows[..., 2])
+    return rows
 
 
 def _box_entry_distances(rows: np.ndarray, dirs_t: np.ndarray) -> np.ndarray:
@@ -289,12 +294,17 @@ def _segment_rows(
     """
     e = (seg_b - seg_a).astype(ftype)  # (B, S, 2) [m]
     w = (seg_a - origins[:, None, :]).astype(ftype)  # (B, S, 2) [m]
-    t_num = w[..., 0] * e[..., 1] - w[..., 1] * e[..., 0]  # (B, S) [m^2]
-    inv_num = 1.0 / _clamp_away_from_zero(t_num)  # (B, S) [1/m^2]
+    inv_num = w[..., 0] * e[..., 1] - w[..., 1] * e[..., 0]  # (B, S) [m^2] cross(w, e)
+    _clamp_away_from_zero(inv_num)
+    np.divide(1.0, inv_num, out=inv_num)  # [1/m^2]
     inv_num[~mask] = np.nan
-    vec_x = np.stack([e[..., 1], -w[..., 1]])  # (2, B, S) [m]
-    vec_y = np.stack([-e[..., 0], w[..., 0]])
-    return np.stack([vec_x * inv_num, vec_y * inv_num], axis=-1)  # (2, B, S, 2) [1/m]
+
+    rows = _scratch("seg_rows", (2, *inv_num.shape, 2), ftype)  # (2, B, S, 2) [1/m]
+    np.multiply(e[..., 1], inv_num, out=rows[0, ..., 0])
+    np.multiply(e[..., 0], -inv_num, out=rows[0, ..., 1])
+    np.multiply(w[..., 1], -inv_num, out=rows[1, ..., 0])
+    np.multiply(w[..., 0], inv_num, out=rows[1, ..., 1])
+    return rows
 
 
 def _segment_hit_distances(rows: np.ndarray, dirs_t: np.ndarray) -> np.ndarray:
@@ -362,9 +372,12 @@ def _check_objects(origins: np.ndarray, points: np.ndarray, mask: np.ndarray, na
         raise ValueError(f"mask must have shape {points.shape[:2]}, got {mask.shape}")
 
 
-def _clamp_away_from_zero(x: np.ndarray) -> np.ndarray:
-    """x with magnitudes below _TINY raised to _TINY (sign kept; +0 -> +_TINY; NaN stays)."""
-    return np.copysign(np.maximum(np.abs(x), _TINY), x)
+def _clamp_away_from_zero(x: np.ndarray) -> None:
+    """In place: raise magnitudes below _TINY to _TINY, keeping the sign (+0 -> +_TINY, NaN
+    stays NaN), so that 1/x stays finite."""
+    magnitude = np.abs(x)
+    np.maximum(magnitude, _TINY, out=magnitude)
+    np.copysign(magnitude, x, out=x)
 
 
 def _penalise_misses(dist: np.ndarray, hit: np.ndarray, penalty_buf: np.ndarray) -> np.ndarray:
@@ -376,11 +389,11 @@ def _penalise_misses(dist: np.ndarray, hit: np.ndarray, penalty_buf: np.ndarray)
     return dist
 
 
-def _nearest_hits(dist: np.ndarray, max_range: float) -> tuple[np.ndarray, np.ndarray]:
+def _nearest_hits(dist: np.ndarray, max_range: float, tag: str) -> tuple[np.ndarray, np.ndarray]:
     """Reduce (B, M, N) per-object distances (>= -0.0, huge for misses) over objects.
     Returns dist (B, N) float32 [m], max_range where nothing is in range, and idx (B, N)
-    int32, -1 where nothing is in range."""
-    idx = _argmin_axis1(dist)  # (B, N)
+    int32, -1 where nothing is in range. ``tag`` names the scratch arrays."""
+    idx = _argmin_axis1(dist, tag)  # (B, N)
     best = np.take_along_axis(dist, idx[:, None, :], axis=1)[:, 0]  # (B, N) [m]
     in_range = best <= max_range
     best = np.where(in_range, best + 0.0, max_range).astype(np.float32)  # + 0.0: -0.0 -> 0.0
@@ -388,7 +401,7 @@ def _nearest_hits(dist: np.ndarray, max_range: float) -> tuple[np.ndarray, np.nd
     return best, idx
 
 
-def _argmin_axis1(values: np.ndarray) -> np.ndarray:
+def _argmin_axis1(values: np.ndarray, tag: str) -> np.ndarray:
     """(B, N) index of the minimum over axis 1 of (B, M, N) floats that are >= -0.0, no NaN.
 
     np.argmin over a middle axis is slow (several times a plain ``min``), so the object index
@@ -404,21 +417,23 @@ def _argmin_axis1(values: np.ndarray) -> np.ndarray:
         return np.argmin(values, axis=1)
     itype = np.dtype(np.int32) if values.dtype == np.float32 else np.dtype(np.int64)
     low = (1 << n_bits) - 1
-    packed = _scratch("argmin_packed", values.shape, itype)
+    packed = _scratch(f"{tag}_packed", values.shape, itype)
     np.bitwise_and(values.view(itype), itype.type(~low), out=packed)
-    np.bitwise_or(packed, _index_plane(n_obj, values.shape[2], itype), out=packed)
+    np.bitwise_or(packed, _index_plane(values.shape, itype, tag), out=packed)
     return np.bitwise_and(packed.min(axis=1), itype.type(low))  # (B, N)
 
 
-def _index_plane(n_obj: int, n_beams: int, itype: np.dtype) -> np.ndarray:
-    """(1, M, N) array holding the object index k at [0, k, n], cached per thread (a
-    full beam axis is faster to combine with than a stride-0 broadcast)."""
+def _index_plane(shape: tuple[int, ...], itype: np.dtype, tag: str) -> np.ndarray:
+    """(1, M, N) array holding the object index k at [0, k, n] for (B, M, N) ``shape``, cached
+    per thread (a full beam axis is faster to combine with than a stride-0 broadcast)."""
+    _, n_obj, n_beams = shape
     cache = _thread_cache()
-    plane = cache.get("argmin_index")
+    key = f"{tag}_index"
+    plane = cache.get(key)
     if plane is None or plane.shape != (1, n_obj, n_beams) or plane.dtype != itype:
         plane = np.empty((1, n_obj, n_beams), dtype=itype)
         plane[...] = np.arange(n_obj, dtype=itype)[None, :, None]
-        cache["argmin_index"] = plane
+        cache[key] = plane
     return plane
 
 

@@ -1,0 +1,1 @@
+"""Rendering for humans (top-down views); separate from the observation path."""
