@@ -211,7 +211,9 @@ class World:
         events = self._events(ran_red)
         terms = reward_terms(events, self.progress - prev_progress, self.lateral, self.ego.v, cfg.traffic.speed_limit,
                              self.jerk, self.steer_rate, cfg.vehicle.max_steer_rate, cfg.map.lane_width, cfg.reward, dt)
-        reward = np.sum(list(terms.values()), axis=0)
+        reward = np.zeros(self.batch_size)
+        for value in terms.values():  # fixed summation order: bit-identical for any batch size
+            reward = reward + value
         terminated = np.logical_or.reduce([events[name] for name in TERMINATING])
         truncated = events["timeout"] & ~terminated
         self.last_events = events

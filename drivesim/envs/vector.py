@@ -90,9 +90,9 @@ class CityDriveVectorEnv(VectorEnv):
         obs, info = observe(self.world), step_info(self.world, result.terms, result.events)
         done = terminated | truncated
         if done.any():
-            info = {**info, "final_obs": obs, "final_info": info, "_final_obs": done, "_final_info": done}
+            final = {"final_obs": obs, "final_info": info, "_final_obs": done, "_final_info": done}
             self._restart(np.flatnonzero(done))
-            obs = observe(self.world)
+            obs, info = observe(self.world), {**step_info(self.world, result.terms, result.events), **final}
         return obs, reward, terminated, truncated, info
 
     def _restart(self, rows: np.ndarray) -> None:

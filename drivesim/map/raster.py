@@ -59,10 +59,33 @@ def rasterize(config: MapConfig, roads: list[Any], node_xy: np.ndarray, core: np
     for n, (x, y) in enumerate(node_xy):
         if core[n] > 0:
             fill.box(x - core[n], y - core[n], x + core[n], y + core[n], Surface.ROAD)
+    _kerb_fillets(fill, config, roads, node_xy)
     for road in roads:
         if road.n_lanes:
             _road_markings(fill, config, road, node_xy, crosswalk_d, stop_d)
     return img, origin
+
+
+def _kerb_fillets(fill: _Filler, config: MapConfig, roads: list[Any], node_xy: np.ndarray) -> None:
+    """Round the kerb between two roads that meet at an intersection (radius = sidewalk width + 1 m),
+    so turning cars stay on the road; the sidewalk corner becomes a quarter disc."""
+    radius = config.sidewalk_width + 1.0
+    arms: dict[tuple[int, int, int], float] = {}  # (node, axis, sign) -> half width of that road arm
+    for road in roads:
+        if road.n_lanes:
+            arms[(road.a, road.axis, 1)] = road.half_width
+            arms[(road.b, road.axis, -1)] = road.half_width
+    angles = np.linspace(0.0, np.pi / 2, 12)
+    for n, centre in enumerate(node_xy):
+        for sx in (-1, 1):
+            for sy in (-1, 1):
+                if (n, 0, sx) not in arms or (n, 1, sy) not in arms:
+                    continue
+                hx, hy = arms[(n, 1, sy)], arms[(n, 0, sx)]  # road along y bounds x, road along x bounds y
+                corner = np.array([hx, hy])
+                arc = np.stack([hx + radius - radius * np.cos(angles), hy + radius - radius * np.sin(angles)], axis=1)
+                pts = np.vstack([corner, arc[::-1][:1] * 0 + [hx + radius, hy], arc[::-1], [hx, hy + radius]])
+                fill.poly(centre + pts * np.array([sx, sy]), Surface.ROAD)
 
 
 def _road_markings(fill: _Filler, config: MapConfig, road: Any, node_xy: np.ndarray,

@@ -1,0 +1,194 @@
+"""Privileged rule-based autopilot: the baseline every learned agent is compared against.
+
+It reads the World directly (route, lights, every actor) and drives with pure-pursuit steering and
+IDM speed control; it stops for red and (when it can) yellow lights, yields to pedestrians and to
+vehicles on conflicting paths through intersections, and does not enter an intersection whose exit
+is blocked. Batched over worlds and free of torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from drivesim.actors.idm import idm_accel
+from drivesim.actors.pedestrians import PED_RADIUS
+from drivesim.actors.signals import Light
+from drivesim.actors.traffic import CAR_LENGTH, CAR_WIDTH, EXIT_ROOM
+from drivesim.map.city import LaneKind, Turn
+from drivesim.geometry import wrap_angle
+from drivesim.map.lanes import lane_pose
+from drivesim.world import World
+
+
+@dataclass(frozen=True)
+class ExpertConfig:
+    lookahead_min: float = 2.5  # [m] pure-pursuit lookahead (from the rear axle) at standstill
+    lookahead_time: float = 0.25  # [s] lookahead grows with speed
+    speed_fraction: float = 0.95  # cruise at this fraction of the speed limit
+    turn_speed: float = 4.5  # [m/s] through turns
+    horizon: float = 36.0  # [m] path checked for obstacles
+    path_step: float = 1.5  # [m] spacing of path samples
+    car_clearance: float = 0.35  # [m] lateral margin to other cars beyond both half-widths
+    ped_clearance: float = 1.0  # [m] lateral margin to pedestrians
+    ped_predict: float = 1.2  # [s] also check where pedestrians will be
+    approach: float = 25.0  # [m] distance to the stop line at which intersection rules apply
+    time_headway: float = 1.2  # [s] IDM
+    min_gap: float = 3.0  # [m] IDM jam distance
+    accel: float = 2.0  # [m/s^2] IDM max acceleration
+    decel: float = 3.0  # [m/s^2] IDM comfortable deceleration
+
+
+class ExpertAgent:
+    """`act(world) -> (B, 2)` actions in [-1, 1]."""
+
+    def __init__(self, config: ExpertConfig | None = None) -> None:
+        self.cfg = config or ExpertConfig()
+
+    def act(self, world: World) -> np.ndarray:
+        cfg, veh = self.cfg, world.config.vehicle
+        path_x, path_y, path_d = self._path(world)
+        steer = self._steer(world)
+        gap, v_lead = self._obstacles(world, path_x, path_y, path_d)
+        stop = self._stop_line_gap(world)
+        v0 = self._desired_speed(world)
+        v = world.ego.v
+        idm = lambda g, vl: idm_accel(v, v0, g, vl, a=cfg.accel, b=cfg.decel,  # noqa: E731
+                                      time_headway=cfg.time_headway, min_gap=cfg.min_gap)
+        accel = np.minimum(idm(gap, v_lead), idm(stop, np.zeros_like(v)))
+        accel = np.where((stop < 1.0) | (gap < 0.5), -veh.max_brake, accel)  # hold at the line
+        throttle = np.where(accel >= 0, accel / veh.max_accel, accel / veh.max_brake)
+        return np.clip(np.stack([steer, throttle], axis=1), -1.0, 1.0)
+
+    # ------------------------------------------------------------------------------------ path
+    def _path(self, world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Route samples ahead of the ego: x, y (B, J) [m] and their distance along the route (J,)."""
+        d = np.arange(0.0, self.cfg.horizon, self.cfg.path_step)
+        x, y = self._route_point(world, np.broadcast_to(d, (world.batch_size, len(d))))
+        return x, y, d
+
+    def _steer(self, world: World) -> np.ndarray:
+        """Pure pursuit from the rear axle (which moves along the car's heading in the kinematic
+        bicycle model): steer = atan(2 L sin(alpha) / Ld) towards the route point Ld ahead. A short,
+        speed-dependent lookahead keeps corner cutting in tight turns to a few decimetres."""
+        cfg, veh = self.cfg, world.config.vehicle
+        c, s = np.cos(world.ego.yaw), np.sin(world.ego.yaw)
+        rx, ry = world.ego.x - 0.5 * veh.wheelbase * c, world.ego.y - 0.5 * veh.wheelbase * s
+        look = np.clip(cfg.lookahead_min + cfg.lookahead_time * world.ego.v, cfg.lookahead_min, 8.0)
+        tx, ty = self._route_point(world, (look - 0.5 * veh.wheelbase)[:, None])
+        dx, dy = tx[:, 0] - rx, ty[:, 0] - ry
+        alpha = wrap_angle(np.arctan2(dy, dx) - world.ego.yaw)
+        dist = np.maximum(np.hypot(dx, dy), 1e-3)
+        return np.arctan(2.0 * veh.wheelbase * np.sin(alpha) / dist) / veh.max_steer
+
+    @staticmethod
+    def _route_point(world: World, ahead: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """World position of the route `ahead` (B, J) [m] past the ego's projection -> x, y (B, J)."""
+        rows = np.arange(world.batch_size)[:, None]
+        here = world.route_cum[rows[:, 0], world.route_i] + world.route_s
+        q = here[:, None] + ahead  # (B, J) route coordinate
+        valid = np.arange(world.max_route_lanes)[None, :] < world.route_n[:, None]
+        cum = np.where(valid, world.route_cum, np.inf)
+        j = np.maximum((cum[:, None, :] <= q[..., None]).sum(axis=2) - 1, 0)  # (B, J) route index
+        lane = world.route[rows, j]
+        length = world.pool.lane_len[world.map_idx[:, None], lane]
+        s = np.minimum(q - world.route_cum[rows, j], length + 20.0)
+        x, y, _ = lane_pose(world.pool, world.map_idx[:, None], lane, s)
+        return x, y
+
+    # ------------------------------------------------------------------------------- obstacles
+    def _obstacles(self, world: World, path_x: np.ndarray, path_y: np.ndarray, path_d: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """Gap [m] to the first car or pedestrian on the path ahead and its speed along it."""
+        cfg, veh = self.cfg, world.config.vehicle
+        cars, peds = world.cars, world.peds
+        car_gap, car_v = self._first_on_path(path_x, path_y, path_d, cars.x, cars.y, cars.active,
+                                             veh.width / 2 + CAR_WIDTH / 2 + cfg.car_clearance,
+                                             veh.length / 2 + CAR_LENGTH / 2)
+        heading = np.cos(cars.yaw - world.ego.yaw[:, None]) * cars.v
+        rows = np.arange(world.batch_size)
+        v_lead = np.maximum(heading[rows, np.maximum(car_v, 0)], 0.0)
+        ped_speed = peds.speed * peds.moving
+        px = peds.x + cfg.ped_predict * ped_speed * np.cos(peds.yaw)
+        py = peds.y + cfg.ped_predict * ped_speed * np.sin(peds.yaw)
+        reach = veh.width / 2 + PED_RADIUS + cfg.ped_clearance
+        ped_gap = np.minimum(
+            self._first_on_path(path_x, path_y, path_d, peds.x, peds.y, peds.active, reach, veh.length / 2 + 1.0)[0],
+            self._first_on_path(path_x, path_y, path_d, px, py, peds.active, reach, veh.length / 2 + 1.0)[0])
+        return np.minimum(car_gap, ped_gap), np.where(car_gap <= ped_gap, v_lead, 0.0)
+
+    @staticmethod
+    def _first_on_path(path_x: np.ndarray, path_y: np.ndarray, path_d: np.ndarray, ox: np.ndarray, oy: np.ndarray,
+                       active: np.ndarray, reach: float, back_off: float) -> tuple[np.ndarray, np.ndarray]:
+        """(B,) gap to the nearest object within `reach` of a path sample, and its index (-1)."""
+        if ox.shape[1] == 0:
+            return np.full(path_x.shape[0], np.inf), np.full(path_x.shape[0], -1)
+        dx = path_x[:, :, None] - ox[:, None, :]  # (B, J, K)
+        dy = path_y[:, :, None] - oy[:, None, :]
+        on = (dx * dx + dy * dy < reach * reach) & active[:, None, :]
+        first = np.where(on, path_d[None, :, None], np.inf).min(axis=1)  # (B, K)
+        k = np.argmin(first, axis=1)
+        gap = first[np.arange(len(k)), k] - back_off
+        return np.where(np.isfinite(gap), np.maximum(gap, 0.0), np.inf), np.where(np.isfinite(gap), k, -1)
+
+    # --------------------------------------------------------------------------- intersections
+    def _stop_line_gap(self, world: World) -> np.ndarray:
+        """Distance [m] to the stop line where the ego must stop (inf if it may go)."""
+        cfg = self.cfg
+        dist, light = world.next_stop_line()
+        v = world.ego.v
+        red = (light == Light.RED) | ((light == Light.YELLOW) & (dist > v**2 / (2 * cfg.decel)))
+        near = dist < cfg.approach
+        must = near & (red | self._must_yield(world, dist) | self._exit_blocked(world))
+        can_stop = dist > v**2 / (2 * world.config.vehicle.max_brake) - 1.0
+        return np.where(must & can_stop, np.maximum(dist, 0.0), np.inf)
+
+    def _next_connector(self, world: World) -> np.ndarray:
+        """(B,) the connector the ego will take next (-1 if none or already on one)."""
+        rows = np.arange(world.batch_size)
+        i = np.minimum(world.route_i + 1, world.max_route_lanes - 1)
+        conn = world.route[rows, i]
+        here = world.route[rows, world.route_i]
+        ok = (world.route_i + 1 < world.route_n) & (world.pool.lane_kind[world.map_idx, here] == LaneKind.ROAD)
+        return np.where(ok, conn, -1)
+
+    def _must_yield(self, world: World, ego_dist: np.ndarray) -> np.ndarray:
+        """Yield to a car on, or approaching with priority, a connector that conflicts with the
+        ego's next one (same priority order as the NPCs: straight/right before left, then nearer)."""
+        pool, m, cars = world.pool, world.map_idx[:, None], world.cars
+        conn = self._next_connector(world)
+        safe = np.maximum(conn, 0)[:, None]
+        kind = pool.lane_kind[m, cars.lane]
+        on_conflict = cars.active & (kind == LaneKind.CONNECTOR) & pool.conflict[m, safe, cars.lane]
+        to_stop = pool.lane_len[m, cars.lane] - cars.s - CAR_LENGTH / 2
+        light = np.take_along_axis(world.lights, cars.lane, axis=1)
+        coming = (cars.active & (kind == LaneKind.ROAD) & (to_stop < self.cfg.approach) & (light != Light.RED)
+                  & ((cars.v > 1.0) | (to_stop < 3.0)) & pool.conflict[m, safe, cars.next])
+        ego_rank = (pool.lane_turn[world.map_idx, np.maximum(conn, 0)] == Turn.LEFT)[:, None]
+        their_rank = pool.lane_turn[m, cars.next] == Turn.LEFT
+        first = (their_rank < ego_rank) | ((their_rank == ego_rank) & (to_stop <= ego_dist[:, None]))
+        return (conn >= 0) & (on_conflict | (coming & first)).any(axis=1)
+
+    def _exit_blocked(self, world: World) -> np.ndarray:
+        """The lane after the ego's next connector has no room near its start."""
+        pool, m, cars = world.pool, world.map_idx, world.cars
+        conn = self._next_connector(world)
+        exit_lane = pool.lane_next[m, np.maximum(conn, 0), 0]
+        near = cars.active & (cars.lane == exit_lane[:, None]) & (cars.s < EXIT_ROOM)
+        return (conn >= 0) & near.any(axis=1)
+
+    def _desired_speed(self, world: World) -> np.ndarray:
+        cfg, pool, m = self.cfg, world.pool, world.map_idx
+        rows = np.arange(world.batch_size)
+        cruise = cfg.speed_fraction * world.config.traffic.speed_limit
+        lane = world.route[rows, world.route_i]
+        turning = pool.lane_turn[m, lane]
+        on_turn = (turning == Turn.LEFT) | (turning == Turn.RIGHT)
+        conn = self._next_connector(world)
+        next_turn = pool.lane_turn[m, np.maximum(conn, 0)]
+        turn_ahead = (conn >= 0) & ((next_turn == Turn.LEFT) | (next_turn == Turn.RIGHT))
+        dist, _ = world.next_stop_line()
+        before = np.sqrt(cfg.turn_speed**2 + 2 * cfg.decel * np.maximum(np.where(np.isfinite(dist), dist, 1e3), 0.0))
+        v0 = np.where(turn_ahead, np.minimum(cruise, before), cruise)
+        return np.where(on_turn, np.minimum(v0, cfg.turn_speed), v0)

@@ -1,0 +1,70 @@
+"""The `drivesim` command. Subcommands import heavy modules (torch, SB3) lazily."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _parse_ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"batch sizes must be >= 1, got {text!r}")
+    return values
+
+
+def _parse_obs(text: str) -> tuple[tuple[str, ...], ...]:
+    from drivesim.config import OBSERVATION_KEYS
+
+    modes = tuple(tuple(part.split("+")) for part in text.split(","))
+    for mode in modes:
+        for key in mode:
+            if key not in OBSERVATION_KEYS or key == "camera":
+                raise argparse.ArgumentTypeError(f"unknown observation {key!r}; use lidar, state (join with +)")
+    return modes
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from drivesim.bench import run_bench, to_json
+
+    results = run_bench(args.seconds, args.batch_sizes, args.obs, progress=not args.json)
+    if args.json:
+        print(to_json(results))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from drivesim.demo import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="drivesim", description="Fast batched city-driving simulator.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    bench = sub.add_parser("bench", help="measure env-steps/s of the single and batched envs")
+    bench.add_argument("--json", action="store_true", help="print results as JSON")
+    bench.add_argument("--seconds", type=float, default=2.0, help="measuring time per configuration [s]")
+    bench.add_argument("--batch-sizes", type=_parse_ints, default=(1, 16, 64, 256), help="e.g. 1,16,64,256")
+    bench.add_argument("--obs", type=_parse_obs, default=(("lidar", "state"), ("state",), ("lidar",)),
+                       help="observation modes, e.g. lidar+state,state,lidar")
+    bench.set_defaults(func=cmd_bench)
+    demo = sub.add_parser("demo", help="drive a few routes with the autopilot and print a summary")
+    demo.add_argument("--episodes", type=int, default=3, help="episodes to drive")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    demo.add_argument("--out", default="runs/demo", help="output folder")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

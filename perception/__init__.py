@@ -1,0 +1,1 @@
+"""Learned perception (torch): see docs/ once implemented."""

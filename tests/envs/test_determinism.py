@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+
+from drivesim.envs.city_drive import CityDriveEnv
+from drivesim.envs.vector import CityDriveVectorEnv
+
+SMALL = {"map": {"blocks_x": 3, "blocks_y": 3, "pool_size": 2}, "max_episode_steps": 60}
+
+
+def _actions(n_steps: int, batch: int, seed: int = 123) -> np.ndarray:
+    a = np.random.default_rng(seed).uniform(-1, 1, size=(n_steps, batch, 2))
+    a[..., 1] = np.abs(a[..., 1])  # drive forward so the ego meets traffic
+    return a.astype(np.float32)
+
+
+def _flatten(tree, prefix=""):
+    out = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}/"))
+        else:
+            out[prefix + k] = np.asarray(v)
+    return out
+
+
+def _rollout_vector(batch: int, seed: int, actions: np.ndarray):
+    env = CityDriveVectorEnv(batch, **SMALL)
+    obs, _ = env.reset(seed=seed)
+    frames = [(_flatten(obs), None, None, None)]
+    for a in actions:
+        obs, reward, terminated, truncated, info = env.step(a)
+        frames.append((_flatten(obs), reward.copy(), (terminated | truncated).copy(), _flatten(info)))
+    return frames
+
+
+def test_same_seed_same_rollout_bit_identical():
+    actions = _actions(130, 4)  # spans an autoreset (max_episode_steps=60)
+    a, b = _rollout_vector(4, 7, actions), _rollout_vector(4, 7, actions)
+    for fa, fb in zip(a, b):
+        for key in fa[0]:
+            assert np.array_equal(fa[0][key], fb[0][key]), key
+        if fa[1] is not None:
+            assert np.array_equal(fa[1], fb[1])
+            for key in fa[3]:
+                assert np.array_equal(fa[3][key], fb[3][key]), key
+
+
+def test_different_seeds_differ():
+    actions = _actions(5, 2)
+    a, b = _rollout_vector(2, 1, actions), _rollout_vector(2, 2, actions)
+    assert not np.array_equal(a[-1][0]["state"], b[-1][0]["state"])
+
+
+@pytest.mark.parametrize("row", [0, 2])
+def test_single_env_matches_row_of_batch(row):
+    """World `row` of a batch seeded s behaves exactly like a single env seeded s + row,
+    including across the NEXT_STEP autoreset (single env: reset() without a seed)."""
+    batch, seed = 3, 11
+    actions = _actions(130, batch)
+    frames = _rollout_vector(batch, seed, actions)
+    env = CityDriveEnv(**SMALL)
+    obs, _ = env.reset(seed=seed + row)
+    for key, value in _flatten(obs).items():
+        assert np.array_equal(value, frames[0][0][key][row]), key
+    needs_reset = False
+    for t, a in enumerate(actions, start=1):
+        if needs_reset:
+            obs, _ = env.reset()
+            reward, done = 0.0, False
+        else:
+            obs, reward, terminated, truncated, info = env.step(a[row].astype(np.float32))
+            done = terminated or truncated
+            for key, value in _flatten(info).items():
+                assert np.array_equal(np.asarray(value), frames[t][3][key][row]), (t, key)
+        needs_reset = done
+        for key, value in _flatten(obs).items():
+            assert np.array_equal(value, frames[t][0][key][row]), (t, key)
+        assert reward == frames[t][1][row]
+        assert done == frames[t][2][row]
+
+
+def test_batch_size_does_not_change_a_world():
+    actions = _actions(40, 8)
+    small = _rollout_vector(2, 5, actions[:, :2])
+    large = _rollout_vector(8, 5, actions)
+    for fs, fl in zip(small, large):
+        for key in fs[0]:
+            assert np.array_equal(fs[0][key], fl[0][key][:2]), key
