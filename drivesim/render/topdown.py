@@ -34,23 +34,44 @@ PED_RGB = (230, 60, 200)
 ROUTE_RGB = (90, 230, 230)
 
 
+def base_image(world: World, map_index: int) -> np.ndarray:
+    """The coloured static raster of one map (cached on the world)."""
+    cache = world.__dict__.setdefault("_base_images", {})
+    if map_index not in cache:
+        cache[map_index] = PALETTE[world.rasters[map_index]]
+    return cache[map_index]
+
+
 def map_image(world: World, b: int) -> np.ndarray:
     """Whole-city view of world b at the raster resolution."""
-    img = PALETTE[world.rasters[world.map_idx[b]]].copy()
+    img = base_image(world, int(world.map_idx[b])).copy()
     draw_overlays(img, world, b, world.raster_origin, world.config.map.raster_resolution)
     return img
 
 
-def follow_image(world: World, b: int, size: int = 480, metres: float = 80.0) -> np.ndarray:
-    """Square view of `metres` around the ego of world b, north up."""
+def follow_image(world: World, b: int, size: int = 480, metres: float = 80.0, heading_up: bool = True) -> np.ndarray:
+    """Square view of `metres` around the ego of world b; heading-up (ego pointing up, placed
+    below the centre so more lies ahead than behind) or north-up. Only a window around the ego
+    is drawn."""
     res = world.config.map.raster_resolution
-    full = map_image(world, b)
-    px = world_to_pixel(np.array([world.ego.x[b], world.ego.y[b]]), world.raster_origin, full.shape[0], res)
-    half = metres / res / 2
-    m = np.float32([[1, 0, half - px[0]], [0, 1, half - px[1]]])
-    crop = cv2.warpAffine(full, m, (int(2 * half), int(2 * half)), flags=cv2.INTER_NEAREST,
+    base = base_image(world, int(world.map_idx[b]))
+    height, width = base.shape[:2]
+    centre = world_to_pixel(np.array([world.ego.x[b], world.ego.y[b]]), world.raster_origin, height, res)
+    half = int(metres / res)  # window half-size [px], covers the rotated view
+    c0, r0 = int(centre[0]) - half, int(centre[1]) - half
+    window = np.empty((2 * half, 2 * half, 3), dtype=np.uint8)
+    window[:] = PALETTE[Surface.OUTSIDE]
+    cs, rs = slice(max(c0, 0), min(c0 + 2 * half, width)), slice(max(r0, 0), min(r0 + 2 * half, height))
+    window[rs.start - r0: rs.stop - r0, cs.start - c0: cs.stop - c0] = base[rs, cs]
+    # world position of the window's south-west corner, so world_to_pixel works inside the window
+    origin = world.raster_origin + np.array([c0 * res, (height - r0 - 2 * half) * res])
+    draw_overlays(window, world, b, origin, res)
+    px = centre - np.array([c0, r0])
+    angle = np.degrees(world.ego.yaw[b]) - 90.0 if heading_up else 0.0
+    m = cv2.getRotationMatrix2D((float(px[0]), float(px[1])), -angle, size / (metres / res))
+    m[:, 2] += np.array([size / 2, size * (0.7 if heading_up else 0.5)]) - px
+    return cv2.warpAffine(window, m, (size, size), flags=cv2.INTER_AREA,
                           borderValue=tuple(int(c) for c in PALETTE[Surface.OUTSIDE]))
-    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def draw_overlays(img: np.ndarray, world: World, b: int, origin: np.ndarray, res: float) -> None:
