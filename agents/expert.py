@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from drivesim.actors.idm import idm_accel
-from drivesim.actors.pedestrians import PED_RADIUS
+from drivesim.actors.pedestrians import PED_RADIUS, on_road
+from drivesim.arrays import compact
 from drivesim.actors.signals import Light
 from drivesim.actors.traffic import CAR_LENGTH, CAR_WIDTH, EXIT_ROOM
-from drivesim.map.city import LaneKind, Turn
+from drivesim.map.city import LaneKind, PedPathKind, Turn
 from drivesim.geometry import wrap_angle
 from drivesim.map.lanes import lane_pose
 from drivesim.world import World
@@ -116,7 +117,36 @@ class ExpertAgent:
         ped_gap = np.minimum(
             self._first_on_path(path_x, path_y, path_d, peds.x, peds.y, peds.active, reach, veh.length / 2 + 1.0)[0],
             self._first_on_path(path_x, path_y, path_d, px, py, peds.active, reach, veh.length / 2 + 1.0)[0])
+        ped_gap = np.minimum(ped_gap, self._occupied_crossing_gap(world, path_x, path_y, path_d))
         return np.minimum(car_gap, ped_gap), np.where(car_gap <= ped_gap, v_lead, 0.0)
+
+    def _occupied_crossing_gap(self, world: World, path_x: np.ndarray, path_y: np.ndarray, path_d: np.ndarray
+                               ) -> np.ndarray:
+        """Before an intersection: if a pedestrian walks on (or steps onto) a crossing that the route
+        passes through that intersection, wait at the stop line instead of stopping on the
+        crosswalk later. Elsewhere: the gap to such a crossing (jaywalkers mid-block)."""
+        peds, pool, veh = world.peds, world.pool, world.config.vehicle
+        walking = on_road(peds, pool, world.map_idx) & peds.moving
+        if not walking.any():
+            return np.full(world.batch_size, np.inf)
+        idx, valid = compact(walking)
+        m = world.map_idx[:, None]
+        seg = np.take_along_axis(peds.seg, idx, axis=1)
+        nxt = np.take_along_axis(peds.next, idx, axis=1)
+        crossing = np.where(pool.ped_kind[m, seg] != PedPathKind.SIDEWALK, seg, nxt)  # (B, n)
+        a, b = pool.ped_a[m, crossing], pool.ped_b[m, crossing]  # (B, n, 2)
+        p = np.stack([path_x, path_y], axis=-1)[:, :, None, :]  # (B, J, 1, 2)
+        ab = (b - a)[:, None]
+        t = np.clip(((p - a[:, None]) * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-9), 0.0, 1.0)
+        d = p - a[:, None] - t[..., None] * ab
+        on = ((d * d).sum(-1) < (veh.width / 2 + self.cfg.ped_clearance) ** 2) & valid[:, None, :]
+        first = np.where(on, path_d[None, :, None], np.inf).min(axis=(1, 2))
+        stop, _ = world.next_stop_line()
+        conn = self._next_connector(world)
+        through = stop + world.pool.lane_len[world.map_idx, np.maximum(conn, 0)] + veh.length
+        at_junction = (conn >= 0) & (stop < self.cfg.approach) & (first < through)
+        stoppable = stop > world.ego.v**2 / (2 * veh.max_brake)
+        return np.where(at_junction & stoppable, np.maximum(stop, 0.0), np.maximum(first - veh.length / 2 - 1.0, 0.0))
 
     @staticmethod
     def _first_on_path(path_x: np.ndarray, path_y: np.ndarray, path_d: np.ndarray, ox: np.ndarray, oy: np.ndarray,

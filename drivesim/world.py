@@ -231,8 +231,11 @@ class World:
             axis = np.arange(2)[None, None, :]
             node_walk = walk_signal(self.time[:, None, None], self.signal_offset[:, :, None], axis,
                                     pool.node_signal[m][:, :, None], cfg.traffic)
-            car_xy = np.stack([self.cars.x, self.cars.y], axis=-1)
-            self.peds = step_pedestrians(self.peds, pool, m, node_walk, car_xy, self.cars.active, keys, cfg.dt)
+            car_xy = np.stack([np.concatenate([self.cars.x, self.ego.x[:, None]], axis=1),
+                               np.concatenate([self.cars.y, self.ego.y[:, None]], axis=1)], axis=-1)
+            car_v = np.concatenate([self.cars.v, self.ego.v[:, None]], axis=1)
+            active = np.concatenate([self.cars.active, np.ones((self.batch_size, 1), dtype=bool)], axis=1)
+            self.peds = step_pedestrians(self.peds, pool, m, node_walk, car_xy, car_v, active, keys, cfg.dt)
 
     def ego_vehicle(self) -> Vehicle:
         """The ego as a lane-bound vehicle for NPC reasoning."""

@@ -12,6 +12,7 @@ from drivesim.map.city import MapPool, PedPathKind
 
 PED_RADIUS = 0.35  # [m] footprint radius
 CROSSING_CLEARANCE = 2.75  # [m] a car centre this close to a crossing keeps pedestrians on the kerb
+CROSSING_LOOK = 1.5  # [s] ... plus the distance a moving car covers in this time
 
 
 class Pedestrians(NamedTuple):
@@ -54,11 +55,12 @@ def pedestrian_pose(pool: MapPool, map_idx: np.ndarray, seg: np.ndarray, s: np.n
 
 
 def step_pedestrians(peds: Pedestrians, pool: MapPool, map_idx: np.ndarray, node_walk: np.ndarray,
-                     car_xy: np.ndarray, car_active: np.ndarray,
+                     car_xy: np.ndarray, car_speed: np.ndarray, car_active: np.ndarray,
                      keys: tuple[np.ndarray, np.ndarray, np.ndarray], dt: float) -> Pedestrians:
     """Advance pedestrians by dt [s]. node_walk (B, N, 2) bool: a crosswalk at node n over a road
-    whose traffic runs along axis a may be entered now; car_xy (B, K, 2) [m] and car_active (B, K):
-    a car standing on a crosswalk keeps pedestrians on the kerb."""
+    whose traffic runs along axis a may be entered now; car_xy (B, K, 2) [m], car_speed (B, K)
+    [m/s] and car_active (B, K) (the ego included): a car on or about to reach a crosswalk keeps
+    pedestrians on the kerb."""
     m = map_idx[:, None]
     length = pool.ped_len[m, peds.seg]
     s = peds.s + peds.speed * dt
@@ -70,7 +72,7 @@ def step_pedestrians(peds: Pedestrians, pool: MapPool, map_idx: np.ndarray, node
         nxt = peds.next[b, p]
         mb = map_idx[b]
         walk = node_walk[b, pool.ped_node[mb, nxt], pool.ped_axis[mb, nxt]]
-        clear = ~_car_on_path(pool.ped_a[mb, nxt], pool.ped_b[mb, nxt], car_xy[b], car_active[b])
+        clear = ~_car_on_path(pool.ped_a[mb, nxt], pool.ped_b[mb, nxt], car_xy[b], car_speed[b], car_active[b])
         allowed[b, p] = walk & clear
     go = at_end & allowed
     wait = at_end & ~allowed
@@ -91,11 +93,13 @@ def on_road(peds: Pedestrians, pool: MapPool, map_idx: np.ndarray, margin: float
     return peds.active & (crossing | soon)
 
 
-def _car_on_path(a: np.ndarray, b: np.ndarray, car_xy: np.ndarray, car_active: np.ndarray) -> np.ndarray:
-    """(n,) any active car centre within CROSSING_CLEARANCE of segments a->b (n, 2);
-    car_xy (n, K, 2), car_active (n, K)."""
+def _car_on_path(a: np.ndarray, b: np.ndarray, car_xy: np.ndarray, car_speed: np.ndarray,
+                 car_active: np.ndarray) -> np.ndarray:
+    """(n,) any active car centre within CROSSING_CLEARANCE (+ CROSSING_LOOK x speed) of segments
+    a->b (n, 2); car_xy (n, K, 2), car_speed and car_active (n, K)."""
     ab = (b - a)[:, None, :]  # (n, 1, 2)
     ap = car_xy - a[:, None, :]  # (n, K, 2)
     t = np.clip((ap * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-9), 0.0, 1.0)
     d = ap - t[..., None] * ab
-    return (((d * d).sum(-1) < CROSSING_CLEARANCE**2) & car_active).any(axis=1)
+    reach = CROSSING_CLEARANCE + CROSSING_LOOK * car_speed
+    return (((d * d).sum(-1) < reach**2) & car_active).any(axis=1)

@@ -96,7 +96,7 @@ def step_cars(cars: Cars, ego: Vehicle, ctx: Context) -> Cars:
     must_stop &= can_stop
     gap_lead, v_lead = _leader_gaps(cars, ego, length, ctx)
     gap_ped = _pedestrian_gaps(cars, ctx)
-    gap_cross = _crossing_gaps(cars, ego, ctx)
+    gap_cross = _crossing_gaps(cars, ego, to_stop, ctx)
     v0 = _desired_speed(cars, to_stop, on_road, ctx)
     cfg = ctx.cfg
     idm = lambda gap, vl: idm_accel(cars.v, v0, gap, vl, a=cfg.idm_accel, b=cfg.idm_decel,  # noqa: E731
@@ -217,40 +217,42 @@ def _pedestrian_gaps(cars: Cars, ctx: Context) -> np.ndarray:
     return np.where(cars.active, gap, np.inf)
 
 
-def _crossing_gaps(cars: Cars, ego: Vehicle, ctx: Context) -> np.ndarray:
+def _crossing_gaps(cars: Cars, ego: Vehicle, to_stop: np.ndarray, ctx: Context) -> np.ndarray:
     """(B, K) gap [m] to the ego or a car inside an intersection crossing the path just ahead
     (heading differs by more than 0.5 rad; cars waiting on road lanes are handled by the
-    intersection rules). Of two cars that see each other, the one with the lower index goes first."""
-    k = cars.lane.shape[1]
+    intersection rules). Of two cars that see each other, the lower index goes first."""
+    c, s = np.cos(cars.yaw), np.sin(cars.yaw)
+    gap = _crossing_gap(c, s, ego.x[:, None] - cars.x, ego.y[:, None] - cars.y,
+                        c * np.cos(ego.yaw)[:, None] + s * np.sin(ego.yaw)[:, None])
     in_junction = cars.active & (ctx.pool.lane_kind[ctx.map_idx[:, None], cars.lane] == LaneKind.CONNECTOR)
-    cols, valid = compact(np.concatenate([in_junction, np.ones_like(ego.on_lane)[:, None]], axis=1))
-    take = lambda a, b: np.take_along_axis(np.concatenate([a, b[:, None]], axis=1), cols, axis=1)[:, None, :]  # noqa: E731
-    xs, ys, yaws = take(cars.x, ego.x), take(cars.y, ego.y), take(cars.yaw, ego.yaw)
-    c, s = np.cos(cars.yaw)[..., None], np.sin(cars.yaw)[..., None]
-    dx, dy = xs - cars.x[..., None], ys - cars.y[..., None]
-    fx, fy = c * dx + s * dy, c * dy - s * dx
-    crossing = c * np.cos(yaws) + s * np.sin(yaws) < COS_CROSSING  # heading difference > 0.5 rad
-    ahead = valid[:, None, :] & crossing & (fx > 0) & (fx < CROSS_LOOKAHEAD) & (np.abs(fy) < CAR_WIDTH + 0.3)
-    ahead &= cols[:, None, :] != np.arange(k)[None, :, None]
-    # mutual sightings between cars: the lower index goes first
-    other = np.minimum(cols, k - 1)[:, None, :]  # (B, 1, n) car index of each obstacle
-    is_car = cols[:, None, :] < k
-    their_view = _sees(cars, other, np.arange(k)[None, :, None], in_junction)
-    ahead &= ~(is_car & their_view & (np.arange(k)[None, :, None] < other))
-    gap = np.where(ahead, fx - CAR_LENGTH, np.inf).min(axis=2)
+    near = in_junction | (cars.active & (to_stop < CROSS_LOOKAHEAD))
+    if in_junction.any():
+        idx, valid = compact(near)  # viewers (B, n); every car inside an intersection is one
+        take = lambda a: np.take_along_axis(a, idx, axis=1)  # noqa: E731
+        x, y, cv, sv, junction = take(cars.x), take(cars.y), take(c), take(s), take(in_junction) & valid
+        dx, dy = x[:, None, :] - x[:, :, None], y[:, None, :] - y[:, :, None]  # (B, viewer, other)
+        cos_diff = cv[:, :, None] * cv[:, None, :] + sv[:, :, None] * sv[:, None, :]
+        sees = _sees(cv[:, :, None], sv[:, :, None], dx, dy, cos_diff) & junction[:, None, :] & valid[:, :, None]
+        n = idx.shape[1]
+        sees[:, np.arange(n), np.arange(n)] = False
+        mutual = sees & np.swapaxes(sees, 1, 2)
+        sees &= ~(mutual & (idx[:, :, None] < idx[:, None, :]))  # the higher index yields
+        fx = cv[:, :, None] * dx + sv[:, :, None] * dy
+        car_gap = np.where(sees, fx - CAR_LENGTH, np.inf).min(axis=2)
+        rows = np.arange(len(idx))[:, None]
+        gap[rows, idx] = np.minimum(gap[rows, idx], np.where(valid, car_gap, np.inf))
     return np.where(cars.active, np.maximum(gap, 0.01), np.inf)
 
 
-def _sees(cars: Cars, viewer: np.ndarray, target: np.ndarray, in_junction: np.ndarray) -> np.ndarray:
-    """Whether car `viewer` (B, 1, n) has car `target` (1, K, 1) crossing just ahead -> (B, K, n)."""
-    b_idx = np.arange(cars.x.shape[0])[:, None, None]
-    vx, vy, vyaw = cars.x[b_idx, viewer], cars.y[b_idx, viewer], cars.yaw[b_idx, viewer]
-    tx, ty, tyaw = cars.x[b_idx, target], cars.y[b_idx, target], cars.yaw[b_idx, target]
-    c, s = np.cos(vyaw), np.sin(vyaw)
-    dx, dy = tx - vx, ty - vy
+def _sees(c: np.ndarray, s: np.ndarray, dx: np.ndarray, dy: np.ndarray, cos_diff: np.ndarray) -> np.ndarray:
+    """A car with heading (cos c, sin s) sees an object at offset (dx, dy) crossing just ahead."""
     fx, fy = c * dx + s * dy, c * dy - s * dx
-    crossing = c * np.cos(tyaw) + s * np.sin(tyaw) < COS_CROSSING
-    return in_junction[b_idx, target] & crossing & (fx > 0) & (fx < CROSS_LOOKAHEAD) & (np.abs(fy) < CAR_WIDTH + 0.3)
+    return (cos_diff < COS_CROSSING) & (fx > 0) & (fx < CROSS_LOOKAHEAD) & (np.abs(fy) < CAR_WIDTH + 0.3)
+
+
+def _crossing_gap(c: np.ndarray, s: np.ndarray, dx: np.ndarray, dy: np.ndarray, cos_diff: np.ndarray) -> np.ndarray:
+    fx = c * dx + s * dy
+    return np.where(_sees(c, s, dx, dy, cos_diff), fx - CAR_LENGTH, np.inf)
 
 
 def _desired_speed(cars: Cars, to_stop: np.ndarray, on_road: np.ndarray, ctx: Context) -> np.ndarray:

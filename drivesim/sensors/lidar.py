@@ -14,8 +14,9 @@ How it is made fast (all vectorised, no Python loops over worlds, beams or objec
   with a contiguous beam axis, which numpy reduces much faster than a short last axis.
 * A hit distance has the form ``t = c / (a . d)`` with c and the 2-vector a per object and d
   per beam. Dividing a by c up front (O(B*K) work) turns every (object, beam) pair into one
-  batched ``matmul`` (B, rows, 2) @ (B, 2, N) followed by one contiguous ``reciprocal``;
-  broadcast divisions would cost several times more.
+  batched ``matmul`` (B, K, 2) @ (B, 2, N) followed by one contiguous ``1 / x``; broadcast
+  divisions would cost several times more. (For boxes only the near plane of each slab is
+  done this way; the far plane follows by a per-box ratio, see ``_box_slab_rows``.)
 * Positions are made relative to the sensor in float64 before the cast to the compute dtype,
   so city-scale world coordinates do not cost float32 precision.
 * Masked (padding) objects get NaN geometry. NaN propagates through matmul, reciprocal and
@@ -44,7 +45,6 @@ __all__ = ["ray_box_distances", "ray_segment_distances", "beam_directions", "bea
 _FULL_CIRCLE = 2.0 * np.pi  # [rad]
 _FULL_CIRCLE_TOL = 1e-6  # [rad] a fov this close to 2*pi is treated as a full circle
 _TINY = 1e-30  # [m] or [m^2]; numerators smaller than this are clamped (keeps 1/c finite)
-_DIR_BIAS = 1e-20  # [-] added to box-frame direction components (see _box_slab_rows)
 _BEHIND_TOL = 1e-6  # [m] hits this little behind the origin count (as distance 0)
 _MAX_INDEX_BITS = 10  # up to 1024 objects use the packed argmin (see _argmin_axis1)
 
@@ -95,9 +95,9 @@ def ray_box_distances(
     if centers.shape[1] == 0:
         return _no_hits(origins.shape[0], dirs_t.shape[2], max_range)
 
-    rows = _box_slab_rows(origins, centers, yaws, half_extents, mask, ftype)
+    rows, ratio = _box_slab_rows(origins, centers, yaws, half_extents, mask, ftype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        entry = _box_entry_distances(rows, dirs_t)
+        entry = _box_entry_distances(rows, ratio, dirs_t)
     return _nearest_hits(entry, max_range, "box")
 
 
@@ -191,7 +191,7 @@ def merge_hits(*pairs: tuple[ArrayLike, ArrayLike]) -> tuple[np.ndarray, np.ndar
     labels = [np.asarray(i) for _, i in pairs]
     best_dist = dists[0].astype(np.result_type(*dists), copy=True)
     best_label = labels[0].astype(np.result_type(*labels), copy=True)
-    for dist, label in zip(dists[1:], labels[1:]):  # loop over the few pairs only
+    for dist, label in zip(dists[1:], labels[1:], strict=True):  # loop over the few pairs only
         closer = dist < best_dist  # strict: ties keep the earlier pair
         best_dist = np.where(closer, dist, best_dist)
         best_label = np.where(closer, label, best_label)
@@ -210,46 +210,45 @@ def _box_slab_rows(
     half_extents: np.ndarray,
     mask: np.ndarray,
     ftype: np.dtype,
-) -> np.ndarray:
-    """(4, B, K, 3) rows r with ``1 / (r . (d_x, d_y, 1))`` = distance [m] along ray d to a
-    slab plane.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-box slab data (O(B*K) work, in ``ftype`` once positions are relative to the ray).
 
     In a box's frame the ray is p + t*u with p the ray origin and u = (a_x . d, a_y . d) for the
-    box axes a_x = (cos, sin), a_y = (-sin, cos). It crosses the plane x = c = +-h_x - p_x
-    at t = c / u_x = 1 / ((a_x / c) . d), likewise for y.
-    Planes: [x = -h_x, x = +h_x, y = -h_y, y = +h_y]. Rows of masked boxes are NaN.
+    box axes a_x = (cos, sin), a_y = (-sin, cos). It crosses the near-side plane x = -h_x at
+    t_lo = c_lo / u_x = 1 / ((a_x / c_lo) . d) with c_lo = -h_x - p_x, and the plane x = +h_x
+    at t_hi = t_lo * (c_hi / c_lo) with c_hi = h_x - p_x; likewise for y. Deriving t_hi from
+    t_lo (rather than from its own dot product) keeps the two consistent when u_x ~ 0: the
+    ray then lies inside the slab for all t exactly when c_lo < 0 < c_hi.
 
-    The third column adds _DIR_BIAS / c, i.e. u_x + _DIR_BIAS instead of u_x. It only matters
-    when u_x is exactly 0 (ray parallel to the slab, common for axis-aligned boxes): the sum in
-    the matmul would lose the sign of zero, while u_x + bias > 0 gives both planes
-    t = c / bias = +-huge with the sign of c, i.e. the slab contains the whole ray exactly when
-    the origin is between the planes.
-    O(B*K) work, in ``ftype`` once positions are relative to the ray origin.
+    Returns:
+        rows: (2, B, K, 2) [1/m] a_x / c_lo and a_y / c_lo; NaN for masked boxes.
+        ratio: (2, B, K, 1) [-] c_hi / c_lo for the x and y slabs; NaN for masked boxes.
     """
     rel = (origins[:, None, :] - centers).astype(ftype)  # (B, K, 2) [m] origin - centre
     yaws = yaws.astype(ftype)
     cos, sin = np.cos(yaws), np.sin(yaws)  # (B, K)
-    p_x = cos * rel[..., 0] + sin * rel[..., 1]  # (B, K) [m] ray origin in the box frame
-    p_y = cos * rel[..., 1] - sin * rel[..., 0]
-    h = half_extents.astype(ftype)  # (B, K, 2) [m]
-    inv = np.stack([-h[..., 0] - p_x, h[..., 0] - p_x,
-                    -h[..., 1] - p_y, h[..., 1] - p_y])  # (4, B, K) [m] plane offsets c
-    _clamp_away_from_zero(inv)
-    np.divide(1.0, inv, out=inv)  # [1/m]
-    inv[:, ~mask] = np.nan
+    p = np.stack([cos * rel[..., 0] + sin * rel[..., 1],
+                  cos * rel[..., 1] - sin * rel[..., 0]])  # (2, B, K) [m] origin in box frame
+    h = np.moveaxis(half_extents.astype(ftype), -1, 0)  # (2, B, K) [m]
+    c_lo, c_hi = -h - p, h - p  # (2, B, K) [m] plane offsets along the box axes
+    # An origin within _TINY of a plane counts as inside the slab (boundaries belong to the
+    # box); this also keeps 1 / c_lo finite.
+    c_lo[np.abs(c_lo) < _TINY] = -_TINY
+    c_hi[np.abs(c_hi) < _TINY] = _TINY
+    inv_lo = 1.0 / c_lo  # (2, B, K) [1/m]
+    inv_lo[:, ~mask] = np.nan
 
-    rows = _scratch("box_rows", (4, *cos.shape, 3), ftype)  # (4, B, K, 3) [1/m]
-    neg_sin = -sin
-    for plane, (n_x, n_y) in enumerate([(cos, sin), (cos, sin), (neg_sin, cos), (neg_sin, cos)]):
-        np.multiply(n_x, inv[plane], out=rows[plane, ..., 0])  # plane normal / c
-        np.multiply(n_y, inv[plane], out=rows[plane, ..., 1])
-    np.multiply(inv, _DIR_BIAS, out=rows[..., 2])
-    return rows
+    rows = _scratch("box_rows", (2, *cos.shape, 2), ftype)  # (2, B, K, 2) [1/m]
+    np.multiply(cos, inv_lo[0], out=rows[0, ..., 0])  # a_x / c_lo
+    np.multiply(sin, inv_lo[0], out=rows[0, ..., 1])
+    np.multiply(-sin, inv_lo[1], out=rows[1, ..., 0])  # a_y / c_lo
+    np.multiply(cos, inv_lo[1], out=rows[1, ..., 1])
+    return rows, (c_hi * inv_lo)[..., None]
 
 
-def _box_entry_distances(rows: np.ndarray, dirs_t: np.ndarray) -> np.ndarray:
+def _box_entry_distances(rows: np.ndarray, ratio: np.ndarray, dirs_t: np.ndarray) -> np.ndarray:
     """(B, K, N) [m] distance at which each ray enters each box, 0 if it starts inside, and
-    >= finfo.max if it misses. ``rows`` (4, B, K, 3) from ``_box_slab_rows``, ``dirs_t``
+    >= finfo.max if it misses. ``rows``, ``ratio`` from ``_box_slab_rows``, ``dirs_t``
     (B, 2, N). Returns a scratch array (valid until the next call). Caller sets np.errstate."""
     _, n_worlds, n_boxes, _ = rows.shape
     t = _scratch("box_t", (4, n_worlds, n_boxes, dirs_t.shape[2]), rows.dtype)
@@ -257,11 +256,11 @@ def _box_entry_distances(rows: np.ndarray, dirs_t: np.ndarray) -> np.ndarray:
     hit = _scratch("box_hit", t.shape[1:], bool)
     ok = _scratch("box_ok", t.shape[1:], bool)
 
-    dirs_1 = np.concatenate([dirs_t, np.ones_like(dirs_t[:, :1])], axis=1)  # (B, 3, N)
-    for plane in range(4):  # the four slab planes (a fixed count, not a loop over data)
-        np.matmul(rows[plane], dirs_1, out=t[plane])  # (B, K, N) [1/m]
-    np.divide(1.0, t, out=t)  # [m] distance to each slab plane, +-inf when parallel
-    x_lo, x_hi, y_lo, y_hi = t  # (B, K, N) [m] each, reused in place below
+    for axis in range(2):  # box x and y axes (a fixed count, not a loop over data)
+        np.matmul(rows[axis], dirs_t, out=t[axis])  # (B, K, N) [1/m] 1 / t_lo
+    np.divide(1.0, t[:2], out=t[:2])  # [m] distance to the low planes, +-inf when parallel
+    np.multiply(t[:2], ratio, out=t[2:])  # [m] distance to the high planes
+    x_lo, y_lo, x_hi, y_hi = t  # (B, K, N) [m] each, reused in place below
 
     np.maximum(x_lo, x_hi, out=far)  # leave x slab
     np.minimum(x_lo, x_hi, out=x_lo)  # enter x slab
@@ -453,8 +452,9 @@ def _scratch(name: str, shape: tuple[int, ...], dtype: DTypeLike) -> np.ndarray:
     """Reusable uninitialised work array, cached per thread under ``name``.
 
     Reallocated when shape or dtype change. Fresh multi-megabyte arrays get page-faulted in on
-    every call, which costs more than the arithmetic; reusing them avoids that. Memory held:
-    about 8 (B, K, N) float arrays (about 17 MB for B=256, N=64, K=32 in float32) per thread.
+    every call, which costs more than the arithmetic; reusing them avoids that. Memory held per
+    thread: about 6.5 (B, K, N) arrays for boxes and 3.5 (B, S, N) for segments, e.g. 14 MB
+    and 3.5 MB for B=256, N=64, K=32, S=16 in float32 (twice that in float64).
     """
     cache = _thread_cache()
     buf = cache.get(name)
