@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from drivesim.config import EnvConfig
-from drivesim.sensors.lidar_sensor import N_HIT_CLASSES, lidar_scan
+from drivesim.sensors.lidar import N_HIT_CLASSES, lidar_scan
 from drivesim.sensors.state import STATE_DIM, state_vector
 from drivesim.world import World
 
