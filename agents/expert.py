@@ -14,11 +14,11 @@ import numpy as np
 
 from drivesim.actors.idm import idm_accel
 from drivesim.actors.pedestrians import PED_RADIUS, on_road
-from drivesim.arrays import compact
 from drivesim.actors.signals import Light
 from drivesim.actors.traffic import CAR_LENGTH, CAR_WIDTH, EXIT_ROOM
-from drivesim.map.city import LaneKind, PedPathKind, Turn
+from drivesim.arrays import compact, take
 from drivesim.geometry import wrap_angle
+from drivesim.map.city import LaneKind, PedPathKind, Turn
 from drivesim.map.lanes import lane_pose
 from drivesim.world import World
 
@@ -131,8 +131,8 @@ class ExpertAgent:
             return np.full(world.batch_size, np.inf)
         idx, valid = compact(walking)
         m = world.map_idx[:, None]
-        seg = np.take_along_axis(peds.seg, idx, axis=1)
-        nxt = np.take_along_axis(peds.next, idx, axis=1)
+        seg = take(peds.seg, idx)
+        nxt = take(peds.next, idx)
         crossing = np.where(pool.ped_kind[m, seg] != PedPathKind.SIDEWALK, seg, nxt)  # (B, n)
         a, b = pool.ped_a[m, crossing], pool.ped_b[m, crossing]  # (B, n, 2)
         p = np.stack([path_x, path_y], axis=-1)[:, :, None, :]  # (B, J, 1, 2)
@@ -192,7 +192,7 @@ class ExpertAgent:
         kind = pool.lane_kind[m, cars.lane]
         on_conflict = cars.active & (kind == LaneKind.CONNECTOR) & pool.conflict[m, safe, cars.lane]
         to_stop = pool.lane_len[m, cars.lane] - cars.s - CAR_LENGTH / 2
-        light = np.take_along_axis(world.lights, cars.lane, axis=1)
+        light = take(world.lights, cars.lane)
         coming = (cars.active & (kind == LaneKind.ROAD) & (to_stop < self.cfg.approach) & (light != Light.RED)
                   & ((cars.v > 1.0) | (to_stop < 3.0)) & pool.conflict[m, safe, cars.next])
         ego_rank = (pool.lane_turn[world.map_idx, np.maximum(conn, 0)] == Turn.LEFT)[:, None]

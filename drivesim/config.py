@@ -119,7 +119,7 @@ class LidarConfig:
     n_beams: int = 64  # beams per scan, in [4, 1024]
     max_range: float = 50.0  # [m], in [5, 200]
     fov: float = 2 * math.pi  # [rad] field of view centred on the heading, in [0.1, 2*pi]
-    max_objects: int = 24  # nearest cars/pedestrians/buildings considered per class, in [1, 128]
+    max_objects: int = 16  # nearest cars/pedestrians/buildings considered per class, in [1, 128]
 
     def validate(self) -> None:
         _check_range("LidarConfig", "n_beams", self.n_beams, 4, 1024)

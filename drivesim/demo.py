@@ -69,7 +69,7 @@ def run_demo(args: argparse.Namespace) -> int:
                              world.time[0], total, infractions["red_light"], infractions["off_road"]))
                 break
     writer.release()
-    print(f"\n| episode | outcome | route completion | time [s] | return | red lights | off-road steps |")
+    print("\n| episode | outcome | route completion | time [s] | return | red lights | off-road steps |")
     print("|---|---|---|---|---|---|---|")
     for ep, outcome, completion, t, ret, red, off in rows:
         print(f"| {ep} | {outcome} | {100 * min(completion, 1.0):.0f} % | {t:.1f} | {ret:.1f} | {red} | {off} |")

@@ -17,6 +17,7 @@ from drivesim.actors.kinematics import EgoState, actuate, bicycle_step
 from drivesim.actors.pedestrians import Pedestrians, choose_next_segment, on_road, pedestrian_pose, step_pedestrians
 from drivesim.actors.signals import Light, cycle_time, light_state, walk_signal
 from drivesim.actors.traffic import Cars, Context, Vehicle, choose_next, step_cars
+from drivesim.arrays import take
 from drivesim.config import EnvConfig
 from drivesim.events import EVENT_NAMES, TERMINATING, detect_collisions, reward_terms
 from drivesim.geometry import wrap_angle
@@ -159,9 +160,9 @@ class World:
         order = np.argsort(np.where(valid, u, 2.0), axis=1, kind="stable")[:, :k]  # (R, K) distinct slots
         if order.shape[1] < k:
             order = np.pad(order, ((0, 0), (0, k - order.shape[1])))
-        active = np.take_along_axis(valid, order, axis=1) & (np.arange(k)[None, :] < n_slots)
-        lane = np.take_along_axis(pool.spawn_lane[m], order, axis=1)
-        s = np.take_along_axis(pool.spawn_s[m], order, axis=1)
+        active = take(valid, order) & (np.arange(k)[None, :] < n_slots)
+        lane = take(pool.spawn_lane[m], order)
+        s = take(pool.spawn_s[m], order)
         idx = np.arange(k)[None, :]
         v0 = self.config.traffic.speed_limit * (0.8 + 0.3 * rng.uniform(seed[:, None], episode[:, None],
                                                                           rng.Stream.CAR_SPEED, idx))
@@ -188,7 +189,7 @@ class World:
         speed = self.config.traffic.pedestrian_speed * (0.75 + 0.5 * rng.uniform(*keys, rng.Stream.PED_SPEED, idx))
         nxt = choose_next_segment(pool, m[:, None], seg, jay, rng.uniform(*keys, rng.Stream.PED_TURN, idx))
         x, y, yaw = pedestrian_pose(pool, m[:, None], seg, s)
-        active = np.take_along_axis(valid, seg, axis=1)
+        active = take(valid, seg)
         q = self.peds
         for arr, val in ((q.seg, seg), (q.next, nxt), (q.s, s), (q.speed, speed), (q.jaywalker, jay),
                          (q.active, active), (q.x, x), (q.y, y), (q.yaw, yaw), (q.moving, active)):
@@ -269,7 +270,7 @@ class World:
         s_b, lat_b, d_b = project_to_lane(pool, m, np.maximum(nxt, 0), self.ego.x, self.ego.y)
         length = pool.lane_len[m, lane]
         advance = has_next & ((d_b < d_a) | (s_a > length))
-        ran_red = advance & (np.take_along_axis(self.lights, lane[:, None], axis=1)[:, 0] == Light.RED)
+        ran_red = advance & (take(self.lights, lane[:, None])[:, 0] == Light.RED)
         self.route_i = np.where(advance, i + 1, i)
         self.route_s = np.where(advance, s_b, np.minimum(s_a, length + 5.0))
         self.lateral = np.where(advance, lat_b, lat_a)
@@ -330,5 +331,5 @@ class World:
         road = np.maximum(road, 0)
         before = np.where(on_connector, pool.lane_len[m, lane] - self.route_s, -self.route_s)
         dist = before + pool.lane_len[m, road] - self.config.vehicle.length / 2
-        light = np.take_along_axis(self.lights, road[:, None], axis=1)[:, 0]
+        light = take(self.lights, road[:, None])[:, 0]
         return np.where(exists, dist, np.inf), np.where(exists, light, Light.NONE).astype(np.int8)

@@ -12,7 +12,7 @@ from drivesim.actors.traffic import CAR_LENGTH, CAR_WIDTH
 from drivesim.config import EnvConfig, MapConfig, RewardConfig, TrafficConfig, VehicleConfig
 from drivesim.events import EVENT_NAMES, REWARD_TERMS, TERMINATING, detect_collisions, reward_terms
 from drivesim.geometry import box_corners, obb_overlap
-from drivesim.map.city import LANE_DS, LaneKind, PedPathKind, Surface, stack_maps
+from drivesim.map.city import LaneKind, PedPathKind, Surface, stack_maps
 from drivesim.map.generator import generate_city
 from drivesim.map.lanes import lane_pose
 from drivesim.map.raster import lookup
@@ -177,7 +177,7 @@ def test_ego_on_sidewalk_is_off_road():
 
 def test_partly_off_road_counts():
     """Driving with the right wheels over the kerb: centre on the road, outline partly off it."""
-    road = np.flatnonzero((CITY.lane_kind == LaneKind.ROAD))
+    road = np.flatnonzero(CITY.lane_kind == LaneKind.ROAD)
     lane = int(road[np.argmax(CITY.lane_len[road])])
     link = CITY.lane_link[lane]
     half_width = CITY.link_lanes[link][CITY.link_lanes[link] >= 0].size * SMALL.lane_width

@@ -14,8 +14,8 @@ import numpy as np
 from drivesim import rng
 from drivesim.actors.idm import MAX_DECEL, idm_accel
 from drivesim.actors.signals import Light
+from drivesim.arrays import compact, take
 from drivesim.config import TrafficConfig
-from drivesim.arrays import compact
 from drivesim.map.city import LaneKind, MapPool, Turn
 from drivesim.map.lanes import lane_pose
 
@@ -88,10 +88,9 @@ def step_cars(cars: Cars, ego: Vehicle, ctx: Context) -> Cars:
     length = ctx.pool.lane_len[m, cars.lane]  # (B, K)
     to_stop = length - cars.s - CAR_LENGTH / 2  # [m] front bumper to the end of the lane
     on_road = ctx.pool.lane_kind[m, cars.lane] == LaneKind.ROAD
-    light = np.take_along_axis(ctx.lights, cars.lane, axis=1)
+    light = take(ctx.lights, cars.lane)
     must_stop = on_road & _must_stop_for_light(light, to_stop, cars.v, ctx.cfg)
-    exit_blocked = _exit_blocked(cars, ego, ctx)
-    must_stop |= on_road & (to_stop < APPROACH) & (exit_blocked | _must_yield(cars, ego, to_stop, light, exit_blocked, ctx))
+    must_stop |= _intersection_stop(cars, ego, on_road & (to_stop < APPROACH), to_stop, light, ctx)
     can_stop = to_stop > cars.v**2 / (2 * MAX_DECEL) - 0.5
     must_stop &= can_stop
     gap_lead, v_lead = _leader_gaps(cars, ego, length, ctx)
@@ -120,81 +119,122 @@ def _must_stop_for_light(light: np.ndarray, to_stop: np.ndarray, v: np.ndarray, 
     return (light == Light.RED) | ((light == Light.YELLOW) & comfortable)
 
 
-def _must_yield(cars: Cars, ego: Vehicle, to_stop: np.ndarray, light: np.ndarray, exit_blocked: np.ndarray,
-                ctx: Context) -> np.ndarray:
-    """(B, K) True where the car's next connector conflicts with a vehicle already on a conflicting
-    connector, or with a higher-priority vehicle approaching one (straight/right before left, then
-    nearer the stop line, then lower index). Only vehicles free to go claim priority: not facing
-    red, not blocked at their exit, and moving or at the stop line."""
-    pool, m3 = ctx.pool, ctx.map_idx[:, None, None]
-    lanes = np.concatenate([cars.lane, ego.lane[:, None]], axis=1)  # (B, V)
+def _intersection_stop(cars: Cars, ego: Vehicle, approaching: np.ndarray, to_stop: np.ndarray, light: np.ndarray,
+                       ctx: Context) -> np.ndarray:
+    """(B, K) cars approaching an intersection that must wait at the stop line: their exit is
+    blocked or they must yield. Evaluated only for the approaching cars."""
+    out = np.zeros_like(approaching)
+    if not approaching.any():
+        return out
+    blocked_all = _exit_blocked(cars.next, cars, ego, ctx)
+    viewers, valid = compact(approaching)
+    blocked = take(blocked_all, viewers)
+    wait = blocked | _must_yield(viewers, cars, ego, to_stop, light, blocked_all, ctx)
+    rows = np.arange(len(viewers))[:, None]
+    out[rows, viewers] = wait & valid
+    return out
+
+
+def _must_yield(viewers: np.ndarray, cars: Cars, ego: Vehicle, to_stop: np.ndarray, light: np.ndarray,
+                exit_blocked: np.ndarray, ctx: Context) -> np.ndarray:
+    """(B, n) for the cars `viewers` (B, n): True where the car's next connector conflicts with a
+    vehicle already on a conflicting connector, or with a higher-priority vehicle approaching one
+    (straight/right before left, then nearer the stop line, then lower index). Only vehicles free
+    to go claim priority: not facing red, not blocked at their exit, and moving or at the line."""
+    pool, m, m3 = ctx.pool, ctx.map_idx[:, None], ctx.map_idx[:, None, None]
+    lanes = np.concatenate([cars.lane, ego.lane[:, None]], axis=1)  # (B, V) every vehicle
     nexts = np.concatenate([cars.next, np.maximum(ego.next, 0)[:, None]], axis=1)
     valid = np.concatenate([cars.active, ego.on_lane[:, None]], axis=1)
-    ego_len = pool.lane_len[ctx.map_idx, ego.lane]
-    ego_to_stop = ego_len - ego.s - ego.length / 2
-    ego_light = np.take_along_axis(ctx.lights, ego.lane[:, None], axis=1)[:, 0]
+    ego_to_stop = pool.lane_len[ctx.map_idx, ego.lane] - ego.s - ego.length / 2
     dists = np.concatenate([to_stop, ego_to_stop[:, None]], axis=1)
-    lights = np.concatenate([light, ego_light[:, None]], axis=1)
-    kinds = pool.lane_kind[ctx.map_idx[:, None], lanes]
-    rank = (pool.lane_turn[ctx.map_idx[:, None], nexts] == Turn.LEFT).astype(np.int64)
-    mine = cars.next[:, :, None]  # (B, K, 1)
-    occupied = valid[:, None, :] & (kinds[:, None, :] == LaneKind.CONNECTOR) & pool.conflict[m3, mine, lanes[:, None, :]]
+    lights = np.concatenate([light, take(ctx.lights, ego.lane[:, None])], axis=1)
+    kinds = pool.lane_kind[m, lanes]
+    rank = (pool.lane_turn[m, nexts] == Turn.LEFT).astype(np.int64)
+    mine = take(cars.next, viewers)[:, :, None]  # (B, n, 1)
+    occupied = (valid & (kinds == LaneKind.CONNECTOR))[:, None, :] & pool.conflict[m3, mine, lanes[:, None, :]]
     has_next = np.concatenate([np.ones_like(cars.active), (ego.next >= 0)[:, None]], axis=1)
     speeds = np.concatenate([cars.v, ego.v[:, None]], axis=1)
     free = ~np.concatenate([exit_blocked, np.zeros_like(ego.on_lane)[:, None]], axis=1)
     ready = (speeds > 0.3) | (dists < 3.0)
     claims = valid & has_next & free & ready & (kinds == LaneKind.ROAD) & (dists < APPROACH) & (lights != Light.RED)
-    n_v = lanes.shape[1]
-    idx = np.arange(n_v)
-    k_idx = idx[: cars.lane.shape[1]]
-    higher = (rank[:, None, :] < rank[:, : len(k_idx), None]) | (
-        (rank[:, None, :] == rank[:, : len(k_idx), None])
-        & ((dists[:, None, :] < to_stop[:, :, None])
-           | ((dists[:, None, :] == to_stop[:, :, None]) & (idx[None, None, :] < k_idx[None, :, None]))))
-    competing = claims[:, None, :] & higher & pool.conflict[m3, mine, nexts[:, None, :]]
-    competing[:, k_idx, k_idx] = False
+    others = np.arange(lanes.shape[1])[None, None, :]
+    my_rank, my_dist, me = take(rank, viewers)[:, :, None], take(dists, viewers)[:, :, None], viewers[:, :, None]
+    their_rank, their_dist = rank[:, None, :], dists[:, None, :]
+    higher = (their_rank < my_rank) | ((their_rank == my_rank) & (
+        (their_dist < my_dist) | ((their_dist == my_dist) & (others < me))))
+    competing = claims[:, None, :] & higher & (others != me) & pool.conflict[m3, mine, nexts[:, None, :]]
     return (occupied | competing).any(axis=2)
 
 
-def _exit_blocked(cars: Cars, ego: Vehicle, ctx: Context) -> np.ndarray:
-    """(B, K) True where the lane after the car's next connector has no room for it near its start
-    (don't block the intersection)."""
+def _exit_blocked(next_lane: np.ndarray, cars: Cars, ego: Vehicle, ctx: Context) -> np.ndarray:
+    """(B, K) True where the lane after the connector `next_lane` (B, K) has no room near its start
+    for one more car (don't block the intersection)."""
     pool, m = ctx.pool, ctx.map_idx[:, None]
-    exit_lane = pool.lane_next[m, cars.next, 0][:, :, None]  # (B, K, 1)
-    lanes = np.concatenate([cars.lane, ego.lane[:, None]], axis=1)[:, None, :]
-    s_all = np.concatenate([cars.s, ego.s[:, None]], axis=1)[:, None, :]
-    valid = np.concatenate([cars.active, ego.on_lane[:, None]], axis=1)[:, None, :]
-    nearest = np.where(valid & (lanes == exit_lane), s_all, np.inf).min(axis=2)
-    return nearest < EXIT_ROOM
+    exit_lane = pool.lane_next[m, next_lane, 0]  # (B, K)
+    lanes = np.concatenate([cars.lane, ego.lane[:, None]], axis=1)
+    s_all = np.concatenate([cars.s, ego.s[:, None]], axis=1)
+    valid = np.concatenate([cars.active, ego.on_lane[:, None]], axis=1)
+    first = np.full((len(lanes), pool.lane_len.shape[1]), np.inf)  # (B, L) smallest s on each lane
+    np.minimum.at(first, (np.broadcast_to(np.arange(len(lanes))[:, None], lanes.shape)[valid], lanes[valid]),
+                  s_all[valid])
+    return take(first, exit_lane) < EXIT_ROOM
 
 
 def _leader_gaps(cars: Cars, ego: Vehicle, length: np.ndarray, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     """Bumper-to-bumper gap [m] and speed [m/s] of the nearest vehicle ahead along the car's lane,
-    its next lane, or the lane after a connector. (B, K) each; inf gap when free."""
+    its next lane, the lane after a connector, or a sibling connector leaving the same lane (they
+    overlap near their start). (B, K) each; inf gap when free.
+
+    Sort-based: vehicles are sorted by (lane, s) so each one's same-lane leader is its successor in
+    the order, and the first vehicle of every lane goes into a (B, L) table for look-ups."""
     pool, m = ctx.pool, ctx.map_idx[:, None]
-    lanes = np.concatenate([cars.lane, ego.lane[:, None]], axis=1)[:, None, :]  # (B, 1, V)
-    s_all = np.concatenate([cars.s, ego.s[:, None]], axis=1)[:, None, :]
-    v_all = np.concatenate([cars.v, ego.v[:, None]], axis=1)[:, None, :]
-    valid = np.concatenate([cars.active, ego.on_lane[:, None]], axis=1)[:, None, :]
-    lane_k, s_k = cars.lane[:, :, None], cars.s[:, :, None]
-    next_k = cars.next[:, :, None]
-    next2_k = pool.lane_next[m, cars.next, 0][:, :, None]
-    len_k, len_next = length[:, :, None], pool.lane_len[m, cars.next][:, :, None]
-    inf = np.inf
-    gap = np.where((lanes == lane_k) & (s_all > s_k), s_all - s_k, inf)
-    gap = np.minimum(gap, np.where(lanes == next_k, len_k - s_k + s_all, inf))
-    gap = np.minimum(gap, np.where(lanes == next2_k, len_k - s_k + len_next + s_all, inf))
-    # cars on a sibling connector (leaving the same road lane) still overlap near its start
-    prev_all = pool.lane_prev[ctx.map_idx[:, None, None], lanes]  # (B, 1, V)
-    prev_k = pool.lane_prev[m, cars.lane][:, :, None]
-    near_start = s_all < SHARED_START
-    gap = np.minimum(gap, np.where(near_start & (prev_all == lane_k), len_k - s_k + s_all, inf))
-    gap = np.minimum(gap, np.where(near_start & (prev_k >= 0) & (prev_all == prev_k) & (s_all > s_k), s_all - s_k, inf))
-    gap = np.where(valid, gap - CAR_LENGTH, inf)
     k = cars.lane.shape[1]
-    gap[:, np.arange(k), np.arange(k)] = inf
-    j = np.argmin(gap, axis=2)[..., None]
-    return np.take_along_axis(gap, j, axis=2)[..., 0], np.take_along_axis(np.broadcast_to(v_all, gap.shape), j, axis=2)[..., 0]
+    lanes = np.concatenate([cars.lane, ego.lane[:, None]], axis=1)  # (B, V)
+    s_all = np.concatenate([cars.s, ego.s[:, None]], axis=1)
+    v_all = np.concatenate([cars.v, ego.v[:, None]], axis=1)
+    valid = np.concatenate([cars.active, ego.on_lane[:, None]], axis=1)
+    n_lanes = pool.lane_len.shape[1]
+    gap_same, v_same, first_s, first_v = _group_leaders(lanes, s_all, v_all, valid, n_lanes)
+    prev_all = pool.lane_prev[m, lanes]
+    sibling = valid & (prev_all >= 0) & (s_all < SHARED_START)
+    gap_sib, v_sib, sib_s, sib_v = _group_leaders(np.maximum(prev_all, 0), s_all, v_all, sibling, n_lanes)
+    rows = np.arange(len(lanes))[:, None]
+    next2 = pool.lane_next[m, cars.next, 0]
+    to_end = length - cars.s
+    candidates = [  # (gap to the leader's centre [m], its speed), each (B, K)
+        (gap_same[:, :k], v_same[:, :k]),
+        (to_end + first_s[rows, cars.next], first_v[rows, cars.next]),
+        (to_end + pool.lane_len[m, cars.next] + first_s[rows, next2], first_v[rows, next2]),
+        (to_end + sib_s[rows, cars.lane], sib_v[rows, cars.lane]),  # on a road lane: connectors leaving it
+        (gap_sib[:, :k], v_sib[:, :k]),  # on a connector near its start: siblings ahead
+    ]
+    gap, v_lead = candidates[0]
+    for g, v in candidates[1:]:
+        closer = g < gap
+        gap, v_lead = np.where(closer, g, gap), np.where(closer, v, v_lead)
+    return np.where(cars.active, gap - CAR_LENGTH, np.inf), v_lead
+
+
+def _group_leaders(group: np.ndarray, s: np.ndarray, v: np.ndarray, valid: np.ndarray, n_groups: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For vehicles (B, V) in groups (lanes) at positions s: the distance to the next vehicle ahead in
+    the same group and its speed (B, V) (inf if none), and the smallest s and its vehicle's speed
+    per group (B, n_groups) (inf if empty)."""
+    key = np.where(valid, group * 1e4 + s, np.inf)
+    order = np.argsort(key, axis=1, kind="stable")
+    sg, ss, sv, ok = take(group, order), take(s, order), take(v, order), take(valid, order)
+    inf_col = np.full((len(s), 1), np.inf)
+    same = (sg[:, 1:] == sg[:, :-1]) & ok[:, 1:] & ok[:, :-1]
+    ahead = np.concatenate([np.where(same, ss[:, 1:] - ss[:, :-1], np.inf), inf_col], axis=1)
+    ahead_v = np.concatenate([sv[:, 1:], np.zeros((len(s), 1))], axis=1)
+    rows = np.arange(len(s))[:, None]
+    gap, gap_v = np.empty_like(ahead), np.empty_like(ahead_v)
+    gap[rows, order], gap_v[rows, order] = ahead, ahead_v
+    first = ok & np.concatenate([np.ones((len(s), 1), dtype=bool), sg[:, 1:] != sg[:, :-1]], axis=1)
+    table_s, table_v = np.full((len(s), n_groups), np.inf), np.zeros((len(s), n_groups))
+    b, i = np.nonzero(first)
+    table_s[b, sg[b, i]], table_v[b, sg[b, i]] = ss[b, i], sv[b, i]
+    return gap, gap_v, table_s, table_v
 
 
 def _pedestrian_gaps(cars: Cars, ctx: Context) -> np.ndarray:
@@ -204,8 +244,8 @@ def _pedestrian_gaps(cars: Cars, ctx: Context) -> np.ndarray:
     if ctx.ped_xy.shape[1] == 0 or not ctx.ped_active.any():
         return gap
     idx, valid = compact(ctx.ped_active)
-    xy = np.take_along_axis(ctx.ped_xy, idx[..., None], axis=1)[:, None]  # (B, 1, n, 2)
-    vel = np.take_along_axis(ctx.ped_vel, idx[..., None], axis=1)[:, None]
+    xy = take(ctx.ped_xy, idx)[:, None]  # (B, 1, n, 2)
+    vel = take(ctx.ped_vel, idx)[:, None]
     c, s = np.cos(cars.yaw)[..., None], np.sin(cars.yaw)[..., None]
     for t in (0.0, PED_PREDICT):
         dx = xy[..., 0] + t * vel[..., 0] - cars.x[..., None]
@@ -228,8 +268,8 @@ def _crossing_gaps(cars: Cars, ego: Vehicle, to_stop: np.ndarray, ctx: Context) 
     near = in_junction | (cars.active & (to_stop < CROSS_LOOKAHEAD))
     if in_junction.any():
         idx, valid = compact(near)  # viewers (B, n); every car inside an intersection is one
-        take = lambda a: np.take_along_axis(a, idx, axis=1)  # noqa: E731
-        x, y, cv, sv, junction = take(cars.x), take(cars.y), take(c), take(s), take(in_junction) & valid
+        x, y, cv, sv, junction = (take(a, idx) for a in (cars.x, cars.y, c, s, in_junction))
+        junction &= valid
         dx, dy = x[:, None, :] - x[:, :, None], y[:, None, :] - y[:, :, None]  # (B, viewer, other)
         cos_diff = cv[:, :, None] * cv[:, None, :] + sv[:, :, None] * sv[:, None, :]
         sees = _sees(cv[:, :, None], sv[:, :, None], dx, dy, cos_diff) & junction[:, None, :] & valid[:, :, None]

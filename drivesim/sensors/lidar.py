@@ -13,7 +13,8 @@ import numpy as np
 
 from drivesim.actors.pedestrians import PED_RADIUS
 from drivesim.actors.traffic import CAR_LENGTH, CAR_WIDTH
-from drivesim.sensors.raycast import beam_directions, merge_hits, ray_box_distances
+from drivesim.arrays import take
+from drivesim.sensors.raycast import beam_directions, ray_box_distances
 
 if TYPE_CHECKING:
     from drivesim.world import World
@@ -40,37 +41,40 @@ def nearest(dist: np.ndarray, k: int) -> np.ndarray:
 
 def lidar_scan(world: World) -> tuple[np.ndarray, np.ndarray]:
     """Returns ranges (B, N) float32 normalised to [0, 1] (1 = nothing within max_range) and
-    hit classes (B, N) int64 (LidarHit)."""
+    hit classes (B, N) int64 (LidarHit). All classes are cast in one batched call."""
     cfg = world.config.lidar
-    ex, ey = world.ego.x, world.ego.y
-    origins = np.stack([ex, ey], axis=1)
+    origins = np.stack([world.ego.x, world.ego.y], axis=1)
     dirs = beam_directions(world.ego.yaw, cfg.n_beams, cfg.fov)
-    hits = [_buildings(world, origins, dirs)]
+    parts = [_buildings(world, origins)]
     if world.config.traffic.n_cars:
         c = world.cars
-        hits.append(_boxes(origins, dirs, c.x, c.y, c.yaw, (CAR_LENGTH / 2, CAR_WIDTH / 2), c.active, cfg.max_objects,
-                           cfg.max_range, LidarHit.CAR))
+        parts.append(_boxes(origins, c.x, c.y, c.yaw, (CAR_LENGTH / 2, CAR_WIDTH / 2), c.active, cfg.max_objects,
+                            LidarHit.CAR))
     if world.config.traffic.n_pedestrians:
         p = world.peds
-        hits.append(_boxes(origins, dirs, p.x, p.y, p.yaw, (PED_RADIUS, PED_RADIUS), p.active, cfg.max_objects,
-                           cfg.max_range, LidarHit.PEDESTRIAN))
-    dist, cls = merge_hits(*hits)
+        parts.append(_boxes(origins, p.x, p.y, p.yaw, (PED_RADIUS, PED_RADIUS), p.active, cfg.max_objects,
+                            LidarHit.PEDESTRIAN))
+    centers, yaws, halves, mask, labels = (np.concatenate(arrays, axis=1) for arrays in zip(*parts, strict=True))
+    dist, hit = ray_box_distances(origins, dirs, centers, yaws, halves, mask, cfg.max_range)
+    cls = np.where(hit >= 0, take(labels, np.maximum(hit, 0)), LidarHit.NONE)
     return (dist / cfg.max_range).astype(np.float32), cls.astype(np.int64)
 
 
-def _boxes(origins: np.ndarray, dirs: np.ndarray, x: np.ndarray, y: np.ndarray, yaw: np.ndarray,
-           half: tuple[float, float], active: np.ndarray, k: int, max_range: float,
-           label: LidarHit) -> tuple[np.ndarray, np.ndarray]:
+Boxes = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # centers, yaws, halves, mask, labels
+
+
+def _boxes(origins: np.ndarray, x: np.ndarray, y: np.ndarray, yaw: np.ndarray, half: tuple[float, float],
+           active: np.ndarray, k: int, label: LidarHit) -> Boxes:
+    """The k nearest active actors as boxes (B, k, ...)."""
     d2 = np.where(active, (x - origins[:, :1]) ** 2 + (y - origins[:, 1:]) ** 2, np.inf)
     idx = nearest(d2, k)
-    take = lambda a: np.take_along_axis(a, idx, axis=1)  # noqa: E731
-    centers = np.stack([take(x), take(y)], axis=-1)
+    centers = np.stack([take(x, idx), take(y, idx)], axis=-1)
     halves = np.broadcast_to(np.array(half), (*idx.shape, 2))
-    dist, hit = ray_box_distances(origins, dirs, centers, take(yaw), halves, take(active), max_range)
-    return dist, np.where(hit >= 0, label, LidarHit.NONE)
+    return centers, take(yaw, idx), halves, take(active, idx), np.full(idx.shape, int(label))
 
 
-def _buildings(world: World, origins: np.ndarray, dirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _buildings(world: World, origins: np.ndarray) -> Boxes:
+    """The nearest buildings within range as boxes (B, k, ...)."""
     cfg = world.config.lidar
     boxes = world.pool.buildings[world.map_idx]  # (B, NB, 4) x0, y0, x1, y1
     valid = np.arange(boxes.shape[1])[None, :] < world.pool.n_buildings[world.map_idx][:, None]
@@ -79,9 +83,8 @@ def _buildings(world: World, origins: np.ndarray, dirs: np.ndarray) -> tuple[np.
     gap_y = np.maximum(np.maximum(boxes[..., 1] - oy, oy - boxes[..., 3]), 0.0)
     d2 = np.where(valid, gap_x**2 + gap_y**2, np.inf)
     idx = nearest(d2, cfg.max_objects)
-    sel = np.take_along_axis(boxes, idx[..., None], axis=1)
+    sel = take(boxes, idx)
     centers = 0.5 * (sel[..., :2] + sel[..., 2:])
     halves = 0.5 * (sel[..., 2:] - sel[..., :2])
-    mask = np.take_along_axis(valid & (d2 < cfg.max_range**2), idx, axis=1)
-    dist, hit = ray_box_distances(origins, dirs, centers, np.zeros(idx.shape), halves, mask, cfg.max_range)
-    return dist, np.where(hit >= 0, LidarHit.BUILDING, LidarHit.NONE)
+    mask = take(valid & (d2 < cfg.max_range**2), idx)
+    return centers, np.zeros(idx.shape), halves, mask, np.full(idx.shape, int(LidarHit.BUILDING))

@@ -14,7 +14,6 @@ from drivesim.config import TrafficConfig
 from drivesim.map.city import LaneKind
 from drivesim.map.lanes import lane_pose
 from drivesim.world import World
-
 from tests.actors.helpers import far_ego, make_cars, make_ctx, move_ego_away, small_env_config, small_pool
 
 CFG = TrafficConfig()

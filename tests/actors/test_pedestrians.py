@@ -9,7 +9,6 @@ from drivesim.actors.pedestrians import Pedestrians, choose_next_segment, pedest
 from drivesim.actors.signals import walk_signal
 from drivesim.map.city import PedPathKind
 from drivesim.world import World
-
 from tests.actors.helpers import move_ego_away, small_env_config, small_pool
 
 POOL = small_pool()
@@ -131,12 +130,12 @@ def _one_ped(seg, nxt, s, jaywalker=False, speed=1.4):
     return Pedestrians(i(seg), i(nxt), f(s), f(speed), b(jaywalker), b(True), x, y, yaw, b(True))
 
 
-def _step(peds, walk: bool, car_xy=(-500.0, -500.0), step=1):
+def _step(peds, walk: bool, car_xy=(-500.0, -500.0), step=1, car_speed=0.0):
     node_walk = np.full((1, POOL.node_xy.shape[1], 2), walk)
     car = np.array([[car_xy]], dtype=np.float64)
     keys = (np.array([0], dtype=np.uint64), np.array([0]), np.array([step]))
-    return step_pedestrians(peds, POOL, np.zeros(1, dtype=np.int64), node_walk, car, np.ones((1, 1), dtype=bool),
-                            keys, DT)
+    return step_pedestrians(peds, POOL, np.zeros(1, dtype=np.int64), node_walk, car, car_speed=np.array([[car_speed]]),
+                            car_active=np.ones((1, 1), dtype=bool), keys=keys, dt=DT)
 
 
 def test_waits_at_kerb_until_walk_then_crosses():
@@ -169,6 +168,19 @@ def test_car_on_crosswalk_keeps_pedestrian_on_kerb():
     assert peds.seg[0, 0] == seg and not peds.moving[0, 0]
     peds = _step(peds, walk=True, step=2)
     assert peds.seg[0, 0] == cross
+
+
+def test_fast_car_approaching_crosswalk_keeps_pedestrian_on_kerb():
+    """A car 8 m from the crosswalk does not block it while standing, but does at 10 m/s."""
+    seg, cross = _kerb_setup()
+    a, b = M0.ped_a[cross], M0.ped_b[cross]
+    u = (b - a) / np.linalg.norm(b - a)
+    normal = np.array([-u[1], u[0]])
+    car = 0.5 * (a + b) + 8.0 * normal
+    peds = _one_ped(seg, cross, M0.ped_len[seg] - 0.05)
+    assert _step(peds, walk=True, car_xy=tuple(car), car_speed=0.0).seg[0, 0] == cross
+    blocked = _step(peds, walk=True, car_xy=tuple(car), car_speed=10.0)
+    assert blocked.seg[0, 0] == seg and not blocked.moving[0, 0]
 
 
 def test_jaywalker_ignores_signal():

@@ -23,7 +23,7 @@ def _runs(states: np.ndarray) -> list[tuple[int, float]]:
 
 
 def test_cycle_time():
-    assert CYCLE == pytest.approx(2 * (CFG.green_time + CFG.yellow_time + CFG.all_red_time))
+    assert pytest.approx(2 * (CFG.green_time + CFG.yellow_time + CFG.all_red_time)) == CYCLE
 
 
 def test_axis0_phase_sequence_and_durations():
