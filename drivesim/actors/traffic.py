@@ -260,28 +260,47 @@ def _pedestrian_gaps(cars: Cars, ctx: Context) -> np.ndarray:
 def _crossing_gaps(cars: Cars, ego: Vehicle, to_stop: np.ndarray, ctx: Context) -> np.ndarray:
     """(B, K) gap [m] to the ego or a car inside an intersection crossing the path just ahead
     (heading differs by more than 0.5 rad; cars waiting on road lanes are handled by the
-    intersection rules). Of two cars that see each other, the lower index goes first."""
+    intersection rules). Of two cars inside an intersection that see each other, the lower index
+    goes first."""
     c, s = np.cos(cars.yaw), np.sin(cars.yaw)
     gap = _crossing_gap(c, s, ego.x[:, None] - cars.x, ego.y[:, None] - cars.y,
                         c * np.cos(ego.yaw)[:, None] + s * np.sin(ego.yaw)[:, None])
     in_junction = cars.active & (ctx.pool.lane_kind[ctx.map_idx[:, None], cars.lane] == LaneKind.CONNECTOR)
-    near = in_junction | (cars.active & (to_stop < CROSS_LOOKAHEAD))
-    if in_junction.any():
-        idx, valid = compact(near)  # viewers (B, n); every car inside an intersection is one
-        x, y, cv, sv, junction = (take(a, idx) for a in (cars.x, cars.y, c, s, in_junction))
-        junction &= valid
-        dx, dy = x[:, None, :] - x[:, :, None], y[:, None, :] - y[:, :, None]  # (B, viewer, other)
-        cos_diff = cv[:, :, None] * cv[:, None, :] + sv[:, :, None] * sv[:, None, :]
-        sees = _sees(cv[:, :, None], sv[:, :, None], dx, dy, cos_diff) & junction[:, None, :] & valid[:, :, None]
-        n = idx.shape[1]
-        sees[:, np.arange(n), np.arange(n)] = False
-        mutual = sees & np.swapaxes(sees, 1, 2)
-        sees &= ~(mutual & (idx[:, :, None] < idx[:, None, :]))  # the higher index yields
-        fx = cv[:, :, None] * dx + sv[:, :, None] * dy
-        car_gap = np.where(sees, fx - CAR_LENGTH, np.inf).min(axis=2)
-        rows = np.arange(len(idx))[:, None]
-        gap[rows, idx] = np.minimum(gap[rows, idx], np.where(valid, car_gap, np.inf))
+    if not in_junction.any():
+        return np.where(cars.active, np.maximum(gap, 0.01), np.inf)
+    rows = np.arange(len(gap))[:, None]
+    obstacles, o_valid = compact(in_junction)
+    ox, oy, oc, os_ = (take(a, obstacles) for a in (cars.x, cars.y, c, s))
+    # cars inside intersections among themselves, with the mutual-sighting rule
+    sees = _sees_each(ox, oy, oc, os_, ox, oy, oc, os_) & o_valid[:, :, None] & o_valid[:, None, :]
+    sees &= obstacles[:, :, None] != obstacles[:, None, :]
+    mutual = sees & np.swapaxes(sees, 1, 2)
+    sees &= ~(mutual & (obstacles[:, :, None] < obstacles[:, None, :]))  # the higher index yields
+    gap[rows, obstacles] = np.minimum(gap[rows, obstacles], np.where(
+        o_valid, _first_gap(sees, ox, oy, oc, os_, ox, oy), np.inf))
+    # cars approaching an intersection
+    approaching = cars.active & ~in_junction & (to_stop < CROSS_LOOKAHEAD)
+    if approaching.any():
+        viewers, v_valid = compact(approaching)
+        vx, vy, vc, vs = (take(a, viewers) for a in (cars.x, cars.y, c, s))
+        sees = _sees_each(vx, vy, vc, vs, ox, oy, oc, os_) & v_valid[:, :, None] & o_valid[:, None, :]
+        gap[rows, viewers] = np.minimum(gap[rows, viewers], np.where(
+            v_valid, _first_gap(sees, vx, vy, vc, vs, ox, oy), np.inf))
     return np.where(cars.active, np.maximum(gap, 0.01), np.inf)
+
+
+def _sees_each(vx: np.ndarray, vy: np.ndarray, vc: np.ndarray, vs: np.ndarray, ox: np.ndarray, oy: np.ndarray,
+               oc: np.ndarray, os_: np.ndarray) -> np.ndarray:
+    """(B, n_viewers, n_objects): viewer (position, heading cos/sin) sees the object crossing ahead."""
+    dx, dy = ox[:, None, :] - vx[:, :, None], oy[:, None, :] - vy[:, :, None]
+    cos_diff = vc[:, :, None] * oc[:, None, :] + vs[:, :, None] * os_[:, None, :]
+    return _sees(vc[:, :, None], vs[:, :, None], dx, dy, cos_diff)
+
+
+def _first_gap(sees: np.ndarray, vx: np.ndarray, vy: np.ndarray, vc: np.ndarray, vs: np.ndarray, ox: np.ndarray,
+               oy: np.ndarray) -> np.ndarray:
+    fx = vc[:, :, None] * (ox[:, None, :] - vx[:, :, None]) + vs[:, :, None] * (oy[:, None, :] - vy[:, :, None])
+    return np.where(sees, fx - CAR_LENGTH, np.inf).min(axis=2)
 
 
 def _sees(c: np.ndarray, s: np.ndarray, dx: np.ndarray, dy: np.ndarray, cos_diff: np.ndarray) -> np.ndarray:
