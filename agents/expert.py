@@ -15,10 +15,10 @@ import numpy as np
 from drivesim.actors.idm import idm_accel
 from drivesim.actors.pedestrians import PED_RADIUS, on_road
 from drivesim.actors.signals import Light
-from drivesim.actors.traffic import CAR_LENGTH, CAR_WIDTH, EXIT_ROOM
+from drivesim.actors.traffic import CAR_LENGTH, CAR_WIDTH, CLAIM_TIME, EXIT_ROOM, exit_blocked
 from drivesim.arrays import compact, take
 from drivesim.geometry import wrap_angle
-from drivesim.map.city import LaneKind, PedPathKind, Turn
+from drivesim.map.city import LaneKind, Turn
 from drivesim.map.lanes import lane_pose
 from drivesim.world import World
 
@@ -34,6 +34,7 @@ class ExpertConfig:
     car_clearance: float = 0.35  # [m] lateral margin to other cars beyond both half-widths
     ped_clearance: float = 1.0  # [m] lateral margin to pedestrians
     ped_predict: float = 1.2  # [s] also check where pedestrians will be
+    crossing_horizon: float = 8.0  # [s] longest look-ahead of crossing pedestrians (time to clear the junction)
     approach: float = 25.0  # [m] distance to the stop line at which intersection rules apply
     time_headway: float = 1.2  # [s] IDM
     min_gap: float = 3.0  # [m] IDM jam distance
@@ -122,28 +123,29 @@ class ExpertAgent:
 
     def _occupied_crossing_gap(self, world: World, path_x: np.ndarray, path_y: np.ndarray, path_d: np.ndarray
                                ) -> np.ndarray:
-        """Before an intersection: if a pedestrian walks on (or steps onto) a crossing that the route
-        passes through that intersection, wait at the stop line instead of stopping on the
-        crosswalk later. Elsewhere: the gap to such a crossing (jaywalkers mid-block)."""
+        """Pedestrians walking on (or stepping onto) a crossing whose next few seconds of walking
+        pass near the route: before an intersection, wait at the stop line for them instead of
+        stopping on the crosswalk later; elsewhere (jaywalkers mid-block), stop before them."""
         peds, pool, veh = world.peds, world.pool, world.config.vehicle
         walking = on_road(peds, pool, world.map_idx) & peds.moving
         if not walking.any():
             return np.full(world.batch_size, np.inf)
         idx, valid = compact(walking)
-        m = world.map_idx[:, None]
-        seg = take(peds.seg, idx)
-        nxt = take(peds.next, idx)
-        crossing = np.where(pool.ped_kind[m, seg] != PedPathKind.SIDEWALK, seg, nxt)  # (B, n)
-        a, b = pool.ped_a[m, crossing], pool.ped_b[m, crossing]  # (B, n, 2)
+        stop, _ = world.next_stop_line()
+        conn = self._next_connector(world)
+        through = stop + world.pool.lane_len[world.map_idx, np.maximum(conn, 0)] + veh.length
+        # how long the ego needs to clear the intersection (or the next 15 m), at >= 3 m/s
+        clear = np.where(np.isfinite(through) & (conn >= 0), through, 15.0) / np.maximum(world.ego.v, 3.0)
+        horizon = np.clip(clear, 2.0, self.cfg.crossing_horizon)[:, None, None]
+        x, y, yaw, speed = (take(a, idx) for a in (peds.x, peds.y, peds.yaw, peds.speed))
+        a = np.stack([x, y], axis=-1)  # (B, n, 2) where they are ...
+        b = a + horizon * (speed[..., None] * np.stack([np.cos(yaw), np.sin(yaw)], axis=-1))
         p = np.stack([path_x, path_y], axis=-1)[:, :, None, :]  # (B, J, 1, 2)
-        ab = (b - a)[:, None]
+        ab = (b - a)[:, None]  # ... and where they will be
         t = np.clip(((p - a[:, None]) * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-9), 0.0, 1.0)
         d = p - a[:, None] - t[..., None] * ab
         on = ((d * d).sum(-1) < (veh.width / 2 + self.cfg.ped_clearance) ** 2) & valid[:, None, :]
         first = np.where(on, path_d[None, :, None], np.inf).min(axis=(1, 2))
-        stop, _ = world.next_stop_line()
-        conn = self._next_connector(world)
-        through = stop + world.pool.lane_len[world.map_idx, np.maximum(conn, 0)] + veh.length
         at_junction = (conn >= 0) & (stop < self.cfg.approach) & (first < through)
         stoppable = stop > world.ego.v**2 / (2 * veh.max_brake)
         return np.where(at_junction & stoppable, np.maximum(stop, 0.0), np.maximum(first - veh.length / 2 - 1.0, 0.0))
@@ -193,8 +195,10 @@ class ExpertAgent:
         on_conflict = cars.active & (kind == LaneKind.CONNECTOR) & pool.conflict[m, safe, cars.lane]
         to_stop = pool.lane_len[m, cars.lane] - cars.s - CAR_LENGTH / 2
         light = take(world.lights, cars.lane)
-        coming = (cars.active & (kind == LaneKind.ROAD) & (to_stop < self.cfg.approach) & (light != Light.RED)
-                  & ((cars.v > 1.0) | (to_stop < 3.0)) & pool.conflict[m, safe, cars.next])
+        free = ~exit_blocked(pool, world.map_idx, cars.next, cars, world.ego_vehicle())
+        horizon = np.maximum(self.cfg.approach, cars.v * CLAIM_TIME)
+        coming = (cars.active & free & (kind == LaneKind.ROAD) & (to_stop < horizon) & (light != Light.RED)
+                  & ((cars.v > 0.3) | (to_stop < 3.0)) & pool.conflict[m, safe, cars.next])
         ego_rank = (pool.lane_turn[world.map_idx, np.maximum(conn, 0)] == Turn.LEFT)[:, None]
         their_rank = pool.lane_turn[m, cars.next] == Turn.LEFT
         first = (their_rank < ego_rank) | ((their_rank == ego_rank) & (to_stop <= ego_dist[:, None]))

@@ -113,6 +113,29 @@ class TrafficConfig:
 
 
 @dataclass(frozen=True)
+class CameraConfig:
+    """Ego-centric, heading-up top-down RGB camera."""
+
+    width: int = 96  # [px], in [16, 1024]
+    height: int = 96  # [px], in [16, 1024]
+    metres_per_pixel: float = 0.4  # [m/px], in [0.05, 2]
+    ego_row: float = 0.75  # ego position as a fraction of the height from the top, in [0.3, 0.95]
+    min_pedestrian_px: float = 3.0  # [px] pedestrians are drawn at least this wide, in [1, 20]
+    noise_std: float = 0.0  # std of additive Gaussian pixel noise [0-255 units], in [0, 50]
+    colour_jitter: float = 0.0  # max relative per-channel gain change per episode, in [0, 0.5]
+    dusk: bool = False  # darker, bluish palette with lit traffic lights
+
+    def validate(self) -> None:
+        _check_range("CameraConfig", "width", self.width, 16, 1024)
+        _check_range("CameraConfig", "height", self.height, 16, 1024)
+        _check_range("CameraConfig", "metres_per_pixel", self.metres_per_pixel, 0.05, 2.0)
+        _check_range("CameraConfig", "ego_row", self.ego_row, 0.3, 0.95)
+        _check_range("CameraConfig", "min_pedestrian_px", self.min_pedestrian_px, 1.0, 20.0)
+        _check_range("CameraConfig", "noise_std", self.noise_std, 0.0, 50.0)
+        _check_range("CameraConfig", "colour_jitter", self.colour_jitter, 0.0, 0.5)
+
+
+@dataclass(frozen=True)
 class LidarConfig:
     """2D lidar on the ego's roof (analytic ray casting)."""
 
@@ -160,8 +183,10 @@ class EnvConfig:
     vehicle: VehicleConfig = field(default_factory=VehicleConfig)
     traffic: TrafficConfig = field(default_factory=TrafficConfig)
     lidar: LidarConfig = field(default_factory=LidarConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
-    observations: tuple[str, ...] = ("lidar", "state")  # subset of OBSERVATION_KEYS
+    observations: tuple[str, ...] = ("camera", "lidar", "state")  # subset of OBSERVATION_KEYS
+    camera_labels: bool = False  # add the camera's object labels to info["camera_labels"]
     dt: float = 0.1  # [s] control period (10 Hz), in [0.01, 0.5]
     max_episode_steps: int = 1000  # truncation limit, in [1, 100000]
     route_length: tuple[float, float] = (250.0, 450.0)  # [m] min/max sampled route length, in [20, 5000]
@@ -175,7 +200,7 @@ class EnvConfig:
         self.validate()
 
     def validate(self) -> None:
-        for sub in (self.map, self.vehicle, self.traffic, self.lidar, self.reward):
+        for sub in (self.map, self.vehicle, self.traffic, self.lidar, self.camera, self.reward):
             sub.validate()
         if not self.observations:
             raise ConfigError(f"EnvConfig.observations is empty; choose from {OBSERVATION_KEYS}")
@@ -184,8 +209,6 @@ class EnvConfig:
                 raise ConfigError(
                     f"EnvConfig.observations contains unknown key {key!r}; allowed {OBSERVATION_KEYS}"
                 )
-        if "camera" in self.observations:
-            raise ConfigError("EnvConfig.observations: 'camera' is not available yet (see docs/design.md)")
         if len(set(self.observations)) != len(self.observations):
             raise ConfigError(f"EnvConfig.observations has duplicates: {self.observations}")
         _check_range("EnvConfig", "dt", self.dt, 0.01, 0.5)

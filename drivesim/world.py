@@ -25,6 +25,7 @@ from drivesim.map.city import LaneKind, PedPathKind, Turn, stack_maps
 from drivesim.map.generator import generate_city
 from drivesim.map.lanes import lane_pose, project_to_lane
 from drivesim.map.routing import expand_route
+from drivesim.sensors.camera import Camera, CameraLabels
 
 ON_LANE_DISTANCE = 1.5  # [m] lateral error under which NPCs treat the ego as in its lane
 PROGRESS_EPS = 0.5  # [m] progress that resets the stuck timer
@@ -59,6 +60,8 @@ class World:
         self._lane_axis = np.maximum(self.pool.lane_axis, 0)
         self._lane_is_road = self.pool.lane_kind == LaneKind.ROAD
         self._allocate()
+        self._camera: Camera | None = None
+        self.camera_labels: CameraLabels | None = None  # labels of the last rendered camera frames
 
     # ------------------------------------------------------------------------------ state layout
     def _allocate(self) -> None:
@@ -93,6 +96,14 @@ class World:
                                 f((b, p)), f((b, p)), f((b, p)), np.zeros((b, p), dtype=bool))
         self.lights = np.zeros((b, self.pool.lane_len.shape[1]), dtype=np.int8)  # (B, L) Light per lane end
         self.last_events = {name: np.zeros(b, dtype=bool) for name in EVENT_NAMES}
+
+    @property
+    def camera(self) -> Camera:
+        """The camera sensor (built on first use)."""
+        if self._camera is None:
+            self._camera = Camera(self.pool, self.rasters, self.raster_origin, self.config.map.raster_resolution,
+                                  self.config.camera)
+        return self._camera
 
     @property
     def time(self) -> np.ndarray:

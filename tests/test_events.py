@@ -215,12 +215,13 @@ def _events(b: int, **set_rows) -> dict[str, np.ndarray]:
     return ev
 
 
-def _terms(events, b, progress=None, lateral=None, speed=None, jerk=None, steer_rate=None, cfg=RewardConfig(),
+def _terms(events, b, progress=None, lateral=None, speed=None, jerk=None, steer_rate=None, cfg=None,
            dt=0.1, limit=11.0):
     z = np.zeros(b)
     return reward_terms(events, z if progress is None else progress, z if lateral is None else lateral,
                         z if speed is None else speed, limit, z if jerk is None else jerk,
-                        z if steer_rate is None else steer_rate, VEH.max_steer_rate, SMALL.lane_width, cfg, dt)
+                        z if steer_rate is None else steer_rate, VEH.max_steer_rate, SMALL.lane_width,
+                        cfg or RewardConfig(), dt)
 
 
 def test_reward_term_names():

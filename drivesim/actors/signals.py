@@ -45,4 +45,4 @@ def walk_signal(t: np.ndarray, offset: np.ndarray, crossed_axis: np.ndarray, sig
     unsignalised intersection, where cars yield)."""
     other = 1 - crossed_axis
     tau = phase_time(t, offset, other, cfg)
-    return ~signalised | (tau < cfg.green_time - crossing_time)
+    return ~np.asarray(signalised, dtype=bool) | (tau < cfg.green_time - crossing_time)

@@ -22,6 +22,7 @@ from drivesim.map.lanes import lane_pose
 CAR_LENGTH = 4.5  # [m] NPC car length
 CAR_WIDTH = 1.9  # [m]
 APPROACH = 15.0  # [m] distance to the stop line within which a car negotiates the intersection
+CLAIM_TIME = 3.0  # [s] a vehicle claims priority this long before reaching the stop line (or within APPROACH)
 TURN_SPEED = 6.0  # [m/s] desired speed through a turn
 PED_LOOKAHEAD = 14.0  # [m]
 PED_CLEARANCE = 1.0  # [m] lateral margin to pedestrians, and distance kept in front of them
@@ -126,7 +127,7 @@ def _intersection_stop(cars: Cars, ego: Vehicle, approaching: np.ndarray, to_sto
     out = np.zeros_like(approaching)
     if not approaching.any():
         return out
-    blocked_all = _exit_blocked(cars.next, cars, ego, ctx)
+    blocked_all = exit_blocked(ctx.pool, ctx.map_idx, cars.next, cars, ego)
     viewers, valid = compact(approaching)
     blocked = take(blocked_all, viewers)
     wait = blocked | _must_yield(viewers, cars, ego, to_stop, light, blocked_all, ctx)
@@ -156,7 +157,8 @@ def _must_yield(viewers: np.ndarray, cars: Cars, ego: Vehicle, to_stop: np.ndarr
     speeds = np.concatenate([cars.v, ego.v[:, None]], axis=1)
     free = ~np.concatenate([exit_blocked, np.zeros_like(ego.on_lane)[:, None]], axis=1)
     ready = (speeds > 0.3) | (dists < 3.0)
-    claims = valid & has_next & free & ready & (kinds == LaneKind.ROAD) & (dists < APPROACH) & (lights != Light.RED)
+    horizon = np.maximum(APPROACH, speeds * CLAIM_TIME)  # fast vehicles claim from further away
+    claims = valid & has_next & free & ready & (kinds == LaneKind.ROAD) & (dists < horizon) & (lights != Light.RED)
     others = np.arange(lanes.shape[1])[None, None, :]
     my_rank, my_dist, me = take(rank, viewers)[:, :, None], take(dists, viewers)[:, :, None], viewers[:, :, None]
     their_rank, their_dist = rank[:, None, :], dists[:, None, :]
@@ -166,10 +168,10 @@ def _must_yield(viewers: np.ndarray, cars: Cars, ego: Vehicle, to_stop: np.ndarr
     return (occupied | competing).any(axis=2)
 
 
-def _exit_blocked(next_lane: np.ndarray, cars: Cars, ego: Vehicle, ctx: Context) -> np.ndarray:
+def exit_blocked(pool: MapPool, map_idx: np.ndarray, next_lane: np.ndarray, cars: Cars, ego: Vehicle) -> np.ndarray:
     """(B, K) True where the lane after the connector `next_lane` (B, K) has no room near its start
     for one more car (don't block the intersection)."""
-    pool, m = ctx.pool, ctx.map_idx[:, None]
+    m = map_idx[:, None]
     exit_lane = pool.lane_next[m, next_lane, 0]  # (B, K)
     lanes = np.concatenate([cars.lane, ego.lane[:, None]], axis=1)
     s_all = np.concatenate([cars.s, ego.s[:, None]], axis=1)

@@ -32,6 +32,9 @@ def observation_space(config: EnvConfig) -> spaces.Dict:
             entries["lidar_class"] = spaces.MultiDiscrete(np.full(n, N_HIT_CLASSES, dtype=np.int64))
         elif key == "state":
             entries["state"] = spaces.Box(-1.0, 1.0, shape=(STATE_DIM,), dtype=np.float32)
+        elif key == "camera":
+            c = config.camera
+            entries["camera"] = spaces.Box(0, 255, shape=(c.height, c.width, 3), dtype=np.uint8)
     return spaces.Dict(entries)
 
 
@@ -43,6 +46,8 @@ def observe(world: World) -> dict[str, np.ndarray]:
             obs["lidar"], obs["lidar_class"] = lidar_scan(world)
         elif key == "state":
             obs["state"] = state_vector(world)
+        elif key == "camera":
+            obs["camera"], world.camera_labels = world.camera.render(world)
     return obs
 
 
@@ -76,7 +81,7 @@ def make_config(config: EnvConfig | None, overrides: dict[str, Any]) -> EnvConfi
 
 def step_info(world: World, terms: dict[str, np.ndarray], events: dict[str, np.ndarray]) -> dict[str, Any]:
     """Batched info: named reward terms, events and route figures, each (B,)."""
-    return {
+    info: dict[str, Any] = {
         "reward_terms": terms,
         "events": events,
         "progress": world.progress.copy(),  # [m]
@@ -87,6 +92,10 @@ def step_info(world: World, terms: dict[str, np.ndarray], events: dict[str, np.n
         "time": world.time.astype(np.float64),  # [s]
         "map_index": world.map_idx.copy(),
     }
+    if world.config.camera_labels:
+        labels = world.camera_labels if world.camera_labels is not None else world.camera.labels(world)
+        info["camera_labels"] = labels._asdict()
+    return info
 
 
 def row(tree: Any, i: int) -> Any:

@@ -64,7 +64,7 @@ def generate_city(config: MapConfig, seed: int) -> CityMap:
     dist, next_hop, lane_to_link = link_routing(lane_arrays, link_lanes, link_from, link_to)
     spawn_lane, spawn_s = _spawn_slots(lane_arrays)
     peds = _pedestrian_paths(config, roads, node_xy, core, crosswalk_d, nx, ny)
-    buildings = _buildings(config, roads, rng, nx, ny)
+    buildings = _buildings(config, roads, core, rng, nx, ny)
     raster, origin = rasterize(config, roads, node_xy, core, crosswalk_d, stop_d, buildings, links, lane_arrays)
     return CityMap(
         config=config, seed=seed, node_xy=node_xy, node_signal=signal, node_degree=degree,
@@ -148,7 +148,7 @@ class _LaneBuilder:
         n_pts = max(len(pts) for pts, _ in resampled) + 2
         n = len(self.polys)
         pts_out = np.zeros((n, n_pts, 2))
-        for i, (pts, length) in enumerate(resampled):
+        for i, (pts, _length) in enumerate(resampled):
             k = len(pts)
             pts_out[i, :k] = pts
             tangent = pts[-1] - pts[-2]
@@ -274,13 +274,21 @@ def _spawn_slots(lanes: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------------ pedestrians
+def kerb(road: Road, core: np.ndarray) -> float:
+    """[m] distance from a road's centre line to the kerb of the blocks beside it: its half width,
+    or the intersection half-size at either end if wider (blocks step back from wide junctions,
+    so their sidewalks clear the intersection square)."""
+    return max(road.half_width, core[road.a], core[road.b])
+
+
+
 def _pedestrian_paths(config: MapConfig, roads: list[Road], node_xy: np.ndarray, core: np.ndarray,
                       crosswalk_d: np.ndarray, nx: int, ny: int) -> dict[str, np.ndarray]:
     """Each block is ringed by a sidewalk loop of 16 points (4 corners, 2 crosswalk ends and one
     mid-block point per side); crosswalks join facing crosswalk ends across a road near an
     intersection, jaywalk paths join facing mid-block points."""
     road_at = {(r.a, r.b): r for r in roads}
-    hw = lambda a, b: road_at[(a, b)].half_width + config.sidewalk_width / 2  # noqa: E731
+    hw = lambda a, b: kerb(road_at[(a, b)], core) + config.sidewalk_width / 2  # noqa: E731
     L = config.block_length
     points: dict[tuple[int, int, int], np.ndarray] = {}  # (block i, block j, ring index) -> xy
     for j in range(ny - 1):
@@ -350,10 +358,11 @@ def _ped_graph(points: dict, segments: list) -> dict[str, np.ndarray]:
 
 
 # -------------------------------------------------------------------------------------- buildings
-def _buildings(config: MapConfig, roads: list[Road], rng: np.random.Generator, nx: int, ny: int) -> np.ndarray:
+def _buildings(config: MapConfig, roads: list[Road], core: np.ndarray, rng: np.random.Generator, nx: int,
+               ny: int) -> np.ndarray:
     """1-4 buildings per block, set back from the sidewalk, plus a strip of buildings around the city."""
     road_at = {(r.a, r.b): r for r in roads}
-    edge = lambda a, b: road_at[(a, b)].half_width + config.sidewalk_width + 0.5  # noqa: E731
+    edge = lambda a, b: kerb(road_at[(a, b)], core) + config.sidewalk_width + 0.5  # noqa: E731
     L = config.block_length
     boxes = []
     for j in range(ny - 1):

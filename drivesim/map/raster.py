@@ -9,13 +9,14 @@ import cv2
 import numpy as np
 
 from drivesim.config import MapConfig
-from drivesim.map.city import Surface
+from drivesim.map.city import LANE_DS, LaneKind, Surface
 
 _SHIFT = 4  # fractional bits for cv2 drawing (sub-pixel precision)
 CENTRE_LINE_WIDTH = 0.3  # [m]
 LANE_LINE_WIDTH = 0.2  # [m]
 STOP_LINE_WIDTH = 0.5  # [m]
 DASH = 3.0  # [m] dash and gap length of lane lines
+SWEEP_WIDTH = 2.9  # [m] road surface width guaranteed along connectors (car width + 1 m)
 
 
 def raster_shape(config: MapConfig) -> tuple[np.ndarray, int, int]:
@@ -59,33 +60,19 @@ def rasterize(config: MapConfig, roads: list[Any], node_xy: np.ndarray, core: np
     for n, (x, y) in enumerate(node_xy):
         if core[n] > 0:
             fill.box(x - core[n], y - core[n], x + core[n], y + core[n], Surface.ROAD)
-    _kerb_fillets(fill, config, roads, node_xy)
+    _connector_sweeps(fill, lanes)
     for road in roads:
         if road.n_lanes:
             _road_markings(fill, config, road, node_xy, crosswalk_d, stop_d)
     return img, origin
 
 
-def _kerb_fillets(fill: _Filler, config: MapConfig, roads: list[Any], node_xy: np.ndarray) -> None:
-    """Round the kerb between two roads that meet at an intersection (radius = sidewalk width + 1 m),
-    so turning cars stay on the road; the sidewalk corner becomes a quarter disc."""
-    radius = config.sidewalk_width + 1.0
-    arms: dict[tuple[int, int, int], float] = {}  # (node, axis, sign) -> half width of that road arm
-    for road in roads:
-        if road.n_lanes:
-            arms[(road.a, road.axis, 1)] = road.half_width
-            arms[(road.b, road.axis, -1)] = road.half_width
-    angles = np.linspace(0.0, np.pi / 2, 12)
-    for n, centre in enumerate(node_xy):
-        for sx in (-1, 1):
-            for sy in (-1, 1):
-                if (n, 0, sx) not in arms or (n, 1, sy) not in arms:
-                    continue
-                hx, hy = arms[(n, 1, sy)], arms[(n, 0, sx)]  # road along y bounds x, road along x bounds y
-                corner = np.array([hx, hy])
-                arc = np.stack([hx + radius - radius * np.cos(angles), hy + radius - radius * np.sin(angles)], axis=1)
-                pts = np.vstack([corner, arc[::-1][:1] * 0 + [hx + radius, hy], arc[::-1], [hx, hy + radius]])
-                fill.poly(centre + pts * np.array([sx, sy]), Surface.ROAD)
+def _connector_sweeps(fill: _Filler, lanes: dict[str, np.ndarray]) -> None:
+    """Road surface under every connector, SWEEP_WIDTH wide, so turning cars stay on the road
+    (it rounds the kerbs where a turn cuts a corner)."""
+    for lane in np.flatnonzero(lanes["lane_kind"] == LaneKind.CONNECTOR):
+        n = int(lanes["lane_len"][lane] / LANE_DS) + 1
+        fill.polyline(lanes["lane_pts"][lane, :n], SWEEP_WIDTH, Surface.ROAD)
 
 
 def _road_markings(fill: _Filler, config: MapConfig, road: Any, node_xy: np.ndarray,
@@ -121,6 +108,12 @@ class _Filler:
     def poly(self, corners: np.ndarray, value: int) -> None:
         px = world_to_pixel(np.asarray(corners, dtype=np.float64), self.origin, self.img.shape[0], self.res)
         cv2.fillPoly(self.img, [np.round(px * (1 << _SHIFT)).astype(np.int32)], int(value), cv2.LINE_8, _SHIFT)
+
+    def polyline(self, pts: np.ndarray, width: float, value: int) -> None:
+        px = world_to_pixel(np.asarray(pts, dtype=np.float64), self.origin, self.img.shape[0], self.res)
+        thickness = max(int(round(width / self.res)), 1)
+        cv2.polylines(self.img, [np.round(px * (1 << _SHIFT)).astype(np.int32)], False, int(value), thickness,
+                      cv2.LINE_8, _SHIFT)
 
     def box(self, x0: float, y0: float, x1: float, y1: float, value: int) -> None:
         self.poly(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]), value)

@@ -14,24 +14,11 @@ from drivesim.actors.traffic import CAR_LENGTH, CAR_WIDTH
 from drivesim.geometry import box_corners
 from drivesim.map.city import LANE_DS, LaneKind, Surface
 from drivesim.map.raster import world_to_pixel
+from drivesim.render.palette import CAR_RGB, EGO_RGB, LIGHT_RGB, PALETTE, PED_RGB, ROUTE_RGB
 
 if TYPE_CHECKING:
     from drivesim.world import World
 
-PALETTE = np.zeros((256, 3), dtype=np.uint8)  # RGB per Surface class
-PALETTE[Surface.OUTSIDE] = (58, 92, 52)
-PALETTE[Surface.ROAD] = (72, 72, 76)
-PALETTE[Surface.SIDEWALK] = (168, 164, 156)
-PALETTE[Surface.BUILDING] = (120, 92, 70)
-PALETTE[Surface.CROSSWALK] = (215, 215, 215)
-PALETTE[Surface.LANE_LINE] = (235, 235, 235)
-PALETTE[Surface.CENTRE_LINE] = (235, 200, 40)
-PALETTE[Surface.STOP_LINE] = (245, 245, 245)
-LIGHT_RGB = {Light.GREEN: (40, 220, 60), Light.YELLOW: (250, 200, 0), Light.RED: (235, 40, 40)}
-CAR_RGB = (70, 130, 230)
-EGO_RGB = (250, 120, 20)
-PED_RGB = (230, 60, 200)
-ROUTE_RGB = (90, 230, 230)
 
 
 def base_image(world: World, map_index: int) -> np.ndarray:

@@ -94,7 +94,8 @@ def test_follower_brakes_for_leader_across_an_intersection():
     lane = SIGNAL_LANE
     conn = int(M0.lane_next[lane, 0])
     exit_lane = int(M0.lane_next[conn, 0])
-    cars = make_cars(POOL, [[exit_lane, lane]], s=[[6.0, 10.0]], v=[[0.0, 10.0]], nxt=[[M0.lane_next[exit_lane, 0], conn]])
+    cars = make_cars(POOL, [[exit_lane, lane]], s=[[6.0, 10.0]], v=[[0.0, 10.0]],
+                     nxt=[[M0.lane_next[exit_lane, 0], conn]])
     ego = far_ego(1)
     path = {lane: 0.0, conn: M0.lane_len[lane], exit_lane: M0.lane_len[lane] + M0.lane_len[conn]}
     leader_pos = path[exit_lane] + 6.0

@@ -77,7 +77,7 @@ def test_exact_integration_independent_of_step_size():
     for _ in range(20):
         fine = bicycle_step(fine, v, steer, VEH.wheelbase, 0.05)
     coarse = bicycle_step(state, v, steer, VEH.wheelbase, 1.0)
-    for a, b in zip(fine, coarse):
+    for a, b in zip(fine, coarse, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-9)
 
 

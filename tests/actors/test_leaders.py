@@ -34,7 +34,8 @@ def pairwise_leaders(cars: Cars, ego: Vehicle, length: np.ndarray, ctx: Context)
     k = cars.lane.shape[1]
     gap[:, np.arange(k), np.arange(k)] = inf
     j = np.argmin(gap, axis=2)[..., None]
-    return np.take_along_axis(gap, j, axis=2)[..., 0], np.take_along_axis(np.broadcast_to(v_all, gap.shape), j, axis=2)[..., 0]
+    v_lead = np.take_along_axis(np.broadcast_to(v_all, gap.shape), j, axis=2)[..., 0]
+    return np.take_along_axis(gap, j, axis=2)[..., 0], v_lead
 
 
 

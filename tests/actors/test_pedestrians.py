@@ -106,7 +106,7 @@ def test_law_abiding_pedestrians_enter_signalised_crosswalks_only_on_walk(ped_ru
         node, axis = pool.ped_node[m[rows], seg], pool.ped_axis[m[rows], seg]
         signalised = pool.node_signal[m[rows], node]
         walk = walk_signal(times[k][rows], world.signal_offset[rows, node], axis, signalised, world.config.traffic)
-        assert np.all(walk), f"step {k}: pedestrians {list(zip(rows, cols))} crossed against the signal"
+        assert np.all(walk), f"step {k}: pedestrians {list(zip(rows, cols, strict=True))} crossed against the signal"
         entries += int(signalised.sum())
     assert entries >= 1  # the check above actually ran on signalised crosswalks
 
@@ -210,7 +210,7 @@ def test_choose_next_segment_respects_jaywalk_flag():
     for u in np.linspace(0.0, 0.999, 40):
         nxt = choose_next_segment(POOL, m, seg, jay, np.full(seg.shape, u))
         for row, flag in ((0, False), (1, True)):
-            for s, n in zip(segs, nxt[row]):
+            for s, n in zip(segs, nxt[row], strict=True):
                 assert n in M0.ped_next[s, : M0.ped_n_next[s]]
                 picked[flag].add(int(M0.ped_kind[n]))
     assert PedPathKind.JAYWALK not in picked[False]

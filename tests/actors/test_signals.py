@@ -19,7 +19,7 @@ def _runs(states: np.ndarray) -> list[tuple[int, float]]:
     """(state, duration [s]) of consecutive runs."""
     change = np.flatnonzero(np.diff(states)) + 1
     bounds = np.concatenate([[0], change, [len(states)]])
-    return [(int(states[a]), (b - a) * DT) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [(int(states[a]), (b - a) * DT) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def test_cycle_time():

@@ -46,7 +46,8 @@ def _soak(map_cfg: MapConfig, traffic: TrafficConfig, seed0: int):
                 f"step {step} world {b}: cars {i} and {j} overlap (lanes {cars.lane[b, i]} "
                 f"{LaneKind(pool.lane_kind[m, cars.lane[b, i]]).name} s={cars.s[b, i]:.2f} v={cars.v[b, i]:.2f}, "
                 f"{cars.lane[b, j]} {LaneKind(pool.lane_kind[m, cars.lane[b, j]]).name} s={cars.s[b, j]:.2f} "
-                f"v={cars.v[b, j]:.2f}; centres {np.hypot(cars.x[b, i] - cars.x[b, j], cars.y[b, i] - cars.y[b, j]):.2f} m apart)")
+                f"v={cars.v[b, j]:.2f}; centres "
+                f"{np.hypot(cars.x[b, i] - cars.x[b, j], cars.y[b, i] - cars.y[b, j]):.2f} m apart)")
         # cars stay on valid lanes within their length
         m = world.map_idx[:, None]
         length = pool.lane_len[m, cars.lane]

@@ -10,7 +10,7 @@ from drivesim.envs.city_drive import CityDriveEnv
 SMALL = {"map": {"blocks_x": 2, "blocks_y": 2, "pool_size": 2}}
 
 
-@pytest.mark.parametrize("observations", [("lidar", "state"), ("state",), ("lidar",)])
+@pytest.mark.parametrize("observations", [("camera", "lidar", "state"), ("lidar", "state"), ("state",), ("camera",)])
 def test_gymnasium_check_env(observations):
     env = gym.make(drivesim.ENV_ID, observations=observations, **SMALL)
     check_env(env.unwrapped, skip_render_check=True)
@@ -33,7 +33,7 @@ def test_make_vec_vector_entry_point_autoresets():
                        max_episode_steps=5, **SMALL)
     assert env.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
     obs, _ = env.reset(seed=3)
-    assert obs["state"].shape == (8, 16) and obs["lidar"].shape == (8, 64)
+    assert obs["state"].shape == (8, 16) and obs["lidar"].shape == (8, 64) and obs["camera"].shape == (8, 96, 96, 3)
     actions = np.zeros((8, 2), dtype=np.float32)
     for _ in range(5):
         obs, reward, terminated, truncated, info = env.step(actions)

@@ -16,7 +16,8 @@ from drivesim.map.raster import lookup
 SMALL = MapConfig(blocks_x=2, blocks_y=2, pool_size=1)
 FOUR_WAY = MapConfig(blocks_x=2, blocks_y=2, pool_size=1, removed_road_share=0.0, two_lane_share=0.5)
 MEDIUM = MapConfig(blocks_x=3, blocks_y=3, pool_size=1)
-CONFIGS = [SMALL, FOUR_WAY, MEDIUM, MapConfig(blocks_x=4, blocks_y=2, pool_size=1, two_lane_share=1.0)]
+PLAZAS = MapConfig(blocks_x=5, blocks_y=3, pool_size=1, removed_road_share=0.5, two_lane_share=0.5)
+CONFIGS = [SMALL, FOUR_WAY, MEDIUM, MapConfig(blocks_x=4, blocks_y=2, pool_size=1, two_lane_share=1.0), PLAZAS]
 SEEDS = [0, 5]
 
 _uncached = generate_city.__wrapped__
@@ -258,7 +259,8 @@ def test_sidewalk_paths_on_sidewalk_and_crosswalks_on_crosswalk(cfg, seed, city)
     side = city.ped_kind == PedPathKind.SIDEWALK
     bad = side[:, None] & (surface != Surface.SIDEWALK)
     assert not bad.any(), f"{bad.any(axis=1).sum()} sidewalk segments leave the sidewalk, e.g. at " \
-                          f"{np.unique(pts[bad], axis=0)[:4].tolist()} -> {sorted({Surface(v).name for v in surface[bad]})}"
+                          f"{np.unique(pts[bad], axis=0)[:4].tolist()} -> " \
+                          f"{sorted({Surface(v).name for v in surface[bad]})}"
     mid = 0.5 * (city.ped_a + city.ped_b)
     assert np.all(_lookup(city, mid)[city.ped_kind == PedPathKind.CROSSWALK] == Surface.CROSSWALK)
 

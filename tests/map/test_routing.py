@@ -110,11 +110,12 @@ def test_expand_route_is_a_valid_lane_chain_to_the_goal(city, lane_index):
         assert r[0] == start_lane[k]
         assert n[k] % 2 == 1
         assert np.all(route[k, n[k]:] == -1)
-        for prev, cur in zip(r[:-1], r[1:]):
+        for prev, cur in zip(r[:-1], r[1:], strict=True):
             assert cur in city.lane_next[prev, : city.lane_n_next[prev]], f"{prev} -> {cur} is not a successor"
         kinds = city.lane_kind[r]
         assert np.all(kinds[0::2] == LaneKind.ROAD) and np.all(kinds[1::2] == LaneKind.CONNECTOR)
-        assert city.lane_link[r[-1]] == goals[k], f"route {starts[k]} -> {goals[k]} ends on link {city.lane_link[r[-1]]}"
+        assert city.lane_link[r[-1]] == goals[k], \
+            f"route {starts[k]} -> {goals[k]} ends on link {city.lane_link[r[-1]]}"
         links = city.lane_link[r[0::2]]
         assert len(set(links.tolist())) == len(links)  # no link visited twice
         if starts[k] == goals[k]:
@@ -148,7 +149,8 @@ def test_expand_route_batched_over_a_pool():
     pool = stack_maps(maps)
     map_idx = np.array([0, 1, 1, 0])
     goal = np.array([3, 5, 0, 7])
-    start_lane = np.array([maps[m].link_lanes[(g + 4) % len(maps[m].link_from), 0] for m, g in zip(map_idx, goal)])
+    start_lane = np.array([maps[m].link_lanes[(g + 4) % len(maps[m].link_from), 0]
+                           for m, g in zip(map_idx, goal, strict=True)])
     max_lanes = 2 * int(pool.n_links.max()) + 3
     route, n = expand_route(pool.link_next_hop, pool.lane_to_link_connector, pool.lane_next, pool.lane_link,
                             map_idx, start_lane, goal, max_lanes)
