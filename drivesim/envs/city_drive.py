@@ -9,6 +9,7 @@ import numpy as np
 
 from drivesim.config import EnvConfig
 from drivesim.envs.spaces import action_space, make_config, observation_space, observe, row, step_info, validate_actions
+from drivesim.render.views import PygameWindow, full_view
 from drivesim.world import World
 
 
@@ -48,7 +49,7 @@ class CityDriveEnv(gym.Env):
     * v0: initial release.
     """
 
-    metadata = {"render_modes": [], "render_fps": 10}
+    metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 10}
 
     def __init__(self, config: EnvConfig | None = None, render_mode: str | None = None, **overrides: Any) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -58,6 +59,7 @@ class CityDriveEnv(gym.Env):
         self.world = World(self.config, batch_size=1)
         self.observation_space = observation_space(self.config)
         self.action_space = action_space()
+        self._window: PygameWindow | None = None
         self._seed: int | None = None
         self._episode = 0
         self._needs_reset = True
@@ -73,8 +75,11 @@ class CityDriveEnv(gym.Env):
             self._episode += 1
         self.world.reset(np.array([self._seed], dtype=np.uint64), np.array([self._episode]))
         self._needs_reset = False
-        info = step_info(self.world, {}, {})
-        return row(observe(self.world), 0), row(info, 0)
+        obs = row(observe(self.world), 0)  # renders the camera (and its labels) first
+        info = row(step_info(self.world, {}, {}), 0)
+        if self.render_mode == "human":
+            self.render()
+        return obs, info
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         if self._needs_reset:
@@ -83,5 +88,27 @@ class CityDriveEnv(gym.Env):
         result = self.world.step(act)
         terminated, truncated = bool(result.terminated[0]), bool(result.truncated[0])
         self._needs_reset = terminated or truncated
+        obs = row(observe(self.world), 0)
         info = row(step_info(self.world, result.terms, result.events), 0)
-        return row(observe(self.world), 0), float(result.reward[0]), terminated, truncated, info
+        if self.render_mode == "human":
+            self.render()
+        return obs, float(result.reward[0]), terminated, truncated, info
+
+    def render(self) -> np.ndarray | None:
+        """`rgb_array`: the full top-down view (route, lidar rays, camera footprint) as uint8
+        (480, 480, 3); `human`: the same view in a pygame window. Costs nothing when not called."""
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' or 'human'")
+            return None
+        frame = full_view(self.world, 0)
+        if self.render_mode == "rgb_array":
+            return frame
+        if self._window is None:
+            self._window = PygameWindow("drivesim", self.metadata["render_fps"])
+        self._window.show(frame)
+        return None
+
+    def close(self) -> None:
+        if self._window is not None:
+            self._window.close()
+            self._window = None

@@ -14,7 +14,17 @@ from drivesim.actors.traffic import CAR_LENGTH, CAR_WIDTH
 from drivesim.geometry import box_corners
 from drivesim.map.city import LANE_DS, LaneKind, Surface
 from drivesim.map.raster import world_to_pixel
-from drivesim.render.palette import CAR_RGB, EGO_RGB, LIGHT_RGB, PALETTE, PED_RGB, ROUTE_RGB
+from drivesim.render.palette import (
+    CAR_RGB,
+    EGO_RGB,
+    FOOTPRINT_RGB,
+    LIDAR_HIT_RGB,
+    LIDAR_RGB,
+    LIGHT_RGB,
+    PALETTE,
+    PED_RGB,
+    ROUTE_RGB,
+)
 
 if TYPE_CHECKING:
     from drivesim.world import World
@@ -36,10 +46,12 @@ def map_image(world: World, b: int) -> np.ndarray:
     return img
 
 
-def follow_image(world: World, b: int, size: int = 480, metres: float = 80.0, heading_up: bool = True) -> np.ndarray:
+def follow_image(world: World, b: int, size: int = 480, metres: float = 80.0, heading_up: bool = True,
+                 lidar: np.ndarray | None = None, footprint: bool = False) -> np.ndarray:
     """Square view of `metres` around the ego of world b; heading-up (ego pointing up, placed
     below the centre so more lies ahead than behind) or north-up. Only a window around the ego
-    is drawn."""
+    is drawn. `lidar` (N,) normalised ranges adds the lidar rays; `footprint` outlines the area the
+    camera sees."""
     res = world.config.map.raster_resolution
     base = base_image(world, int(world.map_idx[b]))
     height, width = base.shape[:2]
@@ -52,6 +64,10 @@ def follow_image(world: World, b: int, size: int = 480, metres: float = 80.0, he
     window[rs.start - r0: rs.stop - r0, cs.start - c0: cs.stop - c0] = base[rs, cs]
     # world position of the window's south-west corner, so world_to_pixel works inside the window
     origin = world.raster_origin + np.array([c0 * res, (height - r0 - 2 * half) * res])
+    if lidar is not None:
+        _draw_lidar(window, world, b, origin, res, lidar)
+    if footprint:
+        _draw_footprint(window, world, b, origin, res)
     draw_overlays(window, world, b, origin, res)
     px = centre - np.array([c0, r0])
     angle = np.degrees(world.ego.yaw[b]) - 90.0 if heading_up else 0.0
@@ -92,3 +108,30 @@ def _box(img: np.ndarray, to_px, x: float, y: float, yaw: float, length: float, 
     nose = 0.5 * (corners[0] + corners[3])
     cv2.line(img, tuple(int(v) for v in to_px([x, y])), tuple(int(v) for v in to_px(nose)), (255, 255, 255), 1,
              cv2.LINE_AA, 4)
+
+
+def _draw_lidar(img: np.ndarray, world: World, b: int, origin: np.ndarray, res: float, ranges: np.ndarray) -> None:
+    from drivesim.sensors.raycast import beam_offsets
+
+    cfg = world.config.lidar
+    angles = world.ego.yaw[b] + beam_offsets(cfg.n_beams, cfg.fov)
+    d = ranges * cfg.max_range
+    start = np.array([world.ego.x[b], world.ego.y[b]])
+    ends = start + np.stack([np.cos(angles) * d, np.sin(angles) * d], axis=1)
+    h = img.shape[0]
+    p0 = (world_to_pixel(start, origin, h, res) * 16).astype(np.int32)
+    for end, hit in zip(world_to_pixel(ends, origin, h, res) * 16, ranges < 1.0, strict=True):
+        cv2.line(img, tuple(p0), tuple(end.astype(np.int32)), LIDAR_HIT_RGB if hit else LIDAR_RGB, 1, cv2.LINE_AA, 4)
+
+
+def _draw_footprint(img: np.ndarray, world: World, b: int, origin: np.ndarray, res: float) -> None:
+    cam = world.config.camera
+    mpp = cam.metres_per_pixel
+    ahead, behind = cam.ego_row * cam.height * mpp, (1 - cam.ego_row) * cam.height * mpp
+    half = cam.width * mpp / 2
+    local = np.array([[ahead, half], [ahead, -half], [-behind, -half], [-behind, half]])
+    c, s = np.cos(world.ego.yaw[b]), np.sin(world.ego.yaw[b])
+    pts = np.stack([world.ego.x[b] + c * local[:, 0] - s * local[:, 1],
+                    world.ego.y[b] + s * local[:, 0] + c * local[:, 1]], axis=1)
+    px = (world_to_pixel(pts, origin, img.shape[0], res) * 16).astype(np.int32)
+    cv2.polylines(img, [px], True, FOOTPRINT_RGB, 2, cv2.LINE_AA, 4)
