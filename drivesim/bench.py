@@ -16,7 +16,7 @@ from drivesim.config import EnvConfig
 from drivesim.envs.city_drive import CityDriveEnv
 from drivesim.envs.vector import CityDriveVectorEnv
 
-OBS_MODES = (("lidar", "state"), ("state",), ("lidar",))
+OBS_MODES = (("camera", "lidar", "state"), ("lidar", "state"), ("state",), ("camera",))
 BATCH_SIZES = (1, 16, 64, 256)
 
 

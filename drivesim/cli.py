@@ -23,15 +23,17 @@ def _parse_obs(text: str) -> tuple[tuple[str, ...], ...]:
     modes = tuple(tuple(part.split("+")) for part in text.split(","))
     for mode in modes:
         for key in mode:
-            if key not in OBSERVATION_KEYS or key == "camera":
-                raise argparse.ArgumentTypeError(f"unknown observation {key!r}; use lidar, state (join with +)")
+            if key not in OBSERVATION_KEYS:
+                raise argparse.ArgumentTypeError(f"unknown observation {key!r}; use camera, lidar, state (join with +)")
     return modes
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from drivesim.bench import run_bench, to_json
 
-    results = run_bench(args.seconds, args.batch_sizes, args.obs, progress=not args.json)
+    from drivesim.bench import OBS_MODES
+
+    results = run_bench(args.seconds, args.batch_sizes, args.obs or OBS_MODES, progress=not args.json)
     if args.json:
         print(to_json(results))
     return 0
@@ -50,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print results as JSON")
     bench.add_argument("--seconds", type=float, default=2.0, help="measuring time per configuration [s]")
     bench.add_argument("--batch-sizes", type=_parse_ints, default=(1, 16, 64, 256), help="e.g. 1,16,64,256")
-    bench.add_argument("--obs", type=_parse_obs, default=(("lidar", "state"), ("state",), ("lidar",)),
-                       help="observation modes, e.g. lidar+state,state,lidar")
+    bench.add_argument("--obs", type=_parse_obs, default=None,
+                       help="observation modes, e.g. camera+lidar+state,lidar+state,state (default: those and camera)")
     bench.set_defaults(func=cmd_bench)
     demo = sub.add_parser("demo", help="drive a few routes with the autopilot and print a summary")
     demo.add_argument("--episodes", type=int, default=3, help="episodes to drive")

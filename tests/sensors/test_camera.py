@@ -1,0 +1,138 @@
+"""Camera frames and their labels: labels sit on the drawn objects, colours per light state,
+pedestrians wide enough to see, heading-up geometry."""
+
+import numpy as np
+import pytest
+
+from agents.expert import ExpertAgent
+from drivesim.actors.signals import Light
+from drivesim.config import CameraConfig, EnvConfig, MapConfig, TrafficConfig
+from drivesim.render.palette import CAR_RGB, LIGHT_RGB, PED_RGB
+from drivesim.sensors.camera import ObjectClass
+from drivesim.world import World
+
+SMALL_MAP = MapConfig(blocks_x=3, blocks_y=3, pool_size=2)
+
+
+def _driven_world(batch=4, steps=80, **traffic):
+    world = World(EnvConfig(map=SMALL_MAP, traffic=TrafficConfig(**traffic)), batch)
+    world.reset(np.arange(batch) + 21, np.zeros(batch))
+    agent = ExpertAgent()
+    for _ in range(steps):
+        world.step(agent.act(world))
+    return world
+
+
+def _isolated_world():
+    world = World(EnvConfig(map=SMALL_MAP, traffic=TrafficConfig(n_cars=2, n_pedestrians=2)), 1)
+    world.reset(np.array([5]), np.array([0]))
+    world.cars.active[:] = False
+    world.peds.active[:] = False
+    world.signal_offset[:] = 0.0
+    return world
+
+
+def _place_ahead(world, kind, forward, left, yaw_offset=0.0, index=0):
+    c, s = np.cos(world.ego.yaw[0]), np.sin(world.ego.yaw[0])
+    x = world.ego.x[0] + c * forward - s * left
+    y = world.ego.y[0] + s * forward + c * left
+    actors = world.cars if kind == "car" else world.peds
+    actors.active[0, index] = True
+    actors.x[0, index], actors.y[0, index], actors.yaw[0, index] = x, y, world.ego.yaw[0] + yaw_offset
+
+
+def test_labels_sit_on_drawn_objects_of_every_class():
+    world = _driven_world()
+    colours = {ObjectClass.CAR: np.array(CAR_RGB), ObjectClass.PEDESTRIAN: np.array(PED_RGB)}
+    hits = {cls: [0, 0] for cls in ObjectClass}
+    agent = ExpertAgent()
+    for _ in range(30):
+        frames, labels = world.camera.render(world)
+        for b in range(world.batch_size):
+            objects = labels.frame(b)
+            for cls, (u, v), light in zip(objects["cls"], objects["centre"], objects["light"], strict=True):
+                want = np.array(LIGHT_RGB[Light(light)]) if cls == ObjectClass.TRAFFIC_LIGHT else colours[ObjectClass(cls)]
+                got = frames[b, int(v), int(u)].astype(int)
+                hits[ObjectClass(cls)][0] += int(np.abs(got - want).max() <= 2)
+                hits[ObjectClass(cls)][1] += 1
+        world.step(agent.act(world))
+    for cls, (ok, total) in hits.items():
+        assert total > 10, f"too few {cls.name} labels to check ({total})"
+        assert ok / total > 0.9, f"{cls.name}: only {ok}/{total} label centres lie on the object's colour"
+
+
+def test_car_label_box_matches_drawn_pixels():
+    world = _isolated_world()
+    _place_ahead(world, "car", forward=10.0, left=0.0, yaw_offset=0.5)
+    frames, labels = world.camera.render(world)
+    obj = labels.frame(0)
+    obj = {k: v[obj["cls"] == ObjectClass.CAR] for k, v in obj.items()}  # traffic lights may be in view
+    assert len(obj["cls"]) == 1
+    mask = np.all(frames[0] == CAR_RGB, axis=-1)
+    rows, cols = np.nonzero(mask)
+    assert abs(cols.mean() - obj["centre"][0, 0]) < 0.75 and abs(rows.mean() - obj["centre"][0, 1]) < 0.75
+    mpp = world.config.camera.metres_per_pixel
+    assert obj["position"][0] == pytest.approx([10.0, 0.0], abs=1e-3)
+    length, width = 4.5 / mpp, 1.9 / mpp
+    # filled polygons include their boundary pixels: area + half the perimeter
+    assert mask.sum() == pytest.approx(length * width + (length + width), rel=0.15)
+    assert obj["angle"][0] == pytest.approx(0.5, abs=1e-5)
+
+
+def test_heading_up_geometry():
+    """Something ahead is drawn above the ego, something to the left on the left."""
+    world = _isolated_world()
+    cam = world.config.camera
+    _place_ahead(world, "car", forward=12.0, left=4.0)
+    obj = world.camera.labels(world).frame(0)
+    u, v = obj["centre"][0]
+    assert v == pytest.approx(cam.ego_row * cam.height - 12.0 / cam.metres_per_pixel, abs=1e-3)
+    assert u == pytest.approx(cam.width / 2 - 4.0 / cam.metres_per_pixel, abs=1e-3)
+
+
+def test_pedestrians_at_least_3px_wide_at_default_resolution():
+    world = _isolated_world()
+    _place_ahead(world, "ped", forward=6.0, left=2.0)
+    frames, _ = world.camera.render(world)
+    mask = np.all(frames[0] == PED_RGB, axis=-1)
+    rows, cols = np.nonzero(mask)
+    assert cols.max() - cols.min() + 1 >= 3 and rows.max() - rows.min() + 1 >= 3
+
+
+def test_default_camera_sees_25m_ahead():
+    cam = CameraConfig()
+    assert cam.ego_row * cam.height * cam.metres_per_pixel >= 25.0
+
+
+def test_light_colours_distinct_and_match_state():
+    rgb = [np.array(LIGHT_RGB[s], dtype=float) for s in (Light.RED, Light.YELLOW, Light.GREEN)]
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert np.linalg.norm(rgb[i] - rgb[j]) > 100
+    world = _driven_world(batch=6, steps=40)
+    seen = set()
+    for _ in range(40):
+        frames, labels = world.camera.render(world)
+        for b in range(world.batch_size):
+            obj = labels.frame(b)
+            for cls, (u, v), light in zip(obj["cls"], obj["centre"], obj["light"], strict=True):
+                if cls == ObjectClass.TRAFFIC_LIGHT:
+                    assert light in (Light.RED, Light.YELLOW, Light.GREEN)
+                    seen.add(int(light))
+        world.step(np.zeros((world.batch_size, 2)))
+    assert {Light.RED, Light.GREEN} <= seen
+
+
+def test_dusk_noise_and_jitter_are_deterministic():
+    cfg = EnvConfig(map=SMALL_MAP, camera=CameraConfig(dusk=True, noise_std=8.0, colour_jitter=0.2))
+    frames = []
+    for _ in range(2):
+        world = World(cfg, 3)
+        world.reset(np.arange(3), np.zeros(3))
+        world.step(np.zeros((3, 2)))
+        frames.append(world.camera.render(world)[0])
+    assert np.array_equal(frames[0], frames[1])
+    plain = World(EnvConfig(map=SMALL_MAP), 3)
+    plain.reset(np.arange(3), np.zeros(3))
+    plain.step(np.zeros((3, 2)))
+    assert frames[0].mean() < plain.camera.render(plain)[0].mean()  # dusk is darker
