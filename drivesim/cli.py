@@ -29,9 +29,7 @@ def _parse_obs(text: str) -> tuple[tuple[str, ...], ...]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from drivesim.bench import run_bench, to_json
-
-    from drivesim.bench import OBS_MODES
+    from drivesim.bench import OBS_MODES, run_bench, to_json
 
     results = run_bench(args.seconds, args.batch_sizes, args.obs or OBS_MODES, progress=not args.json)
     if args.json:

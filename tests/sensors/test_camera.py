@@ -115,7 +115,7 @@ def test_light_colours_distinct_and_match_state():
         frames, labels = world.camera.render(world)
         for b in range(world.batch_size):
             obj = labels.frame(b)
-            for cls, (u, v), light in zip(obj["cls"], obj["centre"], obj["light"], strict=True):
+            for cls, light in zip(obj["cls"], obj["light"], strict=True):
                 if cls == ObjectClass.TRAFFIC_LIGHT:
                     assert light in (Light.RED, Light.YELLOW, Light.GREEN)
                     seen.add(int(light))
