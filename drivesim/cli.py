@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--episodes", type=int, default=3, help="episodes to drive")
     demo.add_argument("--seed", type=int, default=0, help="seed of the first episode")
     demo.add_argument("--out", default="runs/demo", help="output folder")
+    demo.add_argument("--max-steps", type=int, default=None, help="cap each episode at this many steps")
     demo.set_defaults(func=cmd_demo)
     return parser
 

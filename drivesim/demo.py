@@ -45,7 +45,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    config = EnvConfig()
+    config = EnvConfig(max_episode_steps=args.max_steps) if args.max_steps else EnvConfig()
     world = World(config, batch_size=1)
     agent = ExpertAgent()
     video_path = out / "demo.mp4"

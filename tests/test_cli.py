@@ -1,0 +1,33 @@
+"""Smoke runs of the CLI with tiny budgets (subprocess, as a user would run them)."""
+
+import json
+import subprocess
+import sys
+
+import cv2
+
+
+def _run(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "drivesim.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=300)
+
+
+def test_bench_json():
+    out = _run("bench", "--seconds", "0.05", "--batch-sizes", "1,4", "--obs", "state,camera+lidar+state", "--json")
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout)["results"]
+    assert len(results) == 2 * 3  # per mode: single + two batch sizes
+    assert all(r["env_steps_per_s"] > 0 and r["peak_rss_mb"] > 0 for r in results)
+
+
+def test_bench_rejects_unknown_observation():
+    out = _run("bench", "--obs", "radar")
+    assert out.returncode != 0 and "radar" in out.stderr
+
+
+def test_demo_writes_video_and_table(tmp_path):
+    out = _run("demo", "--episodes", "1", "--max-steps", "25", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "| episode |" in out.stdout
+    video = cv2.VideoCapture(str(tmp_path / "demo.mp4"))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 25
