@@ -43,6 +43,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+def cmd_play(args: argparse.Namespace) -> int:
+    from drivesim.render.play import run_play
+
+    return run_play(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drivesim", description="Fast batched city-driving simulator.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -59,6 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="runs/demo", help="output folder")
     demo.add_argument("--max-steps", type=int, default=None, help="cap each episode at this many steps")
     demo.set_defaults(func=cmd_demo)
+    play = sub.add_parser("play", help="drive a world yourself in a pygame window (headless: autopilot run to PNG/MP4)")
+    play.add_argument("--seed", type=int, default=0, help="seed of the first episode (each new episode: seed + 1)")
+    play.add_argument("--agent", choices=("human", "expert"), default=None,
+                      help="who drives at start: human (default) or expert (autopilot on); headless default expert")
+    play.add_argument("--scenario", default="1", help="1-9 or a name (default, dense, empty, jaywalkers, dusk, ...)")
+    play.add_argument("--frames", type=int, default=None, help="run this many frames, then exit (headless default 100)")
+    play.add_argument("--screenshot", default=None, help="write a PNG of the window to this path at exit")
+    play.add_argument("--record", default=None, help="write an MP4 of every frame to this path")
+    play.add_argument("--out", default="runs/play", help="output folder for F12 screenshots and V recordings")
+    play.add_argument("--fps", type=int, default=10, help="frames per second of the window and recordings")
+    play.set_defaults(func=cmd_play)
     return parser
 
 
