@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field, fields
+from enum import Enum
 from typing import Any, get_type_hints
 
 OBSERVATION_KEYS = ("camera", "lidar", "state")  # sensor names accepted in `observations`
@@ -175,6 +176,71 @@ class RewardConfig:
 _PER_SECOND_TERMS = ("off_road", "wrong_way", "lane_keeping", "speeding", "comfort")
 
 
+class EventKind(str, Enum):
+    """Scripted scenario events."""
+
+    PEDESTRIAN_STEPS_OUT = "pedestrian_steps_out"  # a pedestrian walks onto the road `distance` m ahead
+    LEAD_CAR_BRAKES = "lead_car_brakes"  # the car ahead of the ego brakes hard for `duration` s
+    CAR_RUNS_RED = "car_runs_red"  # a car on a crossing approach of the next intersection ignores its red light
+    LIGHT_TURNS_RED = "light_turns_red"  # the ego's next light turns yellow now (red after the yellow time)
+
+
+class StartKind(str, Enum):
+    ANYWHERE = "anywhere"  # a random road lane
+    BEFORE_SIGNAL = "before_signal"  # `start_distance` m before the stop line of a signalised intersection
+
+
+class TurnKind(str, Enum):
+    ANY = "any"
+    LEFT = "left"
+    RIGHT = "right"
+    STRAIGHT = "straight"
+
+
+@dataclass(frozen=True)
+class EventConfig:
+    """One scripted event, fired for every world when its time comes."""
+
+    kind: EventKind  # what happens
+    time: float  # [s] after the episode start, in [0, 3600]
+    distance: float = 20.0  # [m] ahead of the ego (pedestrian_steps_out), in [5, 100]
+    duration: float = 4.0  # [s] of hard braking (lead_car_brakes), in [0.5, 60]
+
+    def validate(self) -> None:
+        if not isinstance(self.kind, EventKind):
+            raise ConfigError(f"EventConfig.kind={self.kind!r} is not allowed; allowed {[k.value for k in EventKind]}")
+        _check_range("EventConfig", "time", self.time, 0.0, 3600.0)
+        _check_range("EventConfig", "distance", self.distance, 5.0, 100.0)
+        _check_range("EventConfig", "duration", self.duration, 0.5, 60.0)
+
+
+@dataclass(frozen=True)
+class ScenarioConfig:
+    """How episodes start and what is scripted in them (the default: random start and route)."""
+
+    start: StartKind = StartKind.ANYWHERE  # where the ego starts
+    start_distance: tuple[float, float] = (25.0, 45.0)  # [m] before the stop line for before_signal
+    first_turn: TurnKind = TurnKind.ANY  # manoeuvre at the first intersection of the route
+    lead_car: bool = False  # place an NPC car just ahead of the ego in its lane at the start
+    green_at_start: bool = False  # the ego's first light turns green as the episode starts
+    events: tuple[EventConfig, ...] = ()  # scripted events
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "events", tuple(self.events))
+        object.__setattr__(self, "start_distance", tuple(float(v) for v in self.start_distance))
+
+    def validate(self) -> None:
+        if not isinstance(self.start, StartKind):
+            raise ConfigError(f"ScenarioConfig.start={self.start!r}; allowed {[k.value for k in StartKind]}")
+        if not isinstance(self.first_turn, TurnKind):
+            raise ConfigError(f"ScenarioConfig.first_turn={self.first_turn!r}; allowed {[k.value for k in TurnKind]}")
+        lo, hi = self.start_distance
+        if not 5.0 <= lo <= hi <= 200.0:
+            raise ConfigError(f"ScenarioConfig.start_distance={self.start_distance!r} must be (min, max) in [5, 200]")
+        for event in self.events:
+            event.validate()
+
+
 @dataclass(frozen=True)
 class EnvConfig:
     """Everything that defines an environment instance."""
@@ -187,6 +253,7 @@ class EnvConfig:
     reward: RewardConfig = field(default_factory=RewardConfig)
     observations: tuple[str, ...] = ("camera", "lidar", "state")  # subset of OBSERVATION_KEYS
     camera_labels: bool = False  # add the camera's object labels to info["camera_labels"]
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
     dt: float = 0.1  # [s] control period (10 Hz), in [0.01, 0.5]
     max_episode_steps: int = 1000  # truncation limit, in [1, 100000]
     route_length: tuple[float, float] = (250.0, 450.0)  # [m] min/max sampled route length, in [20, 5000]
@@ -200,7 +267,7 @@ class EnvConfig:
         self.validate()
 
     def validate(self) -> None:
-        for sub in (self.map, self.vehicle, self.traffic, self.lidar, self.camera, self.reward):
+        for sub in (self.map, self.vehicle, self.traffic, self.lidar, self.camera, self.reward, self.scenario):
             sub.validate()
         if not self.observations:
             raise ConfigError(f"EnvConfig.observations is empty; choose from {OBSERVATION_KEYS}")
@@ -266,6 +333,14 @@ def _build(cls: type, data: dict[str, Any], source: str, prefix: str = "") -> An
 
 
 def _coerce(value: Any, hint: Any, source: str, path: str) -> Any:
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        try:
+            return hint(value)
+        except ValueError:
+            allowed = [k.value for k in hint]
+            raise ConfigError(f"{source}: key {path!r} has value {value!r}; allowed {allowed}") from None
+    if hint == tuple[EventConfig, ...] and isinstance(value, (list, tuple)):
+        return tuple(_build(EventConfig, item, source, prefix=f"{path}[{i}].") for i, item in enumerate(value))
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if hint is int and isinstance(value, int) and not isinstance(value, bool):

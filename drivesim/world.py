@@ -16,21 +16,24 @@ from drivesim import rng
 from drivesim.actors.kinematics import EgoState, actuate, bicycle_step
 from drivesim.actors.pedestrians import Pedestrians, choose_next_segment, on_road, pedestrian_pose, step_pedestrians
 from drivesim.actors.signals import Light, cycle_time, light_state, walk_signal
-from drivesim.actors.traffic import Cars, Context, Vehicle, choose_next, step_cars
+from drivesim.actors.traffic import CAR_LENGTH, Cars, Context, Vehicle, choose_next, step_cars
 from drivesim.arrays import take
-from drivesim.config import EnvConfig
+from drivesim.config import EnvConfig, StartKind, TurnKind
 from drivesim.events import EVENT_NAMES, TERMINATING, detect_collisions, reward_terms
 from drivesim.geometry import wrap_angle
 from drivesim.map.city import LaneKind, PedPathKind, Turn, stack_maps
 from drivesim.map.generator import generate_city
 from drivesim.map.lanes import lane_pose, project_to_lane
 from drivesim.map.routing import expand_route
+from drivesim.scenarios.events import fire_events
 from drivesim.sensors.camera import Camera, CameraLabels
 
+_TURNS = {TurnKind.LEFT: Turn.LEFT, TurnKind.RIGHT: Turn.RIGHT, TurnKind.STRAIGHT: Turn.STRAIGHT}
 ON_LANE_DISTANCE = 1.5  # [m] lateral error under which NPCs treat the ego as in its lane
 PROGRESS_EPS = 0.5  # [m] progress that resets the stuck timer
 COMMAND_DISTANCE = 30.0  # [m] distance before an intersection at which the route command shows
 SPAWN_CLEARANCE = 14.0  # [m] no NPC spawns this close to the ego
+LEAD_CAR_GAP = 15.0  # [m] centre distance of the scenario lead car ahead of the ego
 
 
 class StepResult(NamedTuple):
@@ -59,6 +62,7 @@ class World:
         self._lane_node = np.maximum(self.pool.lane_node, 0)  # (M, L) safe gather indices
         self._lane_axis = np.maximum(self.pool.lane_axis, 0)
         self._lane_is_road = self.pool.lane_kind == LaneKind.ROAD
+        self.crossing_approach = _crossing_approaches(self.pool)  # (M, N, 2) an incoming road lane per axis
         self._allocate()
         self._camera: Camera | None = None
         self.camera_labels: CameraLabels | None = None  # labels of the last rendered camera frames
@@ -95,6 +99,10 @@ class World:
                                 np.zeros((b, p), dtype=bool), np.zeros((b, p), dtype=bool),
                                 f((b, p)), f((b, p)), f((b, p)), np.zeros((b, p), dtype=bool))
         self.lights = np.zeros((b, self.pool.lane_len.shape[1]), dtype=np.int8)  # (B, L) Light per lane end
+        # scenario state: scripted braking, red-light runners, scripted pedestrians
+        self.car_brake_until = np.full((b, k), -1.0)  # [s] episode time until which a car brakes hard
+        self.car_ignores_lights = np.zeros((b, k), dtype=bool)
+        self.ped_script_left = np.zeros((b, p))  # [m] a scripted pedestrian still walks straight
         self.last_events = {name: np.zeros(b, dtype=bool) for name in EVENT_NAMES}
 
     @property
@@ -125,21 +133,33 @@ class World:
         self._reset_ego_and_route(rows, m, seed, episode)
         self._reset_cars(rows, m, seed, episode)
         self._reset_peds(rows, m, seed, episode)
+        self.car_brake_until[rows] = -1.0
+        self.car_ignores_lights[rows] = False
+        self.ped_script_left[rows] = 0.0
+        if self.config.scenario.lead_car and self.config.traffic.n_cars:
+            self._place_lead_car(rows)
         n_nodes = self.signal_offset.shape[1]
         self.signal_offset[rows] = self.cycle * rng.uniform(seed[:, None], episode[:, None], rng.Stream.SIGNAL_OFFSET,
                                                             np.arange(n_nodes)[None, :])
-        self._update_lights()
+        if self.config.scenario.green_at_start:
+            self._green_at_start(rows)
+        self.update_lights()
         for name in self.last_events:
             self.last_events[name][rows] = False
 
     def _reset_ego_and_route(self, rows: np.ndarray, m: np.ndarray, seed: np.ndarray, episode: np.ndarray) -> None:
         pool, cfg = self.pool, self.config
-        slot = rng.integers(pool.n_spawn[m], seed, episode, rng.Stream.EGO_SPAWN)
-        lane, s0 = pool.spawn_lane[m, slot], pool.spawn_s[m, slot]
+        lane, s0 = self._ego_start(m, seed, episode)
         link = pool.lane_link[m, lane]
         dist = pool.link_dist[m, link]  # (R, NL)
         lo, hi = cfg.route_length
         ok = np.isfinite(dist) & (dist >= lo) & (dist <= hi)
+        wanted = _TURNS.get(cfg.scenario.first_turn)
+        if wanted is not None:  # keep goals whose route starts with the wanted manoeuvre
+            first = pool.link_next_hop[m[:, None], link[:, None], np.arange(dist.shape[1])[None, :]]
+            conn = pool.lane_to_link_connector[m[:, None], lane[:, None], np.maximum(first, 0)]
+            turn_ok = (first >= 0) & (conn >= 0) & (pool.lane_turn[m[:, None], np.maximum(conn, 0)] == wanted)
+            ok = np.where((ok & turn_ok).any(axis=1, keepdims=True), ok & turn_ok, ok)
         u = rng.uniform(seed[:, None], episode[:, None], rng.Stream.ROUTE_GOAL, np.arange(dist.shape[1])[None, :])
         finite = np.where(np.isfinite(dist), dist, -1.0)
         goal = np.where(ok.any(axis=1), np.argmax(np.where(ok, u, -1.0), axis=1), np.argmax(finite, axis=1))
@@ -157,6 +177,28 @@ class World:
                     self.heading_error, self.progress, self.best_progress, self.distance):
             arr[rows] = 0.0
         self.last_progress_t[rows] = 0
+
+    def _ego_start(self, m: np.ndarray, seed: np.ndarray, episode: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Start lane and position: a random spawn slot, or one `start_distance` before the stop line
+        of a signalised intersection (scenario.start = before_signal)."""
+        pool, sc = self.pool, self.config.scenario
+        n_slots = pool.spawn_lane.shape[1]
+        if sc.start != StartKind.BEFORE_SIGNAL:
+            slot = rng.integers(pool.n_spawn[m], seed, episode, rng.Stream.EGO_SPAWN)
+            return pool.spawn_lane[m, slot], pool.spawn_s[m, slot]
+        lanes = np.arange(pool.lane_len.shape[1])[None, :]
+        ends_at_signal = self._lane_is_road[m] & pool.node_signal[m[:, None], self._lane_node[m]]  # (R, L)
+        length = pool.lane_len[m]
+        lo, hi = sc.start_distance
+        ok = ends_at_signal & (length > lo + 5.0) & (lanes < pool.n_lanes[m][:, None])
+        u = rng.uniform(seed[:, None], episode[:, None], rng.Stream.EGO_SPAWN, lanes)
+        has = ok.any(axis=1)
+        start_lane = np.where(has, np.argmax(np.where(ok, u, -1.0), axis=1),
+                              pool.spawn_lane[m, rng.integers(pool.n_spawn[m], seed, episode, rng.Stream.EGO_SPAWN)])
+        back = lo + (hi - lo) * rng.uniform(seed, episode, rng.Stream.EGO_SPAWN, n_slots + 1)
+        start_len = pool.lane_len[m, start_lane]
+        s0 = np.where(has, np.clip(start_len - back, 2.0, start_len - 2.0), np.minimum(4.0, start_len / 2))
+        return start_lane, s0
 
     def _reset_cars(self, rows: np.ndarray, m: np.ndarray, seed: np.ndarray, episode: np.ndarray) -> None:
         pool, k = self.pool, self.config.traffic.n_cars
@@ -183,6 +225,39 @@ class World:
         for arr, val in ((c.lane, lane), (c.next, nxt), (c.s, s), (c.v, 0.5 * v0), (c.v0, v0), (c.active, active),
                          (c.x, x), (c.y, y), (c.yaw, yaw)):
             arr[rows] = val
+
+    def route_position(self, ahead: float | np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lane and arc length [m] of the route point `ahead` metres past the ego (rows of the batch)."""
+        here = self.route_cum[rows, self.route_i[rows]] + self.route_s[rows]
+        q = here + ahead
+        valid = np.arange(self.max_route_lanes)[None, :] < self.route_n[rows, None]
+        cum = np.where(valid, self.route_cum[rows], np.inf)
+        j = np.maximum((cum <= q[:, None]).sum(axis=1) - 1, 0)
+        lane = self.route[rows, j]
+        return lane, np.minimum(q - self.route_cum[rows, j], self.pool.lane_len[self.map_idx[rows], lane])
+
+    def _green_at_start(self, rows: np.ndarray) -> None:
+        """Shift the first intersection's cycle so the ego's light starts its green phase now."""
+        m = self.map_idx[rows]
+        lane = self.route[rows, 0]
+        node, axis = self._lane_node[m, lane], self._lane_axis[m, lane]
+        self.signal_offset[rows, node] = np.mod(axis * self.cycle / 2, self.cycle)
+
+    def _place_lead_car(self, rows: np.ndarray) -> None:
+        """Car slot 0 starts LEAD_CAR_GAP ahead of the ego on its route, at rest; cars close to it
+        are removed."""
+        lane, s = self.route_position(LEAD_CAR_GAP, rows)
+        m = self.map_idx[rows]
+        x, y, yaw = lane_pose(self.pool, m, lane, s)
+        c = self.cars
+        nxt = np.where(self.route_n[rows] > 1, self.route[rows, 1], self.pool.lane_next[m, lane, 0])
+        nxt = np.where(self.pool.lane_kind[m, lane] == LaneKind.ROAD, nxt, self.pool.lane_next[m, lane, 0])
+        for arr, val in ((c.lane, lane), (c.next, nxt), (c.s, s), (c.v, 0.0), (c.x, x), (c.y, y), (c.yaw, yaw),
+                         (c.active, True)):
+            arr[rows, 0] = val
+        near = np.hypot(c.x[rows] - x[:, None], c.y[rows] - y[:, None]) < CAR_LENGTH + 3.0
+        near[:, 0] = False
+        c.active[rows] &= ~near
 
     def _reset_peds(self, rows: np.ndarray, m: np.ndarray, seed: np.ndarray, episode: np.ndarray) -> None:
         pool, p = self.pool, self.config.traffic.n_pedestrians
@@ -217,9 +292,11 @@ class World:
         self.distance += v * dt
         ran_red = self._track_route()
         self.t += 1
-        self._update_lights()
+        self.update_lights()
         keys = (self.seed, self.episode, self.t)
         self._step_actors(keys)
+        if cfg.scenario.events:
+            fire_events(self)
         events = self._events(ran_red)
         terms = reward_terms(events, self.progress - prev_progress, self.lateral, self.ego.v, cfg.traffic.speed_limit,
                              self.jerk, self.steer_rate, cfg.vehicle.max_steer_rate, cfg.map.lane_width, cfg.reward, dt)
@@ -236,7 +313,8 @@ class World:
         ped_vel = np.stack([np.cos(self.peds.yaw), np.sin(self.peds.yaw)], axis=-1) * (
             self.peds.speed * self.peds.moving)[..., None]
         ctx = Context(pool, m, self.lights, np.stack([self.peds.x, self.peds.y], axis=-1), ped_vel,
-                      on_road(self.peds, pool, m), keys, cfg.traffic, cfg.dt)
+                      on_road(self.peds, pool, m) | (self.ped_script_left > 0), keys, cfg.traffic, cfg.dt,
+                      self.time, self.car_brake_until, self.car_ignores_lights)
         if cfg.traffic.n_cars:
             self.cars = step_cars(self.cars, self.ego_vehicle(), ctx)
         if cfg.traffic.n_pedestrians:
@@ -247,7 +325,20 @@ class World:
                                np.concatenate([self.cars.y, self.ego.y[:, None]], axis=1)], axis=-1)
             car_v = np.concatenate([self.cars.v, self.ego.v[:, None]], axis=1)
             active = np.concatenate([self.cars.active, np.ones((self.batch_size, 1), dtype=bool)], axis=1)
+            scripted = self.ped_script_left > 0
+            before = (self.peds.x.copy(), self.peds.y.copy()) if scripted.any() else None
             self.peds = step_pedestrians(self.peds, pool, m, node_walk, car_xy, car_v, active, keys, cfg.dt)
+            if before is not None:
+                self._walk_scripted(scripted, before, cfg.dt)
+
+    def _walk_scripted(self, scripted: np.ndarray, before: tuple[np.ndarray, np.ndarray], dt: float) -> None:
+        """Scripted pedestrians walk straight along their heading, then leave the scene."""
+        p, step = self.peds, self.peds.speed * dt
+        x = np.where(scripted, before[0] + step * np.cos(p.yaw), p.x)
+        y = np.where(scripted, before[1] + step * np.sin(p.yaw), p.y)
+        self.ped_script_left = np.where(scripted, self.ped_script_left - step, 0.0)
+        done = scripted & (self.ped_script_left <= 0)
+        self.peds = p._replace(x=x, y=y, active=p.active & ~done, moving=p.moving | scripted)
 
     def ego_vehicle(self) -> Vehicle:
         """The ego as a lane-bound vehicle for NPC reasoning."""
@@ -260,7 +351,7 @@ class World:
         return Vehicle(lane, nxt, self.route_s, self.ego.v, on_lane, self.ego.x, self.ego.y, self.ego.yaw,
                        veh.length, veh.width)
 
-    def _update_lights(self) -> None:
+    def update_lights(self) -> None:
         """Lights per (intersection, axis), then gathered to (B, L) per lane end."""
         m = self.map_idx
         node_lights = light_state(self.time[:, None, None], self.signal_offset[:, :, None], np.arange(2)[None, None, :],
@@ -344,3 +435,12 @@ class World:
         dist = before + pool.lane_len[m, road] - self.config.vehicle.length / 2
         light = take(self.lights, road[:, None])[:, 0]
         return np.where(exists, dist, np.inf), np.where(exists, light, Light.NONE).astype(np.int8)
+
+
+def _crossing_approaches(pool) -> np.ndarray:
+    """(M, N, 2): for every intersection and travel axis, one incoming road lane (outermost), or -1."""
+    out = np.full((*pool.node_xy.shape[:2], 2), -1, dtype=np.int64)
+    for mi, city in enumerate(pool.maps):  # once at construction
+        for lane in np.flatnonzero(city.lane_kind == LaneKind.ROAD):
+            out[mi, city.lane_node[lane], city.lane_axis[lane]] = lane
+    return out

@@ -29,6 +29,7 @@ PED_CLEARANCE = 1.0  # [m] lateral margin to pedestrians, and distance kept in f
 CROSS_LOOKAHEAD = 10.0  # [m] crossing-traffic check ahead of a car
 EXIT_ROOM = 2 * CAR_LENGTH + 1.0  # [m] free length needed after an intersection to enter it
 COS_CROSSING = float(np.cos(0.5))  # headings differing by more than 0.5 rad cross
+SCRIPTED_BRAKE = 6.0  # [m/s^2] deceleration of a car told to brake hard by a scenario event
 SHARED_START = 10.0  # [m] connectors leaving the same lane overlap over about this length
 PED_PREDICT = 1.0  # [s] look-ahead of pedestrian positions
 
@@ -74,6 +75,9 @@ class Context(NamedTuple):
     keys: tuple[np.ndarray, np.ndarray, np.ndarray]  # (B,) seed, episode, step for random draws
     cfg: TrafficConfig
     dt: float  # [s]
+    time: np.ndarray | None = None  # (B,) [s] episode time (for scripted braking)
+    brake_until: np.ndarray | None = None  # (B, K) [s] a car brakes hard until then (scenario event)
+    ignores_lights: np.ndarray | None = None  # (B, K) a car runs red lights and claims right of way
 
 
 def choose_next(pool: MapPool, map_idx: np.ndarray, lane: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -94,6 +98,8 @@ def step_cars(cars: Cars, ego: Vehicle, ctx: Context) -> Cars:
     must_stop |= _intersection_stop(cars, ego, on_road & (to_stop < APPROACH), to_stop, light, ctx)
     can_stop = to_stop > cars.v**2 / (2 * MAX_DECEL) - 0.5
     must_stop &= can_stop
+    if ctx.ignores_lights is not None:
+        must_stop &= ~ctx.ignores_lights
     gap_lead, v_lead = _leader_gaps(cars, ego, length, ctx)
     gap_ped = _pedestrian_gaps(cars, ctx)
     gap_cross = _crossing_gaps(cars, ego, to_stop, ctx)
@@ -105,6 +111,8 @@ def step_cars(cars: Cars, ego: Vehicle, ctx: Context) -> Cars:
     stop_gap = np.where(must_stop, np.maximum(to_stop, 0.0) + 0.5, np.inf)
     accel = np.minimum.reduce([idm(gap_lead, v_lead), idm(stop_gap, zero), idm(gap_ped, zero),
                                idm(gap_cross, zero)])
+    if ctx.brake_until is not None:
+        accel = np.where(ctx.time[:, None] < ctx.brake_until, np.minimum(accel, -SCRIPTED_BRAKE), accel)
     v = np.maximum(cars.v + accel * ctx.dt, 0.0)
     s = cars.s + v * ctx.dt
     stop_s = length - CAR_LENGTH / 2

@@ -3,6 +3,7 @@ single and the vector environment."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -72,7 +73,15 @@ def _expected(batch_size: int, batched: bool) -> tuple[int, ...]:
 
 
 def make_config(config: EnvConfig | None, overrides: dict[str, Any]) -> EnvConfig:
-    """Apply keyword overrides (as given to gymnasium.make) to a config."""
+    """Apply keyword overrides (as given to gymnasium.make) to a config. `scenario="NAME"` or a
+    path loads a scenario file first."""
+    scenario = overrides.get("scenario")
+    if isinstance(scenario, (str, os.PathLike)):
+        from drivesim.scenarios.loader import load_scenario
+
+        overrides = {k: v for k, v in overrides.items() if k != "scenario"}
+        base_cfg = load_scenario(scenario).config
+        return base_cfg.replace(**overrides) if overrides else base_cfg
     base = config if config is not None else EnvConfig()
     if not isinstance(base, EnvConfig):
         raise TypeError(f"config must be an EnvConfig, got {type(base).__name__}")

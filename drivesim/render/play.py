@@ -143,6 +143,15 @@ def key_axis(held: set[int], keys: Mapping[int, float]) -> float:
     return float(np.clip(sum(direction for key, direction in keys.items() if key in held), -1.0, 1.0))
 
 
+def light_text(dist: float, light: Light) -> str:
+    """HUD line for the next stop line on the route: distance [m] and the light facing the ego there."""
+    if not np.isfinite(dist):
+        return "light ahead -"
+    if light == Light.NONE:
+        return f"stop line in {dist:5.1f} m (no signal)"
+    return f"light ahead {LIGHT_NAMES[light]} in {dist:5.1f} m"
+
+
 def is_headless() -> bool:
     """True when no window can be shown: SDL's dummy/offscreen driver or, on Linux, no display."""
     if os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen"):
@@ -292,7 +301,7 @@ class Game:
         self._worlds: dict[str, World] = {}
         self.scenario = config.scenario
         self.world = self._world_for(self.scenario)
-        self._keys: dict[int, Callable[[], None]] = {
+        self._keys: dict[int, Callable[[], object]] = {
             pygame.K_ESCAPE: self.quit, pygame.K_SPACE: self.toggle_pause, pygame.K_n: self.request_step,
             pygame.K_r: self.next_episode, pygame.K_TAB: self.toggle_autopilot, pygame.K_g: self.toggle_overlays,
             pygame.K_F12: self.screenshot, pygame.K_v: self.toggle_recording,
@@ -513,10 +522,10 @@ class Game:
         """HUD lines of the left column as (text, colour, font)."""
         w = self.world
         dist, light = w.next_stop_line()
-        light_name = LIGHT_NAMES[Light(int(light[0]))]
-        ahead = f"{light_name} in {dist[0]:5.1f} m" if np.isfinite(dist[0]) else "none"
         light_rgb = LIGHT_RGB.get(Light(int(light[0])), TEXT_RGB)
         c = self.counts
+        collisions = c["collision_vehicle"] + c["collision_pedestrian"] + c["collision_static"]
+        score = self.score()
         index = scenario_names().index(self.scenario) + 1
         return [
             (f"scenario {index} {self.scenario}   seed {self.seed}", ACCENT_RGB, "bold"),
@@ -524,17 +533,17 @@ class Game:
             (f"time {w.time[0]:6.1f} s   step {int(w.t[0])}", TEXT_RGB, "text"),
             (f"speed {w.ego.v[0] * 3.6:5.1f} km/h (limit {w.config.traffic.speed_limit * 3.6:.0f})", TEXT_RGB, "text"),
             (f"command {Turn(int(w.route_command()[0])).name.lower()}", TEXT_RGB, "text"),
-            (f"light ahead {ahead}", light_rgb, "text"),
+            (light_text(float(dist[0]), Light(int(light[0]))), light_rgb, "text"),
             (f"route {w.progress[0]:5.0f} / {w.route_total[0]:.0f} m ({100 * self.completion():.0f} %)", TEXT_RGB,
              "text"),
             (f"action steer {self.last_action[0]:+.2f} throttle {self.last_action[1]:+.2f}", DIM_RGB, "text"),
             (f"return {self.episode_return:+.2f}", TEXT_RGB, "text"),
             ("infractions", ACCENT_RGB, "bold"),
             (f"red lights {c['red_light']}   off-road steps {c['off_road']}", _alarm(c["red_light"]), "text"),
-            (f"collisions: vehicle {c['collision_vehicle']}  pedestrian {c['collision_pedestrian']}",
-             _alarm(c["collision_vehicle"] + c["collision_pedestrian"]), "text"),
-            (f"            static {c['collision_static']}", _alarm(c["collision_static"]), "text"),
-            (f"driving score {self.score():.3f}", GOOD_RGB if self.score() > 0 else TEXT_RGB, "bold"),
+            (f"collisions veh {c['collision_vehicle']}  ped {c['collision_pedestrian']}  "
+             f"static {c['collision_static']}", _alarm(collisions), "text"),
+            (f"driving score {score:.3f}", GOOD_RGB if score > 0 else TEXT_RGB, "bold"),
+            (f"  = completion {self.completion():.2f} x penalties {driving_score(1.0, c):.2f}", DIM_RGB, "text"),
         ]
 
     def mode_text(self) -> str:
@@ -551,13 +560,15 @@ class Game:
         x, y, right = HUD_RIGHT, HUD_TOP, WINDOW_SIZE[0] - 12
         self.text(surface, "reward terms (last step)", (x, y), ACCENT_RGB, "bold")
         for i, (name, value) in enumerate(self.last_terms.items(), start=1):
-            rgb = BAD_RGB if value < -1e-9 else (GOOD_RGB if value > 1e-9 else DIM_RGB)
+            shown = round(value, 3) + 0.0  # + 0.0 turns -0.0 into 0.0
+            rgb = BAD_RGB if shown < 0 else (GOOD_RGB if shown > 0 else DIM_RGB)
             self.text(surface, name, (x, y + i * LINE_HEIGHT), TEXT_RGB)
-            self.text(surface, f"{value:+.3f}", (right, y + i * LINE_HEIGHT), rgb, right=True)
+            self.text(surface, f"{shown:+.3f}", (right, y + i * LINE_HEIGHT), rgb, right=True)
         total_y = y + (len(self.last_terms) + 1) * LINE_HEIGHT + 4
         pygame.draw.line(surface, DIM_RGB, (x, total_y - 3), (right, total_y - 3))
         self.text(surface, "sum", (x, total_y), TEXT_RGB, "bold")
-        self.text(surface, f"{sum(self.last_terms.values()):+.3f}", (right, total_y), TEXT_RGB, "bold", right=True)
+        total = round(sum(self.last_terms.values()), 3) + 0.0
+        self.text(surface, f"{total:+.3f}", (right, total_y), TEXT_RGB, "bold", right=True)
 
     def draw_banners(self, surface: pygame.Surface) -> None:
         """Episode outcome and pause banners over the top-down view."""
