@@ -43,12 +43,18 @@ class ExpertConfig:
 
 
 class ExpertAgent:
-    """`act(world) -> (B, 2)` actions in [-1, 1]."""
+    """`act(world) -> (B, 2)` actions in [-1, 1] (privileged: reads the World, needs no observation)."""
+
+    name = "expert"
+    observations: tuple[str, ...] | None = None
 
     def __init__(self, config: ExpertConfig | None = None) -> None:
         self.cfg = config or ExpertConfig()
 
-    def act(self, world: World) -> np.ndarray:
+    def reset(self, world: World) -> None:
+        return None
+
+    def act(self, world: World, obs: dict[str, np.ndarray] | None = None) -> np.ndarray:
         cfg, veh = self.cfg, world.config.vehicle
         path_x, path_y, path_d = self._path(world)
         steer = self._steer(world)
@@ -197,7 +203,9 @@ class ExpertAgent:
         light = take(world.lights, cars.lane)
         free = ~exit_blocked(pool, world.map_idx, cars.next, cars, world.ego_vehicle())
         horizon = np.maximum(self.cfg.approach, cars.v * CLAIM_TIME)
-        coming = (cars.active & free & (kind == LaneKind.ROAD) & (to_stop < horizon) & (light != Light.RED)
+        unstoppable = cars.v**2 / (2 * self.cfg.decel) > to_stop  # will cross whatever its light says
+        coming = (cars.active & free & (kind == LaneKind.ROAD) & (to_stop < horizon)
+                  & ((light != Light.RED) | unstoppable)
                   & ((cars.v > 0.3) | (to_stop < 3.0)) & pool.conflict[m, safe, cars.next])
         ego_rank = (pool.lane_turn[world.map_idx, np.maximum(conn, 0)] == Turn.LEFT)[:, None]
         their_rank = pool.lane_turn[m, cars.next] == Turn.LEFT

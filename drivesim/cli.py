@@ -49,6 +49,34 @@ def cmd_play(args: argparse.Namespace) -> int:
     return run_play(args)
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from drivesim import evaluate
+
+    if args.compare:
+        print(evaluate.compare(args.compare))
+        return 0
+    metrics = evaluate.evaluate(args.agent, args.scenarios, args.episodes, args.seed, args.out, args.video)
+    print(evaluate.markdown_report(metrics))
+    print(f"wrote {args.out}/metrics.json, report.md, driving_score.png, infractions.png")
+    return 0
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    from drivesim.scenarios.loader import list_scenarios
+
+    for i, sc in enumerate(list_scenarios(), start=1):
+        print(f"{i:2d}  {sc.name:20s} {sc.description}  ({len(sc.seeds)} seeds, "
+              f"{sc.config.max_episode_steps * sc.config.dt:.0f} s)")
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drivesim", description="Fast batched city-driving simulator.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="runs/demo", help="output folder")
     demo.add_argument("--max-steps", type=int, default=None, help="cap each episode at this many steps")
     demo.set_defaults(func=cmd_demo)
+    ev = sub.add_parser("evaluate", help="evaluate an agent on the scenario suite (CARLA-style driving score)")
+    ev.add_argument("--agent", default="expert", help="expert | random | keyboard | ppo:PATH")
+    ev.add_argument("--scenarios", default="all", help="all, or comma-separated names/paths")
+    ev.add_argument("--episodes", type=_positive, default=20, help="episodes per scenario")
+    ev.add_argument("--seed", type=int, default=0, help="offset added to every scenario seed")
+    ev.add_argument("--out", default="runs/eval", help="output folder")
+    ev.add_argument("--video", action="store_true", help="write an MP4 of the first episode of each scenario")
+    ev.add_argument("--compare", nargs="+", metavar="DIR", help="print a side-by-side table of earlier runs")
+    ev.set_defaults(func=cmd_evaluate)
+    sc = sub.add_parser("scenarios", help="list the scenario suite")
+    sc.set_defaults(func=cmd_scenarios)
     play = sub.add_parser("play", help="drive a world yourself in a pygame window (headless: autopilot run to PNG/MP4)")
     play.add_argument("--seed", type=int, default=0, help="seed of the first episode (each new episode: seed + 1)")
     play.add_argument("--agent", choices=("human", "expert"), default=None,

@@ -206,6 +206,10 @@ class EventConfig:
     distance: float = 20.0  # [m] ahead of the ego (pedestrian_steps_out), in [5, 100]
     duration: float = 4.0  # [s] of hard braking (lead_car_brakes), in [0.5, 60]
 
+    def __post_init__(self) -> None:
+        if isinstance(self.kind, str) and not isinstance(self.kind, EventKind) and self.kind in {k.value for k in EventKind}:
+            object.__setattr__(self, "kind", EventKind(self.kind))
+
     def validate(self) -> None:
         if not isinstance(self.kind, EventKind):
             raise ConfigError(f"EventConfig.kind={self.kind!r} is not allowed; allowed {[k.value for k in EventKind]}")
@@ -228,6 +232,10 @@ class ScenarioConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "events", tuple(self.events))
         object.__setattr__(self, "start_distance", tuple(float(v) for v in self.start_distance))
+        for name, kind in (("start", StartKind), ("first_turn", TurnKind)):  # accept plain strings
+            value = getattr(self, name)
+            if isinstance(value, str) and not isinstance(value, kind) and value in {k.value for k in kind}:
+                object.__setattr__(self, name, kind(value))
 
     def validate(self) -> None:
         if not isinstance(self.start, StartKind):
@@ -330,6 +338,9 @@ def _build(cls: type, data: dict[str, Any], source: str, prefix: str = "") -> An
         return cls(**kwargs)
     except ConfigError as err:
         raise ConfigError(f"{source}: {err}") from None
+    except TypeError as err:  # a required field is missing
+        message = str(err).split("__init__() ", 1)[-1]  # e.g. "missing 1 required positional argument: 'time'"
+        raise ConfigError(f"{source}: {prefix.rstrip('.') or cls.__name__}: {message}") from None
 
 
 def _coerce(value: Any, hint: Any, source: str, path: str) -> Any:

@@ -33,6 +33,8 @@ ON_LANE_DISTANCE = 1.5  # [m] lateral error under which NPCs treat the ego as in
 PROGRESS_EPS = 0.5  # [m] progress that resets the stuck timer
 COMMAND_DISTANCE = 30.0  # [m] distance before an intersection at which the route command shows
 SPAWN_CLEARANCE = 14.0  # [m] no NPC spawns this close to the ego
+GRIDLOCK_TIME = 30.0  # [s] standing still before a car far from the ego is moved elsewhere
+GRIDLOCK_DISTANCE = 60.0  # [m] beyond the ego's lidar range
 LEAD_CAR_GAP = 15.0  # [m] centre distance of the scenario lead car ahead of the ego
 
 
@@ -102,6 +104,7 @@ class World:
         # scenario state: scripted braking, red-light runners, scripted pedestrians
         self.car_brake_until = np.full((b, k), -1.0)  # [s] episode time until which a car brakes hard
         self.car_ignores_lights = np.zeros((b, k), dtype=bool)
+        self.car_stopped_time = np.zeros((b, k))  # [s] standing still (gridlock breaker)
         self.ped_script_left = np.zeros((b, p))  # [m] a scripted pedestrian still walks straight
         self.last_events = {name: np.zeros(b, dtype=bool) for name in EVENT_NAMES}
 
@@ -135,6 +138,7 @@ class World:
         self._reset_peds(rows, m, seed, episode)
         self.car_brake_until[rows] = -1.0
         self.car_ignores_lights[rows] = False
+        self.car_stopped_time[rows] = 0.0
         self.ped_script_left[rows] = 0.0
         if self.config.scenario.lead_car and self.config.traffic.n_cars:
             self._place_lead_car(rows)
@@ -317,6 +321,7 @@ class World:
                       self.time, self.car_brake_until, self.car_ignores_lights)
         if cfg.traffic.n_cars:
             self.cars = step_cars(self.cars, self.ego_vehicle(), ctx)
+            self._break_gridlock(keys)
         if cfg.traffic.n_pedestrians:
             axis = np.arange(2)[None, None, :]
             node_walk = walk_signal(self.time[:, None, None], self.signal_offset[:, :, None], axis,
@@ -330,6 +335,28 @@ class World:
             self.peds = step_pedestrians(self.peds, pool, m, node_walk, car_xy, car_v, active, keys, cfg.dt)
             if before is not None:
                 self._walk_scripted(scripted, before, cfg.dt)
+
+    def _break_gridlock(self, keys: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        """Cars that stood still for GRIDLOCK_TIME far from the ego (out of its sensors' sight) move
+        to a free spawn slot elsewhere, so jams that no rule resolves dissolve over time."""
+        c, dt = self.cars, self.config.dt
+        self.car_stopped_time = np.where(c.v < 0.1, self.car_stopped_time + dt, 0.0)
+        far = np.hypot(c.x - self.ego.x[:, None], c.y - self.ego.y[:, None]) > GRIDLOCK_DISTANCE
+        b, k = np.nonzero((self.car_stopped_time > GRIDLOCK_TIME) & far & c.active & ~self.car_ignores_lights)
+        if b.size == 0:
+            return
+        pool, m = self.pool, self.map_idx[b]
+        slot = rng.integers(pool.n_spawn[m], keys[0][b], keys[1][b], keys[2][b], rng.Stream.CAR_SPAWN, k)
+        lane, s = pool.spawn_lane[m, slot], pool.spawn_s[m, slot]
+        x, y, yaw = lane_pose(pool, m, lane, s)
+        clear = (np.hypot(c.x[b] - x[:, None], c.y[b] - y[:, None]) > 2 * CAR_LENGTH).all(axis=1)
+        clear &= np.hypot(x - self.ego.x[b], y - self.ego.y[b]) > GRIDLOCK_DISTANCE
+        b, k, m, lane, s, x, y, yaw = (a[clear] for a in (b, k, m, lane, s, x, y, yaw))
+        u = rng.uniform(keys[0][b], keys[1][b], keys[2][b], rng.Stream.CAR_TURN, k + 7919)
+        for arr, val in ((c.lane, lane), (c.next, choose_next(pool, m, lane, u)), (c.s, s), (c.v, 0.0), (c.x, x),
+                         (c.y, y), (c.yaw, yaw)):
+            arr[b, k] = val
+        self.car_stopped_time[b, k] = 0.0
 
     def _walk_scripted(self, scripted: np.ndarray, before: tuple[np.ndarray, np.ndarray], dt: float) -> None:
         """Scripted pedestrians walk straight along their heading, then leave the scene."""

@@ -268,13 +268,16 @@ def _pedestrian_gaps(cars: Cars, ctx: Context) -> np.ndarray:
 
 
 def _crossing_gaps(cars: Cars, ego: Vehicle, to_stop: np.ndarray, ctx: Context) -> np.ndarray:
-    """(B, K) gap [m] to the ego or a car inside an intersection crossing the path just ahead
+    """(B, K) gap [m] to the ego (unless it waits in its lane) or a car inside an intersection crossing the path just ahead
     (heading differs by more than 0.5 rad; cars waiting on road lanes are handled by the
     intersection rules). Of two cars inside an intersection that see each other, the lower index
     goes first."""
     c, s = np.cos(cars.yaw), np.sin(cars.yaw)
     gap = _crossing_gap(c, s, ego.x[:, None] - cars.x, ego.y[:, None] - cars.y,
                         c * np.cos(ego.yaw)[:, None] + s * np.sin(ego.yaw)[:, None])
+    # like cars, an ego waiting in its lane before an intersection is left to the intersection rules
+    ego_waiting = ego.on_lane & (ctx.pool.lane_kind[ctx.map_idx, ego.lane] == LaneKind.ROAD)
+    gap = np.where(ego_waiting[:, None], np.inf, gap)
     in_junction = cars.active & (ctx.pool.lane_kind[ctx.map_idx[:, None], cars.lane] == LaneKind.CONNECTOR)
     if not in_junction.any():
         return np.where(cars.active, np.maximum(gap, 0.01), np.inf)

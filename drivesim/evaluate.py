@@ -1,0 +1,281 @@
+"""`drivesim evaluate`: run an agent on the scenario suite and write metrics, a report and plots.
+
+Each scenario runs its episodes as one batch of worlds (world i = the scenario's i-th seed, plus
+`--seed`), one episode per world; the agent acts on the whole batch each step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drivesim.envs.spaces import observe
+from drivesim.metrics import INFRACTIONS, EpisodeRecord, record_to_dict, summarize
+from drivesim.scenarios.loader import Scenario, list_scenarios, load_scenario
+from drivesim.world import World
+
+MAX_BATCH = 64  # worlds stepped together per scenario
+
+
+@dataclass
+class _Tracker:
+    """Per-world accumulators of the running episodes (arrays (B,))."""
+
+    active: np.ndarray
+    infractions: dict[str, np.ndarray]
+    off_road: np.ndarray
+    wrong_way: np.ndarray
+    jerk_sum: np.ndarray
+    lat_sum: np.ndarray
+    lat_max: np.ndarray
+    steps: np.ndarray
+
+    @classmethod
+    def new(cls, b: int) -> _Tracker:
+        z = lambda: np.zeros(b)  # noqa: E731
+        return cls(np.ones(b, dtype=bool), {k: np.zeros(b, dtype=np.int64) for k in INFRACTIONS}, z(), z(), z(), z(),
+                   z(), z())
+
+
+def load_agent(spec: str, seed: int = 0) -> Any:
+    """`expert`, `random`, `keyboard` or `ppo:PATH` (`ppo` alone: the shipped policy)."""
+    if spec == "expert":
+        from agents.expert import ExpertAgent
+
+        return ExpertAgent()
+    if spec == "random":
+        from agents.base import RandomAgent
+
+        return RandomAgent(seed)
+    if spec == "keyboard":
+        from agents.keyboard import KeyboardAgent
+
+        return KeyboardAgent()
+    if spec == "ppo" or spec.startswith("ppo:"):
+        from agents.policy import PolicyAgent
+
+        return PolicyAgent.load(spec.partition(":")[2] or None)
+    raise ValueError(f"unknown agent {spec!r}; use expert, random, keyboard or ppo:PATH")
+
+
+def select_scenarios(spec: str) -> list[Scenario]:
+    """`all` or a comma-separated list of names/paths."""
+    if spec == "all":
+        return list_scenarios()
+    return [load_scenario(name.strip()) for name in spec.split(",") if name.strip()]
+
+
+def run_scenario(agent: Any, scenario: Scenario, episodes: int, seed_offset: int = 0,
+                 video: Path | None = None) -> list[EpisodeRecord]:
+    """Run `episodes` episodes (batched) and return their records."""
+    records: list[EpisodeRecord] = []
+    seeds = [s + seed_offset for s in (scenario.seeds * math.ceil(episodes / len(scenario.seeds)))[:episodes]]
+    step = getattr(agent, "max_batch", MAX_BATCH)
+    for start in range(0, episodes, step):
+        batch = seeds[start:start + step]
+        records += _run_batch(agent, scenario, batch, video if start == 0 else None)
+    return records
+
+
+def _run_batch(agent: Any, scenario: Scenario, seeds: list[int], video: Path | None) -> list[EpisodeRecord]:
+    config = scenario.config
+    if getattr(agent, "observations", None):
+        config = config.replace(observations=agent.observations)
+    world = World(config, len(seeds))
+    world.reset(np.array(seeds, dtype=np.uint64), np.zeros(len(seeds), dtype=np.int64))
+    agent.reset(world)
+    track = _Tracker.new(len(seeds))
+    out: list[EpisodeRecord | None] = [None] * len(seeds)
+    writer = _VideoWriter(video) if video is not None else None
+    dt = config.dt
+    while track.active.any():
+        obs = observe(world) if getattr(agent, "observations", None) else None
+        yaw_before = world.ego.yaw.copy()
+        result = world.step(agent.act(world, obs))
+        _accumulate(track, world, result.events, yaw_before, dt)
+        if writer is not None and track.active[0]:
+            writer.write(world)
+        done = track.active & (result.terminated | result.truncated)
+        for b in np.flatnonzero(done):
+            out[b] = _record(scenario.name, seeds[b], world, track, b, result.events, dt)
+        track.active &= ~done
+    if writer is not None:
+        writer.close()
+    return [r for r in out if r is not None]
+
+
+def _accumulate(track: _Tracker, world: World, events: dict[str, np.ndarray], yaw_before: np.ndarray,
+                dt: float) -> None:
+    a = track.active
+    for name, event in (("collision_pedestrian", "collision_pedestrian"), ("collision_vehicle", "collision_vehicle"),
+                        ("collision_static", "collision_static"), ("red_light", "red_light")):
+        track.infractions[name] += a & events[event]
+    track.infractions["timeout"] += a & events["timeout"] & ~events["goal"]
+    track.off_road += dt * (a & events["off_road"])
+    track.wrong_way += dt * (a & events["wrong_way"])
+    yaw_rate = np.angle(np.exp(1j * (world.ego.yaw - yaw_before))) / dt
+    lateral = np.abs(world.ego.v * yaw_rate)  # [m/s^2]
+    track.jerk_sum += a * np.abs(world.jerk)
+    track.lat_sum += a * lateral
+    track.lat_max = np.where(a, np.maximum(track.lat_max, lateral), track.lat_max)
+    track.steps += a
+
+
+def _record(name: str, seed: int, world: World, track: _Tracker, b: int, events: dict[str, np.ndarray],
+            dt: float) -> EpisodeRecord:
+    steps = max(float(track.steps[b]), 1.0)
+    duration = steps * dt
+    return EpisodeRecord(
+        scenario=name, seed=int(seed), route_length=float(world.route_total[b]),
+        route_completion=float(np.clip(world.progress[b] / world.route_total[b], 0.0, 1.0)),
+        distance=float(world.distance[b]), duration=duration, goal=bool(events["goal"][b]),
+        infractions={k: int(v[b]) for k, v in track.infractions.items()},
+        off_road_time=float(track.off_road[b]), wrong_way_time=float(track.wrong_way[b]),
+        stuck=bool(events["stuck"][b]), mean_speed=float(world.distance[b]) / duration,
+        mean_abs_jerk=float(track.jerk_sum[b]) / steps, max_abs_lateral_accel=float(track.lat_max[b]),
+        mean_abs_lateral_accel=float(track.lat_sum[b]) / steps)
+
+
+class _VideoWriter:
+    """MP4 of world 0's episode in the full top-down view."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer = None
+
+    def write(self, world: World) -> None:
+        import cv2
+
+        from drivesim.render.views import full_view
+
+        frame = full_view(world, 0)
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"),
+                                          int(round(1 / world.config.dt)), (frame.shape[1], frame.shape[0]))
+        self.writer.write(frame[:, :, ::-1])
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+
+
+# ----------------------------------------------------------------------------------- reports
+def evaluate(agent_spec: str, scenarios: str = "all", episodes: int = 20, seed: int = 0, out: str | Path = "runs/eval",
+             video: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Evaluate and write DIR/metrics.json, DIR/report.md and DIR/*.png; returns the metrics."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    agent = load_agent(agent_spec, seed)
+    suite = select_scenarios(scenarios)
+    per_scenario: dict[str, dict[str, Any]] = {}
+    all_records: list[EpisodeRecord] = []
+    start = time.perf_counter()
+    bar = _progress(len(suite), progress)
+    for scenario in suite:
+        records = run_scenario(agent, scenario, episodes, seed, out / "videos" / f"{scenario.name}.mp4" if video else None)
+        per_scenario[scenario.name] = summarize(records)
+        all_records += records
+        bar.set_postfix_str(f"{scenario.name}: DS {per_scenario[scenario.name]['driving_score']:.2f}")
+        bar.update(1)
+    bar.close()
+    overall = summarize(all_records)
+    metrics = {
+        "agent": agent_spec, "episodes_per_scenario": episodes, "seed_offset": seed,
+        "wall_time_s": time.perf_counter() - start,
+        **{k: overall[k] for k in ("driving_score", "route_completion", "infraction_penalty", "success_rate")},
+        "overall": overall, "per_scenario": per_scenario,
+        "episodes": [record_to_dict(r) for r in all_records],
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=True))
+    (out / "report.md").write_text(markdown_report(metrics))
+    write_plots(metrics, out)
+    return metrics
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="scenarios", unit="scenario", disable=not enabled)
+
+
+TABLE_COLUMNS = (("driving_score", "DS", "{:.3f}"), ("route_completion", "RC", "{:.3f}"),
+                 ("infraction_penalty", "IP", "{:.3f}"), ("success_rate", "success", "{:.0%}"),
+                 ("collision_pedestrian_per_km", "ped coll/km", "{:.2f}"),
+                 ("collision_vehicle_per_km", "veh coll/km", "{:.2f}"), ("collision_static_per_km", "static/km", "{:.2f}"),
+                 ("red_light_per_km", "red/km", "{:.2f}"), ("timeout_count", "timeouts", "{:d}"),
+                 ("mean_speed", "speed m/s", "{:.1f}"), ("mean_abs_jerk", "jerk m/s³", "{:.2f}"))
+
+
+def markdown_report(metrics: dict[str, Any]) -> str:
+    head = "| scenario | episodes | " + " | ".join(c[1] for c in TABLE_COLUMNS) + " |"
+    lines = [f"# Evaluation of `{metrics['agent']}`", "",
+             f"{metrics['episodes_per_scenario']} episodes per scenario, seed offset {metrics['seed_offset']}. "
+             "DS = driving score (route completion x infraction penalty, CARLA Leaderboard), RC = route completion, "
+             "IP = infraction penalty; see docs/metrics.md.", "", head, "|" + "---|" * (len(TABLE_COLUMNS) + 2)]
+    rows = list(metrics["per_scenario"].items()) + [("**all**", metrics["overall"])]
+    for name, m in rows:
+        cells = [fmt.format(int(m[key]) if fmt == "{:d}" else m[key]) for key, _, fmt in TABLE_COLUMNS]
+        lines.append(f"| {name} | {m['episodes']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_plots(metrics: dict[str, Any], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(metrics["per_scenario"])
+    ds = [metrics["per_scenario"][n]["driving_score"] for n in names]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ax.bar(names, ds, color="#4a7bd0")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("driving score")
+    ax.set_title(f"{metrics['agent']}: driving score per scenario (mean {metrics['driving_score']:.3f})")
+    ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    fig.savefig(out / "driving_score.png", dpi=100)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(9, 4))
+    bottom = np.zeros(len(names))
+    for name in INFRACTIONS:
+        counts = np.array([metrics["per_scenario"][n][f"{name}_count"] for n in names], dtype=float)
+        if counts.any():
+            ax.bar(names, counts, bottom=bottom, label=name)
+            bottom += counts
+    ax.set_ylabel("infractions (count)")
+    ax.set_title(f"{metrics['agent']}: infractions per scenario")
+    ax.tick_params(axis="x", rotation=30)
+    if bottom.any():
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "infractions.png", dpi=100)
+    plt.close(fig)
+
+
+def compare(dirs: list[str]) -> str:
+    """Side-by-side Markdown table of driving score / route completion / success per scenario."""
+    runs = []
+    for d in dirs:
+        path = Path(d) / "metrics.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no metrics.json (run `drivesim evaluate --out {d}` first)")
+        runs.append(json.loads(path.read_text()))
+    names = list(dict.fromkeys(n for r in runs for n in r["per_scenario"]))
+    head = "| scenario | " + " | ".join(f"{r['agent']} DS / RC / success" for r in runs) + " |"
+    lines = [head, "|---|" + "---|" * len(runs)]
+    for name in [*names, "all"]:
+        cells = []
+        for r in runs:
+            m = r["overall"] if name == "all" else r["per_scenario"].get(name)
+            cells.append("-" if m is None else f"{m['driving_score']:.3f} / {m['route_completion']:.3f} / "
+                                               f"{m['success_rate']:.0%}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

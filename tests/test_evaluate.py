@@ -1,0 +1,115 @@
+"""`drivesim evaluate` smoke runs with tiny budgets, and scripted events firing on time."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from agents.base import RandomAgent
+from agents.expert import ExpertAgent
+from drivesim import evaluate
+from drivesim.config import EventConfig, EventKind, ScenarioConfig
+from drivesim.scenarios.loader import Scenario, load_scenario
+from drivesim.world import World
+
+
+def _short(name: str, seconds: float = 12.0) -> Scenario:
+    sc = load_scenario(name)
+    return Scenario(sc.name, sc.description, sc.config.replace(max_episode_steps=int(seconds / sc.config.dt)),
+                    sc.seeds, sc.source)
+
+
+@pytest.mark.parametrize("agent", [ExpertAgent(), RandomAgent(0)], ids=["expert", "random"])
+def test_run_scenario_records_each_episode(agent):
+    records = evaluate.run_scenario(agent, _short("free_cruise"), episodes=3)
+    assert len(records) == 3 and {r.seed for r in records} == {1000, 1001, 1002}
+    for r in records:
+        assert 0.0 <= r.route_completion <= 1.0 and r.duration > 0
+    if isinstance(agent, ExpertAgent):
+        assert max(r.distance for r in records) > 30.0  # the expert drives off
+        assert all(sum(r.infractions.values()) <= 1 for r in records)
+
+
+def test_evaluate_cli_writes_outputs_and_compare(tmp_path):
+    for agent in ("expert", "random"):
+        out = subprocess.run([sys.executable, "-m", "drivesim.cli", "evaluate", "--agent", agent, "--scenarios",
+                              "red_light,jaywalker", "--episodes", "2", "--out", str(tmp_path / agent)],
+                             capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr
+        metrics = json.loads((tmp_path / agent / "metrics.json").read_text())
+        for key in ("driving_score", "route_completion", "infraction_penalty", "success_rate", "per_scenario"):
+            assert key in metrics
+        assert set(metrics["per_scenario"]) == {"red_light", "jaywalker"}
+        assert (tmp_path / agent / "report.md").read_text().count("| red_light |") == 1
+        assert (tmp_path / agent / "driving_score.png").stat().st_size > 1000
+    cmp = subprocess.run([sys.executable, "-m", "drivesim.cli", "evaluate", "--compare", str(tmp_path / "expert"),
+                          str(tmp_path / "random")], capture_output=True, text=True, timeout=60)
+    assert cmp.returncode == 0 and "expert DS" in cmp.stdout and "random DS" in cmp.stdout
+
+
+def test_unknown_agent_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown agent"):
+        evaluate.load_agent("genius")
+
+
+def _world_with(event: EventConfig, **scenario) -> World:
+    sc = load_scenario("free_cruise")
+    cfg = sc.config.replace(scenario=ScenarioConfig(events=(event,), **scenario), observations=("state",))
+    world = World(cfg, 2)
+    world.reset(np.array([3, 4], dtype=np.uint64), np.zeros(2))
+    return world
+
+
+def test_pedestrian_steps_out_at_its_time():
+    world = _world_with(EventConfig(EventKind.PEDESTRIAN_STEPS_OUT, time=2.0, distance=20.0))
+    p = world.peds.x.shape[1] - 1
+    for _ in range(19):
+        world.step(np.zeros((2, 2)))
+    assert (world.ped_script_left[:, p] == 0).all()
+    world.step(np.zeros((2, 2)))  # t = 2.0 s
+    assert (world.ped_script_left[:, p] > 0).all() and world.peds.active[:, p].all()
+    ahead = np.hypot(world.peds.x[:, p] - world.ego.x, world.peds.y[:, p] - world.ego.y)
+    assert np.all((ahead > 15.0) & (ahead < 30.0))
+    x0 = world.peds.x[:, p].copy(), world.peds.y[:, p].copy()
+    world.step(np.zeros((2, 2)))
+    moved = np.hypot(world.peds.x[:, p] - x0[0], world.peds.y[:, p] - x0[1])
+    assert np.allclose(moved, 0.18, atol=1e-6)  # 1.8 m/s x 0.1 s, walking straight
+
+
+def test_lead_car_brakes_at_its_time():
+    world = _world_with(EventConfig(EventKind.LEAD_CAR_BRAKES, time=3.0, duration=2.0), lead_car=True)
+    for _ in range(30):
+        world.step(np.zeros((2, 2)))
+    assert (world.car_brake_until[:, 0] == pytest.approx(5.0))
+    v = world.cars.v[:, 0].copy()
+    world.step(np.zeros((2, 2)))
+    assert np.all(world.cars.v[:, 0] <= np.maximum(v - 0.5, 0.0))
+
+
+def test_light_turns_red_at_its_time():
+    world = _world_with(EventConfig(EventKind.LIGHT_TURNS_RED, time=1.0), start="before_signal")
+    for _ in range(10):
+        world.step(np.zeros((2, 2)))
+    _, light = world.next_stop_line()
+    assert (light == 2).all()  # yellow now, red after the yellow time
+
+
+def test_ppo_agent_loads_a_policy_and_rejects_a_mismatched_layout(tmp_path):
+    from stable_baselines3 import PPO
+
+    from agents.policy import PolicyAgent
+    from drivesim.envs.sb3 import SB3VecEnv
+
+    env = SB3VecEnv(2, observations=("state",), map={"blocks_x": 2, "blocks_y": 2, "pool_size": 1})
+    PPO("MultiInputPolicy", env, n_steps=16, batch_size=16, n_epochs=1, device="cpu").save(tmp_path / "p.zip")
+    agent = PolicyAgent.load(str(tmp_path / "p.zip"), device="cpu")
+    records = evaluate.run_scenario(agent, _short("red_light", 3.0), episodes=2)
+    assert len(records) == 2
+    lidar = load_scenario("red_light").config.replace(observations=("lidar", "state"))
+    with pytest.raises(ValueError, match="trained on observations"):
+        agent.reset(World(lidar, 1))
+    (tmp_path / "bad.zip").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a loadable"):
+        PolicyAgent.load(str(tmp_path / "bad.zip"))
