@@ -273,8 +273,9 @@ def _crossing_gaps(cars: Cars, ego: Vehicle, to_stop: np.ndarray, ctx: Context) 
     intersection rules). Of two cars inside an intersection that see each other, the lower index
     goes first."""
     c, s = np.cos(cars.yaw), np.sin(cars.yaw)
-    gap = _crossing_gap(c, s, ego.x[:, None] - cars.x, ego.y[:, None] - cars.y,
-                        c * np.cos(ego.yaw)[:, None] + s * np.sin(ego.yaw)[:, None])
+    ego_cos = c * np.cos(ego.yaw)[:, None] + s * np.sin(ego.yaw)[:, None]
+    ego_cos = np.where(ego.on_lane[:, None], ego_cos, -1.0)  # an ego off its lane is an obstacle at any heading
+    gap = _crossing_gap(c, s, ego.x[:, None] - cars.x, ego.y[:, None] - cars.y, ego_cos)
     # like cars, an ego waiting in its lane before an intersection is left to the intersection rules
     ego_waiting = ego.on_lane & (ctx.pool.lane_kind[ctx.map_idx, ego.lane] == LaneKind.ROAD)
     gap = np.where(ego_waiting[:, None], np.inf, gap)

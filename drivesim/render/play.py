@@ -22,18 +22,19 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 
 from agents.expert import ExpertAgent
+from drivesim import metrics
 from drivesim.actors.signals import Light
 from drivesim.config import EnvConfig
 from drivesim.events import EVENT_NAMES, REWARD_TERMS, TERMINATING
 from drivesim.map.city import Turn
 from drivesim.render.palette import LIGHT_RGB, PED_RGB
 from drivesim.render.views import PygameWindow, full_view
+from drivesim.scenarios.loader import list_scenarios, load_scenario
 from drivesim.sensors.camera import ObjectClass
 from drivesim.sensors.lidar import LidarHit, lidar_scan
 from drivesim.sensors.raycast import beam_offsets
@@ -43,23 +44,8 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # before the first pyg
 import pygame  # noqa: E402
 
 # ---------------------------------------------------------------------------------------- scenarios
-# name -> EnvConfig.replace overrides; keys 1-9 pick them in this order. Placeholder until scenarios ship.
-SCENARIOS: dict[str, dict[str, Any]] = {
-    "default": {},
-    "dense": {"traffic": {"n_cars": 48, "n_pedestrians": 48}},
-    "empty": {"traffic": {"n_cars": 0, "n_pedestrians": 0}},
-    "jaywalkers": {"traffic": {"jaywalk_share": 0.5}},
-    "dusk": {"camera": {"dusk": True}},
-    "noisy-camera": {"camera": {"noise_std": 12.0, "colour_jitter": 0.2}},
-    "no-signals": {"map": {"signal_share": 0.0}},
-    "multi-lane": {"map": {"two_lane_share": 1.0}},
-    "rush-hour": {"traffic": {"n_cars": 96, "n_pedestrians": 96}},
-}
-
-# ------------------------------------------------------------------------------------ driving score
-# multiplicative penalty per infraction (CARLA-leaderboard style); moves to drivesim/metrics.py later
-INFRACTION_PENALTIES = {"collision_pedestrian": 0.50, "collision_vehicle": 0.60, "collision_static": 0.65,
-                        "red_light": 0.70}
+# keys 1-9 pick the first nine scenarios of the suite (assets/scenarios); "default" is the plain env
+SCENARIOS: dict[str, str | None] = {"default": None, **{sc.name: sc.source for sc in list_scenarios()[:8]}}
 
 # ----------------------------------------------------------------------------------------- layout
 WINDOW_SIZE = (1280, 720)  # [px] width, height
@@ -102,27 +88,29 @@ def scenario_names() -> list[str]:
 
 
 def resolve_scenario(text: str) -> str:
-    """A scenario name from '1'-'9' or a name; raises ValueError naming the choices."""
+    """A scenario name from '1'-'9', a suite name, or a path to a scenario file; raises ValueError
+    naming the choices."""
     names = scenario_names()
     if text.isdigit() and 1 <= int(text) <= len(names):
         return names[int(text) - 1]
     if text in SCENARIOS:
         return text
-    raise ValueError(f"unknown scenario {text!r}; use 1-{len(names)} or one of {', '.join(names)}")
+    if text.endswith(".toml"):
+        SCENARIOS[text] = text
+        return text
+    raise ValueError(f"unknown scenario {text!r}; use 1-{len(names)}, one of {', '.join(names)}, or a .toml path")
 
 
 def scenario_config(name: str) -> EnvConfig:
-    """The EnvConfig of a built-in scenario."""
-    return EnvConfig().replace(**SCENARIOS[name])
+    """The EnvConfig of a scenario (the plain default env for "default")."""
+    source = SCENARIOS[name]
+    return EnvConfig() if source is None else load_scenario(source).config
 
 
 def driving_score(completion: float, counts: Mapping[str, int]) -> float:
-    """Route completion (clipped to [0, 1]) x the product of the per-infraction penalty factors,
-    e.g. 0.5 completion with one red light and one vehicle collision -> 0.5 * 0.7 * 0.6 = 0.21."""
-    score = min(max(float(completion), 0.0), 1.0)
-    for name, factor in INFRACTION_PENALTIES.items():
-        score *= factor ** int(counts.get(name, 0))
-    return score
+    """Route completion (clipped to [0, 1]) x the product of the CARLA penalty factors of the
+    infractions in `counts` (others, e.g. off-road steps, are not penalised), see drivesim.metrics."""
+    return metrics.driving_score(completion, {k: int(v) for k, v in counts.items() if k in metrics.PENALTIES})
 
 
 def episode_outcome(events: Mapping[str, np.ndarray], b: int = 0) -> str:

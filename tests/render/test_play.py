@@ -25,6 +25,7 @@ from drivesim.render.play import (  # noqa: E402
     driving_score,
     lidar_image,
     resolve_scenario,
+    scenario_config,
 )
 from drivesim.sensors.lidar import LidarHit  # noqa: E402
 
@@ -123,8 +124,8 @@ def test_r_resets_with_the_next_seed(game: Game) -> None:
 
 def test_number_key_switches_scenario(game: Game) -> None:
     _key(game, pygame.K_3)
-    assert game.scenario == "empty"
-    assert game.world.config.traffic.n_cars == 0
+    assert game.scenario == list(SCENARIOS)[2]
+    assert game.world.config == scenario_config(list(SCENARIOS)[2])
     assert game.world.t[0] == 0
 
 
@@ -189,7 +190,7 @@ def test_resolve_scenario() -> None:
     names = list(SCENARIOS)
     assert 1 < len(names) <= 9
     assert resolve_scenario("1") == names[0] == "default"
-    assert resolve_scenario("dense") == "dense"
+    assert resolve_scenario("dense_traffic") == "dense_traffic"
     with pytest.raises(ValueError, match="unknown scenario"):
         resolve_scenario(str(len(names) + 1))
 

@@ -522,7 +522,12 @@ if HAVE_HYPOTHESIS:
                              min_size=1, max_size=6))
     def test_property_segments_match_brute_force(ox, oy, heading, seg_list):
         arr = np.array([s[:4] for s in seg_list], np.float64)[None]
-        assume((np.linalg.norm(arr[..., 2:4] - arr[..., 0:2], axis=-1) > 1e-3).all())
+        seg_len = np.linalg.norm(arr[..., 2:4] - arr[..., 0:2], axis=-1)
+        assume((seg_len > 1e-3).all())
+        # a ray lying along a segment is documented as a miss: keep the origin off every segment's line
+        d = arr[..., 2:4] - arr[..., 0:2]
+        off_line = np.abs(d[..., 0] * (oy - arr[..., 1]) - d[..., 1] * (ox - arr[..., 0])) / seg_len
+        assume((off_line > 1e-3).all())
         sc = dict(origins=np.array([[ox, oy]]),
                   dirs=beam_directions(np.array([heading]), 24, 2 * math.pi),
                   seg_a=arr[..., 0:2], seg_b=arr[..., 2:4],
