@@ -494,8 +494,8 @@ def test_many_objects_use_the_generic_argmin():
 # --------------------------------------------------------------------------------------------
 
 if HAVE_HYPOTHESIS:
-    coord = st.floats(-30.0, 30.0, allow_nan=False)
-    angle = st.floats(-math.pi, math.pi, allow_nan=False)
+    coord = st.floats(-30.0, 30.0, allow_nan=False, allow_subnormal=False)
+    angle = st.floats(-math.pi, math.pi, allow_nan=False, allow_subnormal=False)
     extent = st.floats(0.1, 5.0, allow_nan=False)
 
     @settings(max_examples=150, deadline=None)
