@@ -113,3 +113,21 @@ def test_ppo_agent_loads_a_policy_and_rejects_a_mismatched_layout(tmp_path):
     (tmp_path / "bad.zip").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not a loadable"):
         PolicyAgent.load(str(tmp_path / "bad.zip"))
+
+
+def test_car_runs_red_places_a_fast_car_on_a_crossing_approach():
+    world = _world_with(EventConfig(EventKind.CAR_RUNS_RED, time=0.5), start="before_signal", green_at_start=True)
+    for _ in range(5):
+        world.step(np.zeros((2, 2)))
+    pool, m = world.pool, world.map_idx
+    lane = world.cars.lane[:, 0]
+    assert world.car_ignores_lights[:, 0].all() and world.cars.active[:, 0].all()
+    ego_lane = world.route[:, 0]
+    assert (pool.lane_node[m, lane] == pool.lane_node[m, ego_lane]).all()  # same intersection ...
+    assert (pool.lane_axis[m, lane] != pool.lane_axis[m, ego_lane]).all()  # ... from the crossing road
+    assert (world.lights[np.arange(2), lane] == 3).all()  # facing red (the ego has green)
+    s0 = world.cars.s[:, 0].copy()
+    for _ in range(10):
+        world.step(np.zeros((2, 2)))
+    moved = world.cars.s[:, 0] - s0
+    assert (moved > 5.0).all() | (world.cars.lane[:, 0] != lane).all()  # it keeps going on red
