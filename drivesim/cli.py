@@ -77,6 +77,33 @@ def _positive(text: str) -> int:
     return value
 
 
+def cmd_collect(args: argparse.Namespace) -> int:
+    from perception.dataset import CollectConfig, collect
+
+    manifest = collect(args.out, CollectConfig(frames=args.frames, seed=args.seed, batch=args.batch))
+    total = sum(s["frames"] for s in manifest["shards"])
+    val = sum(s["val_frames"] for s in manifest["shards"])
+    print(f"{args.out}: {total} frames in {len(manifest['shards'])} shards ({val} held out for validation)")
+    return 0
+
+
+def cmd_train_perception(args: argparse.Namespace) -> int:
+    from perception.train import TrainConfig, train
+
+    result = train(TrainConfig(data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
+                               lr=args.lr, optimizer=args.optimizer, device=args.device, seed=args.seed))
+    print(f"best validation loss {result['best_val_loss']:.4f} on {result['device']}; checkpoints in {args.out}")
+    return 0
+
+
+def cmd_eval_perception(args: argparse.Namespace) -> int:
+    from perception.evaluate import evaluate, markdown
+
+    metrics = evaluate(args.weights, args.data, args.out, args.frames, args.device)
+    print(markdown(metrics))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drivesim", description="Fast batched city-driving simulator.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -102,6 +129,29 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--video", action="store_true", help="write an MP4 of the first episode of each scenario")
     ev.add_argument("--compare", nargs="+", metavar="DIR", help="print a side-by-side table of earlier runs")
     ev.set_defaults(func=cmd_evaluate)
+    co = sub.add_parser("collect", help="collect labelled camera frames for perception training")
+    co.add_argument("--out", default="runs/perception_data", help="dataset folder (resumes if it exists)")
+    co.add_argument("--frames", type=_positive, default=16000, help="frames to collect")
+    co.add_argument("--seed", type=int, default=0, help="first world seed")
+    co.add_argument("--batch", type=_positive, default=32, help="worlds stepped together")
+    co.set_defaults(func=cmd_collect)
+    tp = sub.add_parser("train-perception", help="train the perception CNN on collected frames")
+    tp.add_argument("--data", default="runs/perception_data")
+    tp.add_argument("--out", default="runs/perception", help="checkpoints (resumes from last.pt)")
+    tp.add_argument("--epochs", type=_positive, default=20)
+    tp.add_argument("--batch-size", type=_positive, default=64)
+    tp.add_argument("--lr", type=float, default=3e-3)
+    tp.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
+    tp.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    tp.add_argument("--seed", type=int, default=0)
+    tp.set_defaults(func=cmd_train_perception)
+    ep = sub.add_parser("eval-perception", help="mAP, light-state accuracy and throughput of perception weights")
+    ep.add_argument("--weights", default="runs/perception/best.pt")
+    ep.add_argument("--data", default="runs/perception_data", help="collected frames (the held-out split is used)")
+    ep.add_argument("--frames", type=int, default=0, help="evaluate on at most this many frames (0 = all)")
+    ep.add_argument("--out", default="runs/perception_eval")
+    ep.add_argument("--device", default="auto")
+    ep.set_defaults(func=cmd_eval_perception)
     sc = sub.add_parser("scenarios", help="list the scenario suite")
     sc.set_defaults(func=cmd_scenarios)
     play = sub.add_parser("play", help="drive a world yourself in a pygame window (headless: autopilot run to PNG/MP4)")
