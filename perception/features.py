@@ -55,3 +55,25 @@ def oracle_features(labels: dict[str, np.ndarray], lidar: np.ndarray, state: np.
     objects = objects_to_features(labels["cls"], labels["position"], labels["angle"],
                                   np.ones(labels["cls"].shape, dtype=np.float32), probs, labels["visible"], k)
     return np.concatenate([objects, lidar.astype(np.float32), state.astype(np.float32)], axis=1)
+
+
+def detections_to_features(detections: list[dict[str, np.ndarray]], camera, lidar: np.ndarray, state: np.ndarray,
+                           k: int) -> np.ndarray:
+    """Perception features from Detector output (pixels) for frames of a camera with `camera`
+    (a CameraConfig): positions go from pixels to the ego frame (x forward, y left) [m]."""
+    n = max((len(d["cls"]) for d in detections), default=0)
+    b = len(detections)
+    cls = np.full((b, max(n, 1)), -1)
+    pos = np.zeros((b, max(n, 1), 2))
+    heading, score = np.zeros((b, max(n, 1))), np.zeros((b, max(n, 1)))
+    probs, valid = np.zeros((b, max(n, 1), 3)), np.zeros((b, max(n, 1)), dtype=bool)
+    for i, d in enumerate(detections):  # a few detections per frame: pack into padded arrays
+        m = len(d["cls"])
+        u, v = d["centre"][:, 0], d["centre"][:, 1]
+        cls[i, :m], heading[i, :m], score[i, :m], probs[i, :m], valid[i, :m] = (
+            d["cls"], d["angle"], d["score"], d["light_probs"], True)
+        pos[i, :m, 0] = (camera.ego_row * camera.height - v) * camera.metres_per_pixel
+        pos[i, :m, 1] = (camera.width / 2 - u) * camera.metres_per_pixel
+    probs = np.where((cls == 2)[..., None], probs, 0.0)
+    objects = objects_to_features(cls, pos, heading, score, probs, valid, k)
+    return np.concatenate([objects, lidar.astype(np.float32), state.astype(np.float32)], axis=1)

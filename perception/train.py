@@ -179,6 +179,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
         history.append({"epoch": epoch + 1, "train_loss": running, "val_loss": val_loss,
                         "seconds": time.perf_counter() - start})
         _write_log(out / "log.csv", history)
+        _tensorboard(out, history[-1])
         extra = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch, "best": min(best, val_loss),
                  "history": history, "train_config": asdict(cfg)}
         if val_loss < best:
@@ -193,3 +194,14 @@ def _write_log(path: Path, history: list[dict[str, float]]) -> None:
         writer = csv.DictWriter(f, fieldnames=list(history[0]))
         writer.writeheader()
         writer.writerows(history)
+
+
+def _tensorboard(out: Path, row: dict[str, float]) -> None:
+    """Also log to TensorBoard when the `tensorboard` package is installed (optional)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return
+    with SummaryWriter(str(out / "tb")) as writer:
+        for key in ("train_loss", "val_loss"):
+            writer.add_scalar(f"loss/{key}", row[key], row["epoch"])

@@ -156,6 +156,21 @@ def label_corners(centre: np.ndarray, size: np.ndarray, angle: float) -> np.ndar
     return np.stack([centre + fwd + left, centre - fwd + left, centre - fwd - left, centre + fwd - left])
 
 
+_DETECTOR: list = []
+
+
+def _detector():  # noqa: ANN202 - returns perception.detector.Detector or None
+    """The shipped perception model, loaded once (None if torch or the weights are missing)."""
+    if not _DETECTOR:
+        try:
+            from perception.detector import Detector, shipped_weights
+
+            _DETECTOR.append(Detector(shipped_weights(), device="cpu") if shipped_weights().is_file() else None)
+        except ImportError:
+            _DETECTOR.append(None)
+    return _DETECTOR[0]
+
+
 def draw_labels(img: np.ndarray, objects: Mapping[str, np.ndarray], scale: float) -> None:
     """Outline objects on a camera image upscaled by `scale` (in place): rotated boxes for cars,
     circles for pedestrians and traffic lights. `objects` is `CameraLabels.frame(b)` (or detections
@@ -469,11 +484,13 @@ class Game:
         surface.blit(img, (pos[0] - img.get_width(), pos[1]) if right else pos)
 
     def draw_camera_panel(self, surface: pygame.Surface) -> None:
-        """The camera frame, upscaled, with ground-truth label overlays (toggled with G)."""
+        """The camera frame, upscaled, with the perception detections overlaid (ground-truth labels
+        when no trained weights are available), toggled with G."""
         frames, labels = self.world.camera.render(self.world)
         img, scale = upscale(frames[0], CAMERA_BOX)
         if self.overlays:
-            draw_labels(img, labels.frame(0), scale)
+            detector = _detector()
+            draw_labels(img, detector(frames[:1])[0] if detector is not None else labels.frame(0), scale)
         cam = self.world.config.camera
         x, y = CAMERA_POS
         self.text(surface, f"camera {cam.width}x{cam.height}", (x, y - 20), font="bold")

@@ -155,3 +155,17 @@ def test_features_layout_sorted_and_padded():
     labels = {"cls": cls, "position": pos, "angle": np.zeros((1, 4)), "light": np.zeros((1, 4), dtype=int),
               "visible": np.ones((1, 4), dtype=bool)}
     assert oracle_features(labels, np.zeros((1, 4)), np.zeros((1, 3)), k=2).shape == (1, 55)
+
+
+def test_detections_to_features_maps_pixels_to_ego_frame():
+    from drivesim.config import CameraConfig
+    from perception.features import detections_to_features
+
+    cam = CameraConfig()
+    det = [{"cls": np.array([0]), "centre": np.array([[cam.width / 2 - 10.0, cam.ego_row * cam.height - 25.0]]),
+            "angle": np.array([0.0]), "score": np.array([0.8]), "light_probs": np.array([[0.1, 0.1, 0.8]])}]
+    feats = detections_to_features(det, cam, np.zeros((1, 4)), np.zeros((1, 3)), k=2)
+    car = feats[0, :8]
+    assert car[0] == pytest.approx(25.0 * cam.metres_per_pixel / 30.0)  # forward
+    assert car[1] == pytest.approx(10.0 * cam.metres_per_pixel / 30.0)  # left
+    assert car[4] == pytest.approx(0.8) and (car[5:] == 0).all()  # no light probabilities on a car
