@@ -91,7 +91,8 @@ def cmd_train_perception(args: argparse.Namespace) -> int:
     from perception.train import TrainConfig, train
 
     result = train(TrainConfig(data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
-                               lr=args.lr, optimizer=args.optimizer, device=args.device, seed=args.seed))
+                               lr=args.lr, optimizer=args.optimizer, device=args.device, seed=args.seed,
+                               width=args.width))
     print(f"best validation loss {result['best_val_loss']:.4f} on {result['device']}; checkpoints in {args.out}")
     return 0
 
@@ -99,7 +100,20 @@ def cmd_train_perception(args: argparse.Namespace) -> int:
 def cmd_eval_perception(args: argparse.Namespace) -> int:
     from perception.evaluate import evaluate, markdown
 
-    metrics = evaluate(args.weights, args.data, args.out, args.frames, args.device)
+    data = args.data
+    if args.seed is not None:  # fresh frames from seeds never used for training, all held out
+        from pathlib import Path
+
+        from perception.dataset import CollectConfig, collect
+
+        data = str(Path(args.out) / f"frames_seed{args.seed}")
+        collect(data, CollectConfig(frames=args.frames or 2000, seed=args.seed, val_share=1.0))
+    weights = args.weights
+    if weights is None:
+        from perception.detector import shipped_weights
+
+        weights = str(shipped_weights())
+    metrics = evaluate(weights, data, args.out, args.frames, args.device)
     print(markdown(metrics))
     return 0
 
@@ -144,10 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
     tp.add_argument("--device", default="auto", help="auto | cpu | cuda")
     tp.add_argument("--seed", type=int, default=0)
+    tp.add_argument("--width", type=_positive, default=32, help="backbone channels")
     tp.set_defaults(func=cmd_train_perception)
     ep = sub.add_parser("eval-perception", help="mAP, light-state accuracy and throughput of perception weights")
-    ep.add_argument("--weights", default="runs/perception/best.pt")
+    ep.add_argument("--weights", default=None, help="checkpoint (default: the shipped weights)")
     ep.add_argument("--data", default="runs/perception_data", help="collected frames (the held-out split is used)")
+    ep.add_argument("--seed", type=int, default=None,
+                    help="instead of --data, collect --frames fresh frames from worlds seeded S, S+1, ...")
     ep.add_argument("--frames", type=int, default=0, help="evaluate on at most this many frames (0 = all)")
     ep.add_argument("--out", default="runs/perception_eval")
     ep.add_argument("--device", default="auto")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from perception.model import for_inference
 from perception.targets import decode
 from perception.train import load_checkpoint, pick_device
 
@@ -26,13 +27,14 @@ class Detector:
     def __init__(self, weights: str | Path | None = None, device: str = "auto",
                  threshold: float = DEFAULT_THRESHOLD) -> None:
         self.device = pick_device(device)
-        self.model, _ = load_checkpoint(weights or shipped_weights(), self.device)
-        self.model.eval()
+        model, _ = load_checkpoint(weights or shipped_weights(), self.device)
+        self.model = for_inference(model)
         self.threshold = threshold
 
     @torch.no_grad()
     def __call__(self, frames: np.ndarray) -> list[dict[str, np.ndarray]]:
         x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device).permute(0, 3, 1, 2).float() / 255.0
+        x = x.contiguous(memory_format=torch.channels_last)
         det = decode(self.model(x))
         keep = det.score >= self.threshold
         return [{"cls": det.cls[b][keep[b]].cpu().numpy(), "centre": det.centre[b][keep[b]].cpu().numpy(),

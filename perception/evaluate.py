@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from perception.model import for_inference
 from perception.targets import Detections, decode
 
 CLASS_NAMES = ("car", "pedestrian", "traffic_light")
@@ -92,11 +93,12 @@ def _confuse(confusion: np.ndarray, probs: np.ndarray, true_light: np.ndarray) -
 def predict(model: torch.nn.Module, frames: np.ndarray, device: torch.device, batch_size: int = 256,
             k: int = 48) -> list[dict[str, np.ndarray]]:
     """Detections per frame (score >= MIN_SCORE) as numpy dicts."""
-    model.eval()
+    model = for_inference(model)
     out: list[dict[str, np.ndarray]] = []
     with torch.no_grad():
         for start in range(0, len(frames), batch_size):
             x = torch.from_numpy(frames[start:start + batch_size]).to(device).permute(0, 3, 1, 2).float() / 255.0
+            x = x.contiguous(memory_format=torch.channels_last)
             det: Detections = decode(model(x), k)
             for b in range(len(x)):
                 keep = det.score[b] >= MIN_SCORE
@@ -114,9 +116,10 @@ def ground_truth(data: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
 
 def throughput(model: torch.nn.Module, shape: tuple[int, int], device: torch.device, batch: int,
                seconds: float = 2.0) -> float:
-    """Frames per second of model forward + decode at a batch size."""
-    model.eval()
-    x = torch.rand(batch, 3, *shape, device=device)
+    """Frames per second of model forward + decode at a batch size (inference copy: BatchNorm
+    folded, channels-last)."""
+    model = for_inference(model)
+    x = torch.rand(batch, 3, *shape, device=device).contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         decode(model(x))
         n, start = 0, time.perf_counter()

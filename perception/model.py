@@ -23,7 +23,7 @@ HEAD_CHANNELS = {"heatmap": N_CLASSES, "offset": 2, "size": 2, "heading": 2, "li
 
 @dataclass(frozen=True)
 class ModelConfig:
-    width: int = 48  # channels of the backbone's last stage
+    width: int = 32  # channels of the backbone's last stage
     in_channels: int = 3  # RGB
 
 
@@ -91,3 +91,22 @@ def count_macs(model: PerceptionNet, height: int, width: int) -> int:
     for h in hooks:
         h.remove()
     return macs
+
+
+def for_inference(model: PerceptionNet) -> PerceptionNet:
+    """A copy for fast inference: BatchNorm folded into the preceding convolutions, channels-last
+    memory layout, eval mode. Outputs equal the original's (up to float rounding)."""
+    import copy
+
+    fused = copy.deepcopy(model).eval()
+    for module in fused.modules():
+        if isinstance(module, nn.Sequential) and len(module) == 3 and isinstance(module[1], nn.BatchNorm2d):
+            conv, bn = module[0], module[1]
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                               conv.dilation, conv.groups, bias=True)
+            with torch.no_grad():
+                folded.weight.copy_(conv.weight * scale[:, None, None, None])
+                folded.bias.copy_(bn.bias - bn.running_mean * scale)
+            module[0], module[1] = folded, nn.Identity()
+    return fused.to(memory_format=torch.channels_last)

@@ -40,6 +40,7 @@ class TrainConfig:
     flip: bool = True  # random horizontal flips (labels mirrored)
     colour_jitter: float = 0.15  # max relative per-channel gain change
     max_steps_per_epoch: int = 0  # 0 = a full pass over the training frames
+    width: int = 32  # backbone channels (ModelConfig.width)
 
 
 def pick_device(name: str) -> torch.device:
@@ -132,7 +133,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     data, val = load_split(cfg.data, "train"), load_split(cfg.data, "val")
     if len(data["frames"]) == 0:
         raise ValueError(f"{cfg.data}: no training frames")
-    model = PerceptionNet().to(device)
+    model = PerceptionNet(ModelConfig(width=cfg.width)).to(device)
     params = model.parameters()
     opt = (torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay) if cfg.optimizer == "adamw"
            else torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True))

@@ -22,7 +22,7 @@ def drivesim(*args: str) -> None:
 
 
 drivesim("collect", "--out", DATA, "--frames", "16000", "--seed", "0")
-drivesim("train-perception", "--data", DATA, "--out", RUN, "--epochs", "12", "--device", "auto")
+drivesim("train-perception", "--data", DATA, "--out", RUN, "--epochs", "12", "--width", "32", "--device", "auto")
 ckpt = torch.load(ROOT / RUN / "best.pt", map_location="cpu", weights_only=False)
 shipped = {k: ckpt[k] for k in ("version", "model_config", "model")} | {"history": ckpt["history"]}
 target = ROOT / "assets" / "perception" / "perception.pt"

@@ -494,7 +494,8 @@ class Game:
         cam = self.world.config.camera
         x, y = CAMERA_POS
         self.text(surface, f"camera {cam.width}x{cam.height}", (x, y - 20), font="bold")
-        self.text(surface, f"labels {'on' if self.overlays else 'off'} (G)", (x + CAMERA_BOX, y - 19), DIM_RGB,
+        what = "detections" if _detector() is not None else "labels"
+        self.text(surface, f"{what} {'on' if self.overlays else 'off'} (G)", (x + CAMERA_BOX, y - 19), DIM_RGB,
                   "small", right=True)
         blit_array(surface, img, (x, y))
 
@@ -533,7 +534,7 @@ class Game:
         score = self.score()
         index = scenario_names().index(self.scenario) + 1
         return [
-            (f"scenario {index} {self.scenario}   seed {self.seed}", ACCENT_RGB, "bold"),
+            (f"{index}: {self.scenario}  seed {self.seed}", ACCENT_RGB, "bold"),
             (self.mode_text(), WARN_RGB if self.paused or self.recorder else TEXT_RGB, "bold"),
             (f"time {w.time[0]:6.1f} s   step {int(w.t[0])}", TEXT_RGB, "text"),
             (f"speed {w.ego.v[0] * 3.6:5.1f} km/h (limit {w.config.traffic.speed_limit * 3.6:.0f})", TEXT_RGB, "text"),

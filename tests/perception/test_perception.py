@@ -133,7 +133,7 @@ def test_checkpoint_round_trip_and_clear_errors(tmp_path):
     (tmp_path / "corrupt.pt").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="corrupt.pt"):
         load_checkpoint(tmp_path / "corrupt.pt")
-    torch.save({"version": 1, "model_config": {"width": 32, "in_channels": 3}, "model": model.state_dict()},
+    torch.save({"version": 1, "model_config": {"width": 24, "in_channels": 3}, "model": model.state_dict()},
                tmp_path / "mismatch.pt")
     with pytest.raises(ValueError, match="do not match"):
         load_checkpoint(tmp_path / "mismatch.pt")
@@ -169,3 +169,20 @@ def test_detections_to_features_maps_pixels_to_ego_frame():
     assert car[0] == pytest.approx(25.0 * cam.metres_per_pixel / 30.0)  # forward
     assert car[1] == pytest.approx(10.0 * cam.metres_per_pixel / 30.0)  # left
     assert car[4] == pytest.approx(0.8) and (car[5:] == 0).all()  # no light probabilities on a car
+
+
+def test_inference_copy_matches_the_trained_model():
+    from perception.model import for_inference
+
+    model = PerceptionNet()
+    model.train()
+    with torch.no_grad():  # give BatchNorm non-trivial statistics
+        for _ in range(3):
+            model(torch.rand(8, 3, 96, 96))
+    model.eval()
+    x = torch.rand(4, 3, 96, 96)
+    with torch.no_grad():
+        ref = model(x)
+        fast = for_inference(model)(x.contiguous(memory_format=torch.channels_last))
+    for key in ref:
+        assert torch.allclose(ref[key], fast[key], atol=1e-4), key
