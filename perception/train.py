@@ -1,8 +1,8 @@
 """Train PerceptionNet on collected frames (`drivesim train-perception`).
 
-AdamW (or SGD) with a cosine learning-rate schedule, flip and colour augmentation, AMP and pinned
-memory on CUDA, checkpoints written atomically every epoch (`last.pt`, plus `best.pt` by validation
-loss), resume from `last.pt`, a CSV log and a progress bar.
+AdamW (or SGD) with a one-cycle cosine learning-rate schedule, flip and colour augmentation, AMP and
+pinned memory on CUDA, checkpoints written atomically every epoch (`last.pt`, plus `best.pt` by
+validation loss), resume from `last.pt`, a CSV log, TensorBoard scalars (`OUT/tb`) and a progress bar.
 """
 
 from __future__ import annotations

@@ -120,6 +120,7 @@ def test_tiny_training_lowers_the_loss_and_resumes(dataset, tmp_path):
     cfg = TrainConfig(data=str(dataset), out=str(tmp_path / "run"), epochs=1, batch_size=16, max_steps_per_epoch=2)
     result = train(cfg, progress=False)
     assert len(result["history"]) == 1 and (tmp_path / "run" / "last.pt").exists()
+    assert any((tmp_path / "run" / "tb").iterdir())  # TensorBoard event file
     assert len(train(cfg, progress=False)["history"]) == 1  # resumed: nothing left to train
 
 
