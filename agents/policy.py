@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,14 @@ class PolicyAgent:
 
     def __init__(self, model: Any, path: str) -> None:
         self.model, self.path = model, path
-        self.observations = tuple(k for k in ("camera", "lidar", "state") if k in model.observation_space.spaces)
+        self.feature_mode = _feature_mode(path)  # "perception"/"oracle" for feature policies, else None
+        self.features = None
+        self.config_overrides: dict[str, Any] = {}
+        if self.feature_mode is None:
+            self.observations = tuple(k for k in ("camera", "lidar", "state") if k in model.observation_space.spaces)
+        else:
+            self.observations = ("camera", "lidar", "state")
+            self.config_overrides = {"camera_labels": self.feature_mode == "oracle"}
 
     @classmethod
     def load(cls, path: str | None = None, device: str = "auto") -> PolicyAgent:
@@ -39,16 +47,39 @@ class PolicyAgent:
             model = PPO.load(path, device=device)
         except Exception as err:  # SB3 raises several types for corrupt archives
             raise ValueError(f"{path}: not a loadable Stable-Baselines3 PPO checkpoint ({err})") from None
-        return cls(model, path)
+        agent = cls(model, path)
+        agent._k = int(json.loads(Path(path).with_name("config.json").read_text()).get("k", 4)) \
+            if agent.feature_mode else 4
+        return agent
 
     def reset(self, world: World) -> None:
         from drivesim.envs.spaces import observation_space
 
+        if self.feature_mode is not None:
+            from agents.features_env import FeatureFn
+
+            self.features = FeatureFn(self.feature_mode, world.config, k=self._k)
+            if self.model.observation_space.shape != (self.features.size,):
+                raise ValueError(f"{self.path}: the policy was trained on observations {self.model.observation_space}, "
+                                 f"but this environment provides {self.features.size} features")
+            return
         expected = observation_space(world.config)
         if expected != self.model.observation_space:
             raise ValueError(f"{self.path}: the policy was trained on observations {self.model.observation_space}, "
                              f"but this environment provides {expected}; evaluate with the same observation layout")
 
     def act(self, world: World, obs: dict[str, np.ndarray] | None) -> np.ndarray:
+        if self.features is not None:
+            labels = world.camera_labels._asdict() if world.camera_labels is not None else None
+            obs = self.features(obs, labels)
         action, _ = self.model.predict(obs, deterministic=True)
         return np.asarray(action, dtype=np.float64).reshape(world.batch_size, 2)
+
+
+def _feature_mode(path: str) -> str | None:
+    """The observation mode recorded in the run folder's config.json by `drivesim train`."""
+    config = Path(path).with_name("config.json")
+    if not config.is_file():
+        return None
+    mode = json.loads(config.read_text()).get("obs")
+    return mode if mode in ("perception", "oracle") else None

@@ -118,6 +118,16 @@ def cmd_eval_perception(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from agents.ppo import PPOConfig, train
+
+    cfg = PPOConfig(obs=args.obs, n_envs=args.n_envs, total_steps=args.total_steps, out=args.out, device=args.device,
+                    seed=args.seed, scenario=args.scenario, n_steps=args.n_steps)
+    path = train(cfg, resume=args.resume, progress=not args.no_progress)
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drivesim", description="Fast batched city-driving simulator.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -169,6 +179,18 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--out", default="runs/perception_eval")
     ep.add_argument("--device", default="auto")
     ep.set_defaults(func=cmd_eval_perception)
+    tr = sub.add_parser("train", help="train a PPO agent (Stable-Baselines3)")
+    tr.add_argument("--obs", choices=("perception", "oracle", "pixels"), default="perception")
+    tr.add_argument("--n-envs", type=_positive, default=16)
+    tr.add_argument("--total-steps", type=_positive, default=500_000)
+    tr.add_argument("--n-steps", type=_positive, default=256, help="rollout length per env")
+    tr.add_argument("--scenario", default=None, help="train on a suite scenario (name or .toml path)")
+    tr.add_argument("--out", default="runs/ppo", help="run folder")
+    tr.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--resume", default=None, help="continue from a model.zip / checkpoint.zip")
+    tr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    tr.set_defaults(func=cmd_train)
     sc = sub.add_parser("scenarios", help="list the scenario suite")
     sc.set_defaults(func=cmd_scenarios)
     play = sub.add_parser("play", help="drive a world yourself in a pygame window (headless: autopilot run to PNG/MP4)")
@@ -187,7 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError) as err:  # bad input: a clear message, no traceback
+        print(f"drivesim {args.command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

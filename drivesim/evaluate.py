@@ -86,7 +86,7 @@ def run_scenario(agent: Any, scenario: Scenario, episodes: int, seed_offset: int
 def _run_batch(agent: Any, scenario: Scenario, seeds: list[int], video: Path | None) -> list[EpisodeRecord]:
     config = scenario.config
     if getattr(agent, "observations", None):
-        config = config.replace(observations=agent.observations)
+        config = config.replace(observations=agent.observations, **getattr(agent, "config_overrides", {}))
     world = World(config, len(seeds))
     world.reset(np.array(seeds, dtype=np.uint64), np.zeros(len(seeds), dtype=np.int64))
     agent.reset(world)
