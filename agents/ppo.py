@@ -43,6 +43,13 @@ class PPOConfig:
 
 
 def make_env(cfg: PPOConfig) -> VecEnv:
+    """The training env, wrapped in VecMonitor so episode returns and lengths reach the logs."""
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    return VecMonitor(_make_env(cfg))
+
+
+def _make_env(cfg: PPOConfig) -> VecEnv:
     if cfg.obs not in OBS_MODES:
         raise ValueError(f"--obs {cfg.obs!r} unknown; allowed {OBS_MODES}")
     overrides: dict[str, Any] = {"scenario": cfg.scenario} if cfg.scenario else {}
