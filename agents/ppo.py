@@ -108,6 +108,7 @@ def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True) -> P
                     gae_lambda=cfg.gae_lambda, ent_coef=cfg.ent_coef, clip_range=cfg.clip_range, seed=cfg.seed,
                     device=cfg.device, tensorboard_log=str(out / "tb"), verbose=0)
     callback = AtomicCheckpoint(out, cfg.checkpoint_every)
+    _sigterm_as_interrupt()
     try:
         model.learn(cfg.total_steps, callback=callback, reset_num_timesteps=resume is None, progress_bar=progress)
     except KeyboardInterrupt:  # Ctrl-C: keep what was learned
@@ -116,3 +117,15 @@ def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True) -> P
     save_atomic(model, final)
     env.close()
     return final
+
+
+def _sigterm_as_interrupt() -> None:
+    """Treat SIGTERM (e.g. a job scheduler stopping the run) like Ctrl-C: save, then exit."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        def handler(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, handler)

@@ -166,6 +166,7 @@ class RewardConfig:
     comfort: float = 0.05  # penalty per second per (|jerk| / 10 m/s^3 + |steer rate| / max), in [0, 100]
     goal: float = 10.0  # bonus when the goal is reached, in [0, 1000]
     off_route: float = 5.0  # penalty when the episode ends by leaving the route, in [0, 1000]
+    stuck: float = 5.0  # penalty when the episode ends for lack of progress (standing still is not free), in [0, 1000]
 
     def validate(self) -> None:
         for f in fields(self):

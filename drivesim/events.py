@@ -18,7 +18,7 @@ from drivesim.map.raster import lookup
 EVENT_NAMES = ("collision_vehicle", "collision_pedestrian", "collision_static", "red_light", "off_road",
                "wrong_way", "goal", "off_route", "stuck", "timeout")
 REWARD_TERMS = ("progress", "collision", "red_light", "off_road", "wrong_way", "lane_keeping", "speeding",
-                "comfort", "goal", "off_route")
+                "comfort", "goal", "off_route", "stuck")
 TERMINATING = ("collision_vehicle", "collision_pedestrian", "collision_static", "goal", "off_route", "stuck")
 
 _DRIVABLE_LUT = np.zeros(256, dtype=bool)
@@ -75,4 +75,5 @@ def reward_terms(events: dict[str, np.ndarray], progress_delta: np.ndarray, late
         "comfort": -cfg.comfort * dt * discomfort,
         "goal": cfg.goal * events["goal"],
         "off_route": -cfg.off_route * events["off_route"],
+        "stuck": -cfg.stuck * events["stuck"],
     }

@@ -31,7 +31,7 @@ class CityDriveEnv(gym.Env):
 
     ## Rewards
     The sum of named, weighted terms (`RewardConfig`): progress, collision, red_light, off_road,
-    wrong_way, lane_keeping, speeding, comfort, goal, off_route; each is in `info["reward_terms"]`.
+    wrong_way, lane_keeping, speeding, comfort, goal, off_route, stuck; each is in `info["reward_terms"]`.
 
     ## Starting State
     The ego stands still on a random road lane with a random route of `route_length` metres.

@@ -49,3 +49,21 @@ def test_feature_env_terminal_observation_is_a_feature_vector():
     for _ in range(3):
         obs, reward, done, infos = env.step(np.zeros((2, 2), dtype=np.float32))
     assert done.all() and infos[0]["terminal_observation"].shape == obs.shape[1:]
+
+
+def test_sigterm_saves_the_model_and_exits_cleanly(tmp_path):
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "drivesim.cli", "train", "--obs", "oracle", "--n-envs", "2",
+                             "--n-steps", "64", "--total-steps", "1000000", "--out", str(run), "--no-progress",
+                             "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run / "tb").exists() and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(3.0)  # let it learn a little
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "interrupted" in out and (run / "model.zip").exists()
