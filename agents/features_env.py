@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
-from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
 from drivesim.config import EnvConfig
+from drivesim.envs.sb3 import BatchedVecEnv
 from drivesim.envs.vector import CityDriveVectorEnv
 from drivesim.sensors.state import STATE_DIM
 from perception.features import detections_to_features, oracle_features
@@ -52,7 +52,7 @@ def feature_env_config(config: EnvConfig | None, mode: str, overrides: dict[str,
     return base.replace(observations=("camera", "lidar", "state"), camera_labels=mode == "oracle")
 
 
-class FeatureVecEnv(VecEnv):
+class FeatureVecEnv(BatchedVecEnv):
     """`num_envs` worlds stepped as one batch; observations are feature vectors (num_envs, F)."""
 
     def __init__(self, num_envs: int, mode: str = "perception", config: EnvConfig | None = None, k: int = DEFAULT_K,
@@ -87,23 +87,3 @@ class FeatureVecEnv(VecEnv):
                             "TimeLimit.truncated": bool(truncated[i] and not terminated[i]),
                             "route_completion": float(info["final_info"]["route_completion"][i])}
         return feats, reward.astype(np.float32), done, infos
-
-    def close(self) -> None:
-        self.env.close()
-
-    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
-        return [getattr(self.env, attr_name) for _ in self._indices(indices)]
-
-    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
-        setattr(self.env, attr_name, value)
-
-    def env_method(self, method_name: str, *args: Any, indices: VecEnvIndices = None, **kwargs: Any) -> list[Any]:
-        return [getattr(self.env, method_name)(*args, **kwargs) for _ in self._indices(indices)]
-
-    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
-        return [False for _ in self._indices(indices)]
-
-    def _indices(self, indices: VecEnvIndices) -> list[int]:
-        if indices is None:
-            return list(range(self.num_envs))
-        return [indices] if isinstance(indices, int) else list(indices)

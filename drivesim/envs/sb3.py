@@ -20,7 +20,35 @@ from drivesim.envs.spaces import row
 from drivesim.envs.vector import CityDriveVectorEnv
 
 
-class SB3VecEnv(VecEnv):
+class BatchedVecEnv(VecEnv):
+    """SB3 plumbing shared by VecEnvs over one batched env `self.env` (attribute and method calls
+    reach the batched env, once per requested index)."""
+
+    env: CityDriveVectorEnv
+
+    def close(self) -> None:
+        self.env.close()
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        return [getattr(self.env, attr_name) for _ in self._indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        setattr(self.env, attr_name, value)
+
+    def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None,
+                   **method_kwargs: Any) -> list[Any]:
+        return [getattr(self.env, method_name)(*method_args, **method_kwargs) for _ in self._indices(indices)]
+
+    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
+        return [False for _ in self._indices(indices)]
+
+    def _indices(self, indices: VecEnvIndices) -> Sequence[int]:
+        if indices is None:
+            return range(self.num_envs)
+        return [indices] if isinstance(indices, int) else list(indices)
+
+
+class SB3VecEnv(BatchedVecEnv):
     """`num_envs` worlds stepped as one batch, seen by SB3 as `num_envs` environments."""
 
     def __init__(self, num_envs: int, config: EnvConfig | None = None, seed: int | None = None,
@@ -57,23 +85,3 @@ class SB3VecEnv(VecEnv):
                 }
         return obs, reward.astype(np.float32), done, infos
 
-    def close(self) -> None:
-        self.env.close()
-
-    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
-        return [getattr(self.env, attr_name) for _ in self._get_indices(indices)]
-
-    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
-        setattr(self.env, attr_name, value)
-
-    def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None,
-                   **method_kwargs: Any) -> list[Any]:
-        return [getattr(self.env, method_name)(*method_args, **method_kwargs) for _ in self._get_indices(indices)]
-
-    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
-        return [False for _ in self._get_indices(indices)]
-
-    def _get_indices(self, indices: VecEnvIndices) -> Sequence[int]:
-        if indices is None:
-            return range(self.num_envs)
-        return [indices] if isinstance(indices, int) else list(indices)
