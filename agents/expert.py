@@ -9,6 +9,7 @@ is blocked. Batched over worlds and free of torch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -42,6 +43,14 @@ class ExpertConfig:
     decel: float = 3.0  # [m/s^2] IDM comfortable deceleration
 
 
+class _Ahead(NamedTuple):
+    """What lies ahead on the route, computed once per step."""
+
+    stop: np.ndarray  # (B,) [m] front bumper to the next stop line (inf if none)
+    light: np.ndarray  # (B,) Light there
+    connector: np.ndarray  # (B,) the next connector (-1 if none or already on one)
+
+
 class ExpertAgent:
     """`act(world) -> (B, 2)` actions in [-1, 1] (privileged: reads the World, needs no observation)."""
 
@@ -58,9 +67,10 @@ class ExpertAgent:
         cfg, veh = self.cfg, world.config.vehicle
         path_x, path_y, path_d = self._path(world)
         steer = self._steer(world)
-        gap, v_lead = self._obstacles(world, path_x, path_y, path_d)
-        stop = self._stop_line_gap(world)
-        v0 = self._desired_speed(world)
+        ahead = _Ahead(*world.next_stop_line(), self._next_connector(world))  # shared by the checks below
+        gap, v_lead = self._obstacles(world, ahead, path_x, path_y, path_d)
+        stop = self._stop_line_gap(world, ahead)
+        v0 = self._desired_speed(world, ahead)
         v = world.ego.v
         idm = lambda g, vl: idm_accel(v, v0, g, vl, a=cfg.accel, b=cfg.decel,  # noqa: E731
                                       time_headway=cfg.time_headway, min_gap=cfg.min_gap)
@@ -106,7 +116,7 @@ class ExpertAgent:
         return x, y
 
     # ------------------------------------------------------------------------------- obstacles
-    def _obstacles(self, world: World, path_x: np.ndarray, path_y: np.ndarray, path_d: np.ndarray
+    def _obstacles(self, world: World, ahead: _Ahead, path_x: np.ndarray, path_y: np.ndarray, path_d: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:
         """Gap [m] to the first car or pedestrian on the path ahead and its speed along it."""
         cfg, veh = self.cfg, world.config.vehicle
@@ -124,11 +134,11 @@ class ExpertAgent:
         ped_gap = np.minimum(
             self._first_on_path(path_x, path_y, path_d, peds.x, peds.y, peds.active, reach, veh.length / 2 + 1.0)[0],
             self._first_on_path(path_x, path_y, path_d, px, py, peds.active, reach, veh.length / 2 + 1.0)[0])
-        ped_gap = np.minimum(ped_gap, self._occupied_crossing_gap(world, path_x, path_y, path_d))
+        ped_gap = np.minimum(ped_gap, self._occupied_crossing_gap(world, ahead, path_x, path_y, path_d))
         return np.minimum(car_gap, ped_gap), np.where(car_gap <= ped_gap, v_lead, 0.0)
 
-    def _occupied_crossing_gap(self, world: World, path_x: np.ndarray, path_y: np.ndarray, path_d: np.ndarray
-                               ) -> np.ndarray:
+    def _occupied_crossing_gap(self, world: World, ahead: _Ahead, path_x: np.ndarray, path_y: np.ndarray,
+                               path_d: np.ndarray) -> np.ndarray:
         """Pedestrians walking on (or stepping onto) a crossing whose next few seconds of walking
         pass near the route: before an intersection, wait at the stop line for them instead of
         stopping on the crosswalk later; elsewhere (jaywalkers mid-block), stop before them."""
@@ -137,8 +147,7 @@ class ExpertAgent:
         if not walking.any():
             return np.full(world.batch_size, np.inf)
         idx, valid = compact(walking)
-        stop, _ = world.next_stop_line()
-        conn = self._next_connector(world)
+        stop, conn = ahead.stop, ahead.connector
         through = stop + world.pool.lane_len[world.map_idx, np.maximum(conn, 0)] + veh.length
         # how long the ego needs to clear the intersection (or the next 15 m), at >= 3 m/s
         clear = np.where(np.isfinite(through) & (conn >= 0), through, 15.0) / np.maximum(world.ego.v, 3.0)
@@ -171,14 +180,14 @@ class ExpertAgent:
         return np.where(np.isfinite(gap), np.maximum(gap, 0.0), np.inf), np.where(np.isfinite(gap), k, -1)
 
     # --------------------------------------------------------------------------- intersections
-    def _stop_line_gap(self, world: World) -> np.ndarray:
+    def _stop_line_gap(self, world: World, ahead: _Ahead) -> np.ndarray:
         """Distance [m] to the stop line where the ego must stop (inf if it may go)."""
         cfg = self.cfg
-        dist, light = world.next_stop_line()
+        dist, light = ahead.stop, ahead.light
         v = world.ego.v
         red = (light == Light.RED) | ((light == Light.YELLOW) & (dist > v**2 / (2 * cfg.decel)))
         near = dist < cfg.approach
-        must = near & (red | self._must_yield(world, dist) | self._exit_blocked(world))
+        must = near & (red | self._must_yield(world, ahead) | self._exit_blocked(world, ahead.connector))
         can_stop = dist > v**2 / (2 * world.config.vehicle.max_brake) - 1.0
         return np.where(must & can_stop, np.maximum(dist, 0.0), np.inf)
 
@@ -191,11 +200,11 @@ class ExpertAgent:
         ok = (world.route_i + 1 < world.route_n) & (world.pool.lane_kind[world.map_idx, here] == LaneKind.ROAD)
         return np.where(ok, conn, -1)
 
-    def _must_yield(self, world: World, ego_dist: np.ndarray) -> np.ndarray:
+    def _must_yield(self, world: World, ahead: _Ahead) -> np.ndarray:
         """Yield to a car on, or approaching with priority, a connector that conflicts with the
         ego's next one (same priority order as the NPCs: straight/right before left, then nearer)."""
         pool, m, cars = world.pool, world.map_idx[:, None], world.cars
-        conn = self._next_connector(world)
+        conn = ahead.connector
         safe = np.maximum(conn, 0)[:, None]
         kind = pool.lane_kind[m, cars.lane]
         on_conflict = cars.active & (kind == LaneKind.CONNECTOR) & pool.conflict[m, safe, cars.lane]
@@ -209,28 +218,27 @@ class ExpertAgent:
                   & ((cars.v > 0.3) | (to_stop < 3.0)) & pool.conflict[m, safe, cars.next])
         ego_rank = (pool.lane_turn[world.map_idx, np.maximum(conn, 0)] == Turn.LEFT)[:, None]
         their_rank = pool.lane_turn[m, cars.next] == Turn.LEFT
-        first = (their_rank < ego_rank) | ((their_rank == ego_rank) & (to_stop <= ego_dist[:, None]))
+        first = (their_rank < ego_rank) | ((their_rank == ego_rank) & (to_stop <= ahead.stop[:, None]))
         return (conn >= 0) & (on_conflict | (coming & first)).any(axis=1)
 
-    def _exit_blocked(self, world: World) -> np.ndarray:
-        """The lane after the ego's next connector has no room near its start."""
+    def _exit_blocked(self, world: World, conn: np.ndarray) -> np.ndarray:
+        """The lane after the ego's next connector `conn` (B,) has no room near its start."""
         pool, m, cars = world.pool, world.map_idx, world.cars
-        conn = self._next_connector(world)
         exit_lane = pool.lane_next[m, np.maximum(conn, 0), 0]
         near = cars.active & (cars.lane == exit_lane[:, None]) & (cars.s < EXIT_ROOM)
         return (conn >= 0) & near.any(axis=1)
 
-    def _desired_speed(self, world: World) -> np.ndarray:
+    def _desired_speed(self, world: World, ahead: _Ahead) -> np.ndarray:
         cfg, pool, m = self.cfg, world.pool, world.map_idx
         rows = np.arange(world.batch_size)
         cruise = cfg.speed_fraction * world.config.traffic.speed_limit
         lane = world.route[rows, world.route_i]
         turning = pool.lane_turn[m, lane]
         on_turn = (turning == Turn.LEFT) | (turning == Turn.RIGHT)
-        conn = self._next_connector(world)
+        conn = ahead.connector
         next_turn = pool.lane_turn[m, np.maximum(conn, 0)]
         turn_ahead = (conn >= 0) & ((next_turn == Turn.LEFT) | (next_turn == Turn.RIGHT))
-        dist, _ = world.next_stop_line()
+        dist = ahead.stop
         before = np.sqrt(cfg.turn_speed**2 + 2 * cfg.decel * np.maximum(np.where(np.isfinite(dist), dist, 1e3), 0.0))
         v0 = np.where(turn_ahead, np.minimum(cruise, before), cruise)
         return np.where(on_turn, np.minimum(v0, cfg.turn_speed), v0)

@@ -67,9 +67,7 @@ class FeatureVecEnv(BatchedVecEnv):
             self.seed(seed)
 
     def reset(self) -> VecEnvObs:
-        seed = self._seeds[0] if self._seeds and self._seeds[0] is not None else None
-        obs, info = self.env.reset(seed=seed)
-        self._reset_seeds()
+        obs, info = self.env.reset(seed=self._take_seed())
         return self.features(obs, info.get("camera_labels"))
 
     def step_async(self, actions: np.ndarray) -> None:

@@ -113,9 +113,8 @@ def _run_batch(agent: Any, scenario: Scenario, seeds: list[int], video: Path | N
 def _accumulate(track: _Tracker, world: World, events: dict[str, np.ndarray], yaw_before: np.ndarray,
                 dt: float) -> None:
     a = track.active
-    for name, event in (("collision_pedestrian", "collision_pedestrian"), ("collision_vehicle", "collision_vehicle"),
-                        ("collision_static", "collision_static"), ("red_light", "red_light")):
-        track.infractions[name] += a & events[event]
+    for name in ("collision_pedestrian", "collision_vehicle", "collision_static", "red_light"):  # event == infraction
+        track.infractions[name] += a & events[name]
     track.infractions["timeout"] += a & events["timeout"] & ~events["goal"]
     track.off_road += dt * (a & events["off_road"])
     track.wrong_way += dt * (a & events["wrong_way"])

@@ -26,6 +26,12 @@ class BatchedVecEnv(VecEnv):
 
     env: CityDriveVectorEnv
 
+    def _take_seed(self) -> int | None:
+        """The base seed set by `seed()` for this reset (world i gets seed + i), then forget it."""
+        seed = self._seeds[0] if self._seeds and self._seeds[0] is not None else None
+        self._reset_seeds()
+        return seed
+
     def close(self) -> None:
         self.env.close()
 
@@ -60,10 +66,8 @@ class SB3VecEnv(BatchedVecEnv):
             self.seed(seed)
 
     def reset(self) -> VecEnvObs:
-        seed = self._seeds[0] if self._seeds and self._seeds[0] is not None else None
-        obs, info = self.env.reset(seed=seed)
+        obs, info = self.env.reset(seed=self._take_seed())
         self.reset_infos = [row(info, i) for i in range(self.num_envs)]
-        self._reset_seeds()
         self._reset_options()
         return obs
 

@@ -56,20 +56,16 @@ def validate_actions(action: Any, batch_size: int, batched: bool) -> np.ndarray:
     """Check and clip actions. Returns (B, 2) float64 in [-1, 1].
 
     Raises ValueError naming what was received for a wrong shape, a non-numeric type, or NaN/inf."""
+    expected = (batch_size, ACTION_DIM) if batched else (ACTION_DIM,)
     try:
         arr = np.asarray(action, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"action must be numeric with shape {_expected(batch_size, batched)}, got {action!r}") from None
-    expected = (batch_size, ACTION_DIM) if batched else (ACTION_DIM,)
+        raise ValueError(f"action must be numeric with shape {expected}, got {action!r}") from None
     if arr.shape != expected:
         raise ValueError(f"action must have shape {expected} (steer, accel), got shape {arr.shape}: {action!r}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"action contains NaN or inf: {action!r}")
     return np.clip(arr.reshape(batch_size, ACTION_DIM), -1.0, 1.0)
-
-
-def _expected(batch_size: int, batched: bool) -> tuple[int, ...]:
-    return (batch_size, ACTION_DIM) if batched else (ACTION_DIM,)
 
 
 def make_config(config: EnvConfig | None, overrides: dict[str, Any]) -> EnvConfig:
