@@ -23,20 +23,27 @@ VIEW_SIZE = 480  # [px]
 _LIGHT_NAMES = {Light.NONE: "-", Light.GREEN: "green", Light.YELLOW: "yellow", Light.RED: "red"}
 
 
+def _light_line(light: Light, dist: float) -> str:
+    if not np.isfinite(dist):
+        return "no stop line ahead"
+    if light == Light.NONE:
+        return f"stop line in {dist:4.1f} m (no signal)"
+    return f"light ahead {_LIGHT_NAMES[light]} in {dist:4.1f} m"
+
+
 def hud(frame: np.ndarray, world: World, b: int, episode: int, reward: float) -> np.ndarray:
     """Write speed, command, light ahead and progress onto a frame (in place)."""
     dist, light = world.next_stop_line()
     lines = [
         f"episode {episode}  t={world.time[b]:5.1f}s  return {reward:7.2f}",
         f"speed {world.ego.v[b] * 3.6:5.1f} km/h   command {Turn(world.route_command()[b]).name.lower()}",
-        f"light ahead {_LIGHT_NAMES[Light(light[b])]}"
-        + (f" in {dist[b]:4.1f} m" if np.isfinite(dist[b]) else ""),
+        _light_line(Light(light[b]), float(dist[b])),
         f"route {world.progress[b]:6.1f} / {world.route_total[b]:6.1f} m",
     ]
+    # a dimmed panel behind the text (an outline drawn thicker would be wider and misalign the glyphs)
+    frame[4:8 + 20 * len(lines), 4:330] = (frame[4:8 + 20 * len(lines), 4:330] * 0.35).astype(np.uint8)
     for i, text in enumerate(lines):
-        y = 22 + 20 * i
-        cv2.putText(frame, text, (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(frame, text, (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(frame, text, (10, 22 + 20 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
     return frame
 
 
