@@ -19,9 +19,9 @@ class PolicyAgent:
 
     name = "ppo"
 
-    def __init__(self, model: Any, path: str) -> None:
-        self.model, self.path = model, path
-        self.feature_mode = _feature_mode(path)  # "perception"/"oracle" for feature policies, else None
+    def __init__(self, model: Any, path: str, feature_mode: str | None = None, k: int = 4) -> None:
+        self.model, self.path, self._k = model, path, k
+        self.feature_mode = feature_mode  # "perception"/"oracle" for feature policies, else None (dict observations)
         self.features = None
         self.config_overrides: dict[str, Any] = {}
         if self.feature_mode is None:
@@ -47,10 +47,8 @@ class PolicyAgent:
             model = PPO.load(path, device=device)
         except Exception as err:  # SB3 raises several types for corrupt archives
             raise ValueError(f"{path}: not a loadable Stable-Baselines3 PPO checkpoint ({err})") from None
-        agent = cls(model, path)
-        agent._k = int(json.loads(Path(path).with_name("config.json").read_text()).get("k", 4)) \
-            if agent.feature_mode else 4
-        return agent
+        mode, k = _run_config(path)
+        return cls(model, path, mode, k)
 
     def reset(self, world: World) -> None:
         from drivesim.envs.spaces import observation_space
@@ -76,10 +74,15 @@ class PolicyAgent:
         return np.asarray(action, dtype=np.float64).reshape(world.batch_size, 2)
 
 
-def _feature_mode(path: str) -> str | None:
-    """The observation mode recorded in the run folder's config.json by `drivesim train`."""
+def _run_config(path: str) -> tuple[str | None, int]:
+    """The feature mode and K recorded in the run folder's config.json by `drivesim train` (a
+    shipped policy has the same file next to it); (None, 4) for dict-observation policies."""
     config = Path(path).with_name("config.json")
     if not config.is_file():
-        return None
-    mode = json.loads(config.read_text()).get("obs")
-    return mode if mode in ("perception", "oracle") else None
+        return None, 4
+    try:
+        data = json.loads(config.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{config}: not valid JSON ({err})") from None
+    mode = data.get("obs")
+    return (mode if mode in ("perception", "oracle") else None), int(data.get("k", 4))

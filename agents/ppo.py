@@ -1,70 +1,110 @@
 """PPO (Stable-Baselines3) on drivesim: `drivesim train`.
 
+Pipeline (docs/agents.md):
+1. the suite env: `--n-envs` worlds spread over the training scenarios (one batched env per
+   scenario, agents/features_env.py), seeded far from every evaluation seed;
+2. behaviour-cloning warm start (agents/imitation.py: DAgger with the expert as the teacher, then a
+   value warm start), unless `--bc-steps 0`;
+3. PPO fine-tuning on the driving reward, optionally with a curriculum (easy scenarios first);
+   every `--eval-every` steps the policy is evaluated with the `drivesim evaluate` metrics on
+   validation seeds of the suite and the best one is kept as `best_model.zip`.
+
 Observation modes: `perception` (features from the perception CNN, default), `oracle` (the same
 layout from ground truth) and `pixels` (SB3's CNN on the camera plus the state vector). Runs go to
 `runs/NAME/`: config.json (which also tells `evaluate --agent ppo:PATH` how to build the
-observations), checkpoints written atomically, TensorBoard logs, the final `model.zip`.
+observations), checkpoints written atomically, TensorBoard logs, monitor.csv, eval.csv, the final
+`model.zip`, `best_model.zip` and `training_curve.png`.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from stable_baselines3 import PPO
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecEnv
 
-OBS_MODES = ("perception", "oracle", "pixels")
+from agents.features_env import OBS_MODES, Group, SuiteVecEnv
+
+TRAIN_SEED_BASE = 10_000_000  # training worlds: far above every suite evaluation seed (< 100,000)
+VALIDATION_SEED_OFFSET = 50_000_000  # periodic evaluation: suite seeds + this (neither training nor test seeds)
+EASY_SCENARIOS = ("free_cruise", "red_light", "lead_car_brakes", "long_route")  # curriculum stage 1
+CURRICULUM_FRACTION = 0.25  # share of the PPO steps spent on the easy scenarios with --curriculum
 
 
 @dataclass(frozen=True)
 class PPOConfig:
     obs: str = "perception"  # perception | oracle | pixels
-    n_envs: int = 16  # worlds stepped together
-    total_steps: int = 500_000  # environment steps
+    n_envs: int = 40  # worlds stepped together, spread over the scenarios
+    total_steps: int = 1_000_000  # PPO environment steps (after imitation)
     out: str = "runs/ppo"  # run folder
     device: str = "auto"  # auto | cpu | cuda
     seed: int = 0
-    scenario: str | None = None  # a suite scenario name or path (default: the plain env)
-    learning_rate: float = 3e-4
+    scenarios: str = "all"  # "all", comma-separated suite names / .toml paths, or "plain" (the default env)
+    curriculum: bool = False  # the first 25 % of PPO steps on the easy scenarios only
+    bc_steps: int = -1  # env steps of imitation (DAgger); -1: min(total_steps, 600k); 0: none
+    bc_rounds: int = 4
+    learning_rate: float = 5e-5  # small: PPO refines the cloned policy rather than relearning it
     n_steps: int = 256  # rollout length per env
-    batch_size: int = 1024
+    batch_size: int = 2048
     n_epochs: int = 5
     gamma: float = 0.99
     gae_lambda: float = 0.95
-    ent_coef: float = 0.005
-    clip_range: float = 0.2
+    ent_coef: float = 0.0
+    clip_range: float = 0.1
+    target_kl: float = 0.02  # stop an update early if the policy moves further than this
+    net_arch: tuple[int, ...] = (256, 256)  # hidden layers of the actor and of the critic
     checkpoint_every: int = 50_000  # [env steps]
+    eval_every: int = 200_000  # [env steps] 0: no periodic evaluation
+    eval_episodes: int = 3  # per scenario, on validation seeds
     k: int = 4  # detections per class in the feature vector
 
+    def validate(self) -> None:
+        if self.obs not in OBS_MODES:
+            raise ValueError(f"--obs {self.obs!r} unknown; allowed {OBS_MODES}")
+        for name in ("n_envs", "total_steps", "n_steps", "batch_size", "n_epochs", "k", "bc_rounds",
+                     "checkpoint_every", "eval_episodes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"PPOConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.bc_steps < -1 or self.eval_every < 0:
+            raise ValueError("--bc-steps must be >= -1 and --eval-every >= 0")
 
-def make_env(cfg: PPOConfig) -> VecEnv:
-    """The training env, wrapped in VecMonitor so episode returns and lengths reach the logs."""
+    @property
+    def imitation_steps(self) -> int:
+        return min(self.total_steps, 600_000) if self.bc_steps < 0 else self.bc_steps
+
+
+def training_scenarios(spec: str) -> list[tuple[str, Any]]:
+    """(name, EnvConfig) of the scenarios to train on."""
+    from drivesim.config import EnvConfig
+    from drivesim.evaluate import select_scenarios
+
+    if spec == "plain":
+        return [("plain", EnvConfig())]
+    return [(s.name, s.config) for s in select_scenarios(spec)]
+
+
+def make_env(cfg: PPOConfig, scenarios: list[tuple[str, Any]] | None = None, part: int = 0) -> SuiteVecEnv:
+    """`cfg.n_envs` worlds spread round-robin over the scenarios (the first n_envs if fewer); `part`
+    (stage or resume number) shifts the seeds so a resumed run does not replay its first episodes."""
+    scenarios = scenarios if scenarios is not None else training_scenarios(cfg.scenarios)
+    counts = [cfg.n_envs // len(scenarios) + (i < cfg.n_envs % len(scenarios)) for i in range(len(scenarios))]
+    groups = [Group(config, n, name) for (name, config), n in zip(scenarios, counts, strict=True) if n > 0]
+    seed = TRAIN_SEED_BASE + 1_000_000 * cfg.seed + 1_000 * part
+    return SuiteVecEnv(groups, cfg.obs, k=cfg.k, device=cfg.device, seed=seed)
+
+
+def _monitored(env: SuiteVecEnv, out: Path, part: int) -> VecEnv:
+    """VecMonitor logging episodes to out/ppo_<part>.monitor.csv (one file per stage or resume)."""
     from stable_baselines3.common.vec_env import VecMonitor
 
-    return VecMonitor(_make_env(cfg))
-
-
-def _make_env(cfg: PPOConfig) -> VecEnv:
-    if cfg.obs not in OBS_MODES:
-        raise ValueError(f"--obs {cfg.obs!r} unknown; allowed {OBS_MODES}")
-    overrides: dict[str, Any] = {"scenario": cfg.scenario} if cfg.scenario else {}
-    if cfg.obs == "pixels":
-        from drivesim.envs.sb3 import SB3VecEnv
-
-        return SB3VecEnv(cfg.n_envs, seed=cfg.seed, observations=("camera", "state"), **overrides)
-    from agents.features_env import FeatureVecEnv
-
-    config = None
-    if cfg.scenario:
-        from drivesim.scenarios.loader import load_scenario
-
-        config = load_scenario(cfg.scenario).config
-    return FeatureVecEnv(cfg.n_envs, cfg.obs, config, k=cfg.k, device=cfg.device, seed=cfg.seed)
+    return VecMonitor(env, filename=str(out / f"ppo_{part}"))
 
 
 class AtomicCheckpoint(BaseCallback):
@@ -74,11 +114,79 @@ class AtomicCheckpoint(BaseCallback):
         super().__init__()
         self.folder, self.every, self.last = folder, every, 0
 
+    def _init_callback(self) -> None:
+        self.last = self.num_timesteps  # counted from the start of this learn() (resume, curriculum stage)
+
     def _on_step(self) -> bool:
         if self.num_timesteps - self.last >= self.every:
             self.last = self.num_timesteps
             save_atomic(self.model, self.folder / "checkpoint.zip")
         return True
+
+
+class SuiteEvaluation(BaseCallback):
+    """Every `every` steps: driving score on validation seeds of the suite (the `drivesim evaluate`
+    metrics), logged to TensorBoard and eval.csv; the best policy is saved as best_model.zip."""
+
+    def __init__(self, cfg: PPOConfig, folder: Path, every: int, log: Any = print) -> None:
+        super().__init__()
+        self.cfg, self.folder, self.every, self.log = cfg, folder, every, log
+        self.last, self.best = 0, -1.0
+        best = folder / "eval.csv"
+        if best.is_file():  # resuming: keep the best score so far
+            rows = list(csv.DictReader(best.open()))
+            self.best = max((float(r["driving_score"]) for r in rows), default=-1.0)
+
+    def _init_callback(self) -> None:
+        self.last = self.num_timesteps
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps - self.last >= self.every:
+            self.last = self.num_timesteps
+            self.evaluate()
+        return True
+
+    def evaluate(self) -> float:
+        summary = evaluate_policy(self.model, self.cfg)
+        score = summary["driving_score"]
+        if getattr(self.model, "_logger", None) is not None:  # not before the first learn()
+            for key in ("driving_score", "route_completion", "success_rate", "collision_pedestrian_count"):
+                self.logger.record(f"eval/{key}", summary[key])
+        _append_csv(self.folder / "eval.csv", {"steps": self.model.num_timesteps, "time": time.time(), **{
+            k: summary[k] for k in ("driving_score", "route_completion", "infraction_penalty", "success_rate",
+                                    "collision_pedestrian_count", "collision_vehicle_count", "red_light_count")}})
+        marker = ""
+        if score > self.best:
+            self.best, marker = score, " (best so far: saved best_model.zip)"
+            save_atomic(self.model, self.folder / "best_model.zip")
+        self.log(f"eval at {self.model.num_timesteps:,} steps: driving score {score:.3f}, route completion "
+                 f"{summary['route_completion']:.3f}, success {summary['success_rate']:.2f}{marker}")
+        return score
+
+
+def evaluate_policy(model: PPO, cfg: PPOConfig) -> dict[str, Any]:
+    """The `evaluate` summary of `model` on `cfg.eval_episodes` validation seeds of each training scenario."""
+    from agents.policy import PolicyAgent
+    from drivesim.evaluate import run_scenario, select_scenarios
+    from drivesim.metrics import summarize
+
+    agent = PolicyAgent(model, cfg.out, cfg.obs if cfg.obs != "pixels" else None, cfg.k)
+    if cfg.obs == "pixels":
+        agent.observations = ("camera", "state")
+    spec = "all" if cfg.scenarios == "plain" else cfg.scenarios
+    records = []
+    for scenario in select_scenarios(spec):
+        records += run_scenario(agent, scenario, cfg.eval_episodes, VALIDATION_SEED_OFFSET)
+    return summarize(records)
+
+
+def _append_csv(path: Path, row: dict[str, Any]) -> None:
+    new = not path.is_file()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
 
 
 def save_atomic(model: PPO, path: Path) -> None:
@@ -87,36 +195,97 @@ def save_atomic(model: PPO, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True) -> Path:
-    """Train (or continue `resume`) and return the path of the final model."""
+def new_model(cfg: PPOConfig, env: VecEnv, out: Path) -> PPO:
+    policy = "MultiInputPolicy" if cfg.obs == "pixels" else "MlpPolicy"
+    arch = list(cfg.net_arch)
+    return PPO(policy, env, learning_rate=cfg.learning_rate, n_steps=cfg.n_steps,
+               batch_size=min(cfg.batch_size, cfg.n_steps * env.num_envs), n_epochs=cfg.n_epochs, gamma=cfg.gamma,
+               gae_lambda=cfg.gae_lambda, ent_coef=cfg.ent_coef, clip_range=cfg.clip_range, target_kl=cfg.target_kl,
+               policy_kwargs={"net_arch": {"pi": arch, "vf": arch}}, seed=cfg.seed, device=cfg.device,
+               tensorboard_log=str(out / "tb"), verbose=0)
+
+
+def _load_for_resume(path: str, cfg: PPOConfig, env: VecEnv) -> PPO:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"--resume {path}: no such checkpoint")
+    try:
+        model = PPO.load(path, device=cfg.device)
+    except Exception as err:  # SB3 raises several types for corrupt archives
+        raise ValueError(f"--resume {path}: not a loadable Stable-Baselines3 PPO checkpoint ({err})") from None
+    if model.observation_space != env.observation_space:
+        raise ValueError(f"{path}: trained on observations {model.observation_space}, but --obs {cfg.obs} gives "
+                         f"{env.observation_space}; resume with the same --obs")
+    model.set_env(env)
+    return model
+
+
+def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log: Any = print) -> Path:
+    """Train (or continue `resume` for another cfg.total_steps) and return the path of the final model."""
+    cfg.validate()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    env = make_env(cfg)
-    policy = "MultiInputPolicy" if cfg.obs == "pixels" else "MlpPolicy"
-    if resume:
-        if not Path(resume).is_file():
-            raise FileNotFoundError(f"--resume {resume}: no such checkpoint")
-        model = PPO.load(resume, device=cfg.device)
-        if model.observation_space != env.observation_space:
-            raise ValueError(f"{resume}: trained on observations {model.observation_space}, but --obs {cfg.obs} gives "
-                             f"{env.observation_space}; resume with the same --obs")
-        model.set_env(env)
-    else:
-        model = PPO(policy, env, learning_rate=cfg.learning_rate, n_steps=cfg.n_steps,
-                    batch_size=min(cfg.batch_size, cfg.n_steps * cfg.n_envs), n_epochs=cfg.n_epochs, gamma=cfg.gamma,
-                    gae_lambda=cfg.gae_lambda, ent_coef=cfg.ent_coef, clip_range=cfg.clip_range, seed=cfg.seed,
-                    device=cfg.device, tensorboard_log=str(out / "tb"), verbose=0)
-    callback = AtomicCheckpoint(out, cfg.checkpoint_every)
+    scenarios = training_scenarios(cfg.scenarios)
+    easy = [s for s in scenarios if s[0] in EASY_SCENARIOS] if cfg.curriculum and not resume else []
+    stages = ([(easy, int(cfg.total_steps * CURRICULUM_FRACTION)),
+               (scenarios, cfg.total_steps - int(cfg.total_steps * CURRICULUM_FRACTION))] if easy
+              else [(scenarios, cfg.total_steps)])
+    part = len(list(out.glob("ppo_*.monitor.csv")))
+    suite = make_env(cfg, stages[0][0], part)
+    env = _monitored(suite, out, part)
+    model = _load_for_resume(resume, cfg, env) if resume else new_model(cfg, env, out)
+    timing: dict[str, float] = {}
     _sigterm_as_interrupt()
+    if not resume and cfg.imitation_steps > 0:
+        try:
+            timing["imitation_seconds"] = _imitate(cfg, model, suite, out, log)
+        except KeyboardInterrupt:
+            log("interrupted during behaviour cloning; saving")
+            save_atomic(model, out / "model.zip")
+            env.close()
+            return out / "model.zip"
+    callbacks: list[BaseCallback] = [AtomicCheckpoint(out, cfg.checkpoint_every)]
+    if 0 < cfg.eval_every <= cfg.total_steps:  # a run shorter than one period is not evaluated
+        evaluation = SuiteEvaluation(cfg, out, cfg.eval_every, log)
+        callbacks.append(evaluation)
+        if not resume:
+            evaluation.model = model
+            evaluation.evaluate()  # the cloned policy: PPO has to beat it to replace best_model.zip
+    start = time.perf_counter()
     try:
-        model.learn(cfg.total_steps, callback=callback, reset_num_timesteps=resume is None, progress_bar=progress)
+        for i, (stage, steps) in enumerate(stages):
+            if i:  # curriculum: from the easy scenarios to the whole suite, same number of worlds
+                env.close()
+                env = _monitored(make_env(cfg, stage, part + i), out, part + i)
+                model.set_env(env)
+            model.learn(steps, callback=CallbackList(callbacks), reset_num_timesteps=resume is None and i == 0,
+                        progress_bar=progress)
     except KeyboardInterrupt:  # Ctrl-C: keep what was learned
-        print(f"interrupted at {model.num_timesteps} steps; saving")
+        log(f"interrupted at {model.num_timesteps} steps; saving")
+    timing["ppo_seconds"] = time.perf_counter() - start
     final = out / "model.zip"
     save_atomic(model, final)
+    (out / f"timing_{part}.json").write_text(json.dumps(timing, indent=2))
     env.close()
+    from agents.curves import plot_training
+
+    plot_training(out)
     return final
+
+
+def _imitate(cfg: PPOConfig, model: PPO, suite: SuiteVecEnv, out: Path, log: Any) -> float:
+    """Behaviour-cloning warm start (agents/imitation.py); writes imitation.json and bc_model.zip."""
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+    from agents.imitation import BCConfig, pretrain
+
+    steps = max(1, cfg.imitation_steps // (cfg.bc_rounds * suite.num_envs))
+    bc = BCConfig(rounds=cfg.bc_rounds, steps=steps, value_steps=steps, keep_every=4 if cfg.obs == "pixels" else 1)
+    start = time.perf_counter()
+    stats = pretrain(model, suite, BaseAlgorithm._wrap_env(suite, monitor_wrapper=False), bc, cfg.seed, log)
+    (out / "imitation.json").write_text(json.dumps(stats, indent=2))
+    save_atomic(model, out / "bc_model.zip")
+    return time.perf_counter() - start
 
 
 def _sigterm_as_interrupt() -> None:

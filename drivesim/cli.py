@@ -55,7 +55,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.compare:
         print(evaluate.compare(args.compare))
         return 0
-    metrics = evaluate.evaluate(args.agent, args.scenarios, args.episodes, args.seed, args.out, args.video)
+    metrics = evaluate.evaluate(args.agent, args.scenarios, args.episodes, args.seed, args.out, args.video,
+                                progress=not args.no_progress)
     print(evaluate.markdown_report(metrics))
     print(f"wrote {args.out}/metrics.json, report.md, driving_score.png, infractions.png")
     return 0
@@ -122,7 +123,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from agents.ppo import PPOConfig, train
 
     cfg = PPOConfig(obs=args.obs, n_envs=args.n_envs, total_steps=args.total_steps, out=args.out, device=args.device,
-                    seed=args.seed, scenario=args.scenario, n_steps=args.n_steps)
+                    seed=args.seed, scenarios=args.scenarios, curriculum=args.curriculum, bc_steps=args.bc_steps,
+                    n_steps=args.n_steps, eval_every=args.eval_every, eval_episodes=args.eval_episodes)
     path = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(f"wrote {path}")
     return 0
@@ -138,19 +140,24 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--obs", type=_parse_obs, default=None,
                        help="observation modes, e.g. camera+lidar+state,lidar+state,state (default: those and camera)")
     bench.set_defaults(func=cmd_bench)
-    demo = sub.add_parser("demo", help="drive a few routes with the autopilot and print a summary")
-    demo.add_argument("--episodes", type=int, default=3, help="episodes to drive")
-    demo.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    demo = sub.add_parser("demo", help="the shipped policy drives a few scenarios: video + evaluation table")
+    demo.add_argument("--agent", default="ppo", help="ppo (the shipped policy, default), ppo:PATH, expert or random")
+    demo.add_argument("--scenarios", default="red_light,pedestrian_crossing,unprotected_left",
+                      help="comma-separated suite scenarios (or all)")
+    demo.add_argument("--episodes", type=_positive, default=4, help="episodes per scenario (the first is filmed)")
+    demo.add_argument("--seed", type=int, default=0, help="offset added to the scenarios' evaluation seeds")
+    demo.add_argument("--no-window", action="store_true", help="do not open a window even if there is a display")
     demo.add_argument("--out", default="runs/demo", help="output folder")
     demo.add_argument("--max-steps", type=int, default=None, help="cap each episode at this many steps")
     demo.set_defaults(func=cmd_demo)
     ev = sub.add_parser("evaluate", help="evaluate an agent on the scenario suite (CARLA-style driving score)")
-    ev.add_argument("--agent", default="expert", help="expert | random | keyboard | ppo:PATH")
+    ev.add_argument("--agent", default="expert", help="expert | random | keyboard | ppo (the shipped policy) | ppo:PATH")
     ev.add_argument("--scenarios", default="all", help="all, or comma-separated names/paths")
     ev.add_argument("--episodes", type=_positive, default=20, help="episodes per scenario")
     ev.add_argument("--seed", type=int, default=0, help="offset added to every scenario seed")
     ev.add_argument("--out", default="runs/eval", help="output folder")
     ev.add_argument("--video", action="store_true", help="write an MP4 of the first episode of each scenario")
+    ev.add_argument("--no-progress", action="store_true", help="no progress bar")
     ev.add_argument("--compare", nargs="+", metavar="DIR", help="print a side-by-side table of earlier runs")
     ev.set_defaults(func=cmd_evaluate)
     co = sub.add_parser("collect", help="collect labelled camera frames for perception training")
@@ -181,10 +188,16 @@ def build_parser() -> argparse.ArgumentParser:
     ep.set_defaults(func=cmd_eval_perception)
     tr = sub.add_parser("train", help="train a PPO agent (Stable-Baselines3)")
     tr.add_argument("--obs", choices=("perception", "oracle", "pixels"), default="perception")
-    tr.add_argument("--n-envs", type=_positive, default=16)
-    tr.add_argument("--total-steps", type=_positive, default=500_000)
+    tr.add_argument("--n-envs", type=_positive, default=40, help="worlds, spread over the training scenarios")
+    tr.add_argument("--total-steps", type=_positive, default=1_000_000, help="PPO env steps (after imitation)")
     tr.add_argument("--n-steps", type=_positive, default=256, help="rollout length per env")
-    tr.add_argument("--scenario", default=None, help="train on a suite scenario (name or .toml path)")
+    tr.add_argument("--scenarios", "--scenario", default="all",
+                    help="all (default), comma-separated suite names / .toml paths, or plain (the default env)")
+    tr.add_argument("--curriculum", action="store_true", help="first 25%% of PPO steps on the easy scenarios")
+    tr.add_argument("--bc-steps", type=int, default=-1,
+                    help="env steps of behaviour cloning from the expert before PPO (-1: min(total, 600k); 0: none)")
+    tr.add_argument("--eval-every", type=int, default=200_000, help="evaluate on validation seeds every N steps (0: never)")
+    tr.add_argument("--eval-episodes", type=_positive, default=3, help="episodes per scenario in each evaluation")
     tr.add_argument("--out", default="runs/ppo", help="run folder")
     tr.add_argument("--device", default="auto", help="auto | cpu | cuda")
     tr.add_argument("--seed", type=int, default=0)

@@ -1,25 +1,32 @@
-"""`drivesim demo`: drive a few routes with the autopilot, write a video and print a summary.
+"""`drivesim demo`: the shipped PPO policy drives a few suite scenarios on the shipped perception.
 
-Until the learned policy ships (see the agents docs), the demo drives with the privileged expert."""
+Each scenario runs `--episodes` seeds as one batch (the `drivesim evaluate` metrics); world 0's
+episode is filmed from behind the car with a HUD. With a display the frames are shown in a window
+as they are made; always they go to `--out/demo.mp4` (and a small `demo.gif` preview), and the
+evaluation table is printed and written to `--out/report.md`. No GPU and no downloads needed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from drivesim.actors.signals import Light
-from drivesim.config import EnvConfig
-from drivesim.events import EVENT_NAMES
 from drivesim.map.city import Turn
 from drivesim.render.topdown import follow_image
 from drivesim.world import World
 
 VIEW_SIZE = 480  # [px]
+GIF_SIZE = 240  # [px]
+GIF_EVERY = 3  # keep every 3rd frame in the GIF preview
+DEFAULT_SCENARIOS = "red_light,pedestrian_crossing,unprotected_left"
 _LIGHT_NAMES = {Light.NONE: "-", Light.GREEN: "green", Light.YELLOW: "yellow", Light.RED: "red"}
 
 
@@ -31,54 +38,89 @@ def _light_line(light: Light, dist: float) -> str:
     return f"light ahead {_LIGHT_NAMES[light]} in {dist:4.1f} m"
 
 
-def hud(frame: np.ndarray, world: World, b: int, episode: int, reward: float) -> np.ndarray:
-    """Write speed, command, light ahead and progress onto a frame (in place)."""
+def hud(frame: np.ndarray, world: World, b: int, title: str, reward: float) -> np.ndarray:
+    """Write the scenario, speed, command, light ahead and progress onto a frame (in place)."""
     dist, light = world.next_stop_line()
     lines = [
-        f"episode {episode}  t={world.time[b]:5.1f}s  return {reward:7.2f}",
+        f"{title}  t={world.time[b]:5.1f}s  return {reward:7.2f}",
         f"speed {world.ego.v[b] * 3.6:5.1f} km/h   command {Turn(world.route_command()[b]).name.lower()}",
         _light_line(Light(light[b]), float(dist[b])),
         f"route {world.progress[b]:6.1f} / {world.route_total[b]:6.1f} m",
     ]
     # a dimmed panel behind the text (an outline drawn thicker would be wider and misalign the glyphs)
-    frame[4:8 + 20 * len(lines), 4:330] = (frame[4:8 + 20 * len(lines), 4:330] * 0.35).astype(np.uint8)
+    frame[4:8 + 20 * len(lines), 4:360] = (frame[4:8 + 20 * len(lines), 4:360] * 0.35).astype(np.uint8)
     for i, text in enumerate(lines):
         cv2.putText(frame, text, (10, 22 + 20 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
     return frame
 
 
+def has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) and \
+        os.environ.get("SDL_VIDEODRIVER") != "dummy"
+
+
+class Film:
+    """Frames of world 0 to an MP4, a GIF preview and (with a display) a window."""
+
+    def __init__(self, out: Path, fps: int, window: bool) -> None:
+        self.path = out / "demo.mp4"
+        self.gif_path = out / "demo.gif"
+        self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (VIEW_SIZE, VIEW_SIZE))
+        self.gif: list[np.ndarray] = []
+        self.frames = 0
+        self.window = None
+        if window:
+            from drivesim.render.views import PygameWindow
+
+            self.window = PygameWindow("drivesim demo", fps=2 * fps)
+
+    def watcher(self, title: str) -> Any:
+        def watch(world: World, reward: float) -> None:
+            frame = hud(follow_image(world, 0, VIEW_SIZE, 70.0), world, 0, title, reward)
+            self.writer.write(frame[:, :, ::-1])
+            if self.frames % GIF_EVERY == 0:
+                self.gif.append(cv2.resize(frame, (GIF_SIZE, GIF_SIZE), interpolation=cv2.INTER_AREA))
+            if self.window is not None:
+                self.window.show(frame)
+            self.frames += 1
+
+        return watch
+
+    def close(self) -> None:
+        self.writer.release()
+        if self.window is not None:
+            self.window.close()
+        if self.gif:
+            from PIL import Image  # pillow comes with matplotlib
+
+            images = [Image.fromarray(f) for f in self.gif]
+            images[0].save(self.gif_path, save_all=True, append_images=images[1:], optimize=True,
+                           duration=int(1000 * GIF_EVERY / 10), loop=0)
+
+
 def run_demo(args: argparse.Namespace) -> int:
-    from agents.expert import ExpertAgent
+    from drivesim.evaluate import load_agent, markdown_report, run_suite, select_scenarios, write_report
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    config = EnvConfig(max_episode_steps=args.max_steps) if args.max_steps else EnvConfig()
-    world = World(config, batch_size=1)
-    agent = ExpertAgent()
-    video_path = out / "demo.mp4"
-    writer = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*"mp4v"), int(round(1 / config.dt)),
-                             (VIEW_SIZE, VIEW_SIZE))
-    print(f"drivesim demo: {args.episodes} episodes with the expert autopilot (display: "
-          f"{'none, writing video' if not os.environ.get('DISPLAY') else os.environ['DISPLAY']})")
-    rows, start = [], time.perf_counter()
-    for episode in range(args.episodes):
-        world.reset(np.array([args.seed + episode], dtype=np.uint64), np.array([0]))
-        total, infractions = 0.0, {name: 0 for name in EVENT_NAMES}
-        while True:
-            result = world.step(agent.act(world))
-            total += float(result.reward[0])
-            for name, value in result.events.items():
-                infractions[name] += int(value[0])
-            writer.write(hud(follow_image(world, 0, VIEW_SIZE, 70.0), world, 0, episode, total)[:, :, ::-1])
-            if result.terminated[0] or result.truncated[0]:
-                end = [n for n in EVENT_NAMES if result.events[n][0] and n not in ("off_road", "wrong_way")]
-                rows.append((episode, end[0] if end else "-", world.progress[0] / world.route_total[0],
-                             world.time[0], total, infractions["red_light"], infractions["off_road"]))
-                break
-    writer.release()
-    print("\n| episode | outcome | route completion | time [s] | return | red lights | off-road steps |")
-    print("|---|---|---|---|---|---|---|")
-    for ep, outcome, completion, t, ret, red, off in rows:
-        print(f"| {ep} | {outcome} | {100 * min(completion, 1.0):.0f} % | {t:.1f} | {ret:.1f} | {red} | {off} |")
-    print(f"\nwrote {video_path} ({time.perf_counter() - start:.0f} s)")
+    agent = load_agent(args.agent, args.seed)
+    suite = select_scenarios(args.scenarios)
+    if args.max_steps:
+        suite = [replace(s, config=s.config.replace(max_episode_steps=args.max_steps)) for s in suite]
+    window = has_display() and not args.no_window
+    film = Film(out, int(round(1 / suite[0].config.dt)), window)
+    where = "a window and " if window else ""
+    print(f"drivesim demo: agent {args.agent} on {', '.join(s.name for s in suite)} ({args.episodes} episodes each); "
+          f"filming the first episode of each to {where}{film.path}")
+    start = time.perf_counter()
+    try:
+        metrics = run_suite(agent, args.agent, suite, args.episodes, args.seed,
+                            watch=lambda s: film.watcher(s.name), progress=False)
+    finally:
+        film.close()
+    write_report(metrics, out, plots=False)
+    print()
+    print(markdown_report(metrics))
+    print(f"wrote {film.path} ({film.frames} frames), {film.gif_path} and {out / 'report.md'} "
+          f"in {time.perf_counter() - start:.0f} s")
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,18 +73,20 @@ def select_scenarios(spec: str) -> list[Scenario]:
 
 
 def run_scenario(agent: Any, scenario: Scenario, episodes: int, seed_offset: int = 0,
-                 video: Path | None = None) -> list[EpisodeRecord]:
-    """Run `episodes` episodes (batched) and return their records."""
+                 video: Path | None = None, watch: Callable[[World, float], None] | None = None) -> list[EpisodeRecord]:
+    """Run `episodes` episodes (batched) and return their records. `video`: MP4 of world 0's
+    episode; `watch(world, return_0)` is called after every step while world 0's episode runs."""
     records: list[EpisodeRecord] = []
     seeds = [s + seed_offset for s in (scenario.seeds * math.ceil(episodes / len(scenario.seeds)))[:episodes]]
     step = getattr(agent, "max_batch", MAX_BATCH)
     for start in range(0, episodes, step):
         batch = seeds[start:start + step]
-        records += _run_batch(agent, scenario, batch, video if start == 0 else None)
+        records += _run_batch(agent, scenario, batch, video if start == 0 else None, watch if start == 0 else None)
     return records
 
 
-def _run_batch(agent: Any, scenario: Scenario, seeds: list[int], video: Path | None) -> list[EpisodeRecord]:
+def _run_batch(agent: Any, scenario: Scenario, seeds: list[int], video: Path | None,
+               watch: Callable[[World, float], None] | None = None) -> list[EpisodeRecord]:
     config = scenario.config
     if getattr(agent, "observations", None):
         config = config.replace(observations=agent.observations, **getattr(agent, "config_overrides", {}))
@@ -94,13 +97,18 @@ def _run_batch(agent: Any, scenario: Scenario, seeds: list[int], video: Path | N
     out: list[EpisodeRecord | None] = [None] * len(seeds)
     writer = _VideoWriter(video) if video is not None else None
     dt = config.dt
+    return_0 = 0.0
     while track.active.any():
         obs = observe(world) if getattr(agent, "observations", None) else None
         yaw_before = world.ego.yaw.copy()
         result = world.step(agent.act(world, obs))
         _accumulate(track, world, result.events, yaw_before, dt)
-        if writer is not None and track.active[0]:
-            writer.write(world)
+        if track.active[0]:
+            return_0 += float(result.reward[0])
+            if writer is not None:
+                writer.write(world)
+            if watch is not None:
+                watch(world, return_0)
         done = track.active & (result.terminated | result.truncated)
         for b in np.flatnonzero(done):
             out[b] = _record(scenario.name, seeds[b], world, track, b, result.events, dt)
@@ -171,31 +179,45 @@ def evaluate(agent_spec: str, scenarios: str = "all", episodes: int = 20, seed: 
     """Evaluate and write DIR/metrics.json, DIR/report.md and DIR/*.png; returns the metrics."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    agent = load_agent(agent_spec, seed)
-    suite = select_scenarios(scenarios)
+    metrics = run_suite(load_agent(agent_spec, seed), agent_spec, select_scenarios(scenarios), episodes, seed,
+                        out / "videos" if video else None, progress=progress)
+    write_report(metrics, out)
+    return metrics
+
+
+def run_suite(agent: Any, agent_name: str, suite: list[Scenario], episodes: int, seed: int = 0,
+              video_dir: Path | None = None, watch: Callable[[Scenario], Callable[[World, float], None]] | None = None,
+              progress: bool = True) -> dict[str, Any]:
+    """Run `agent` on every scenario of `suite` and return the metrics (overall, per scenario, per
+    episode). `watch(scenario)` may return a per-step callback for world 0 (see run_scenario)."""
     per_scenario: dict[str, dict[str, Any]] = {}
     all_records: list[EpisodeRecord] = []
     start = time.perf_counter()
     bar = _progress(len(suite), progress)
     for scenario in suite:
-        records = run_scenario(agent, scenario, episodes, seed, out / "videos" / f"{scenario.name}.mp4" if video else None)
+        video = video_dir / f"{scenario.name}.mp4" if video_dir is not None else None
+        records = run_scenario(agent, scenario, episodes, seed, video, watch(scenario) if watch else None)
         per_scenario[scenario.name] = summarize(records)
         all_records += records
         bar.set_postfix_str(f"{scenario.name}: DS {per_scenario[scenario.name]['driving_score']:.2f}")
         bar.update(1)
     bar.close()
     overall = summarize(all_records)
-    metrics = {
-        "agent": agent_spec, "episodes_per_scenario": episodes, "seed_offset": seed,
+    return {
+        "agent": agent_name, "episodes_per_scenario": episodes, "seed_offset": seed,
         "wall_time_s": time.perf_counter() - start,
         **{k: overall[k] for k in ("driving_score", "route_completion", "infraction_penalty", "success_rate")},
         "overall": overall, "per_scenario": per_scenario,
         "episodes": [record_to_dict(r) for r in all_records],
     }
+
+
+def write_report(metrics: dict[str, Any], out: Path, plots: bool = True) -> None:
+    """DIR/metrics.json, DIR/report.md and (with `plots`) DIR/*.png."""
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=True))
     (out / "report.md").write_text(markdown_report(metrics))
-    write_plots(metrics, out)
-    return metrics
+    if plots:
+        write_plots(metrics, out)
 
 
 def _progress(total: int, enabled: bool) -> Any:

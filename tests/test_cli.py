@@ -26,8 +26,10 @@ def test_bench_rejects_unknown_observation():
 
 
 def test_demo_writes_video_and_table(tmp_path):
-    out = _run("demo", "--episodes", "1", "--max-steps", "25", "--out", str(tmp_path))
+    out = _run("demo", "--agent", "expert", "--scenarios", "red_light,jaywalker", "--episodes", "2", "--max-steps", "25",
+               "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr
-    assert "| episode |" in out.stdout
+    assert "| red_light | 2 |" in out.stdout and "| jaywalker | 2 |" in out.stdout
     video = cv2.VideoCapture(str(tmp_path / "demo.mp4"))
-    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 25
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 2 * 25  # world 0's episode of each scenario
+    assert (tmp_path / "demo.gif").stat().st_size > 0 and (tmp_path / "report.md").is_file()

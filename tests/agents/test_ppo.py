@@ -43,6 +43,20 @@ def test_resume_continues_the_step_count_and_evaluate_loads_it(tmp_path):
     assert bad.returncode != 0 and "trained on observations" in bad.stderr
 
 
+def test_curriculum_imitation_and_periodic_evaluation_write_the_run_folder(tmp_path):
+    run = tmp_path / "run"
+    out = _cli("train", "--obs", "oracle", "--scenarios", "red_light,jaywalker", "--curriculum", "--total-steps", "512",
+               "--n-envs", "2", "--n-steps", "64", "--bc-steps", "256", "--eval-every", "256", "--eval-episodes", "1",
+               "--out", str(run), "--no-progress", "--device", "cpu")
+    assert out.returncode == 0, out.stderr
+    assert "BC round 3: expert share 0.00" in out.stdout and "eval at 0 steps" in out.stdout
+    for name in ("bc_model.zip", "best_model.zip", "model.zip", "imitation.json", "training_curve.png",
+                 "ppo_0.monitor.csv", "ppo_1.monitor.csv"):  # curriculum: one monitor file per stage
+        assert (run / name).is_file(), name
+    rows = (run / "eval.csv").read_text().splitlines()
+    assert rows[0].startswith("steps,") and len(rows) >= 3  # after cloning + at least two during PPO
+
+
 def test_feature_env_terminal_observation_is_a_feature_vector():
     env = FeatureVecEnv(2, "oracle", seed=0, max_episode_steps=3, map={"blocks_x": 2, "blocks_y": 2, "pool_size": 1})
     obs = env.reset()
@@ -58,7 +72,8 @@ def test_sigterm_saves_the_model_and_exits_cleanly(tmp_path):
     run = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "drivesim.cli", "train", "--obs", "oracle", "--n-envs", "2",
                              "--n-steps", "64", "--total-steps", "1000000", "--out", str(run), "--no-progress",
-                             "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--device", "cpu", "--bc-steps", "0", "--eval-every", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (run / "tb").exists() and time.time() < deadline:
         time.sleep(0.5)

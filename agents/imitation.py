@@ -1,0 +1,178 @@
+"""Behaviour-cloning warm start for PPO: DAgger with the privileged expert as the teacher.
+
+PPO from scratch on this env learns to stand still (early driving collides, and a collision costs
+more than waiting; see docs/agents.md). So `drivesim train` first teaches the policy to imitate
+the expert (agents/expert.py), which is batched and reads the World, hence demonstrations cost no
+more than simulation:
+
+- round r drives the suite with a mix of expert and policy actions (expert share `beta[r]`; the
+  executed expert actions get a little Gaussian noise so the data covers recoveries), and records
+  (observation, expert action) for every world and step; the dataset grows every round (DAgger);
+- after each round the policy's mean action is fitted to the expert's (MSE) on all data so far;
+- finally the value head is fitted to the discounted returns of the cloned policy's own episodes,
+  so PPO starts with a critic that matches its actor instead of a random one.
+
+Works for every observation mode (feature vectors or camera dicts) through the SB3 policy itself.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.vec_env import VecEnv
+
+from agents.expert import ExpertAgent
+from agents.features_env import SuiteVecEnv
+
+
+@dataclass(frozen=True)
+class BCConfig:
+    rounds: int = 4  # DAgger rounds (round 0 drives with the expert only)
+    steps: int = 1500  # steps of the whole suite env per round (samples = steps x n_envs / keep_every)
+    keep_every: int = 1  # keep every k-th step (pixels: the images are large)
+    beta_decay: float = 0.5  # expert share in round r: beta_decay ** r (the last round is policy only)
+    action_noise: float = 0.15  # std of Gaussian noise on executed expert actions
+    epochs: int = 4  # passes over the aggregated data after each round
+    batch_size: int = 512
+    learning_rate: float = 1e-3
+    value_steps: int = 1000  # steps of policy-only driving whose returns fit the value head
+    value_epochs: int = 4
+    log_std: float = -1.6  # initial exploration std for PPO afterwards (exp(-1.6) = 0.2)
+
+
+class _Buffer:
+    """Growing (observation, action) dataset; dict observations are stored per key."""
+
+    def __init__(self) -> None:
+        self.obs: list[Any] = []
+        self.act: list[np.ndarray] = []
+
+    def add(self, obs: Any, act: np.ndarray) -> None:
+        self.obs.append({k: v.copy() for k, v in obs.items()} if isinstance(obs, dict) else obs.copy())
+        self.act.append(act.astype(np.float32))
+
+    def arrays(self) -> tuple[Any, np.ndarray]:
+        if isinstance(self.obs[0], dict):
+            obs = {k: np.concatenate([o[k] for o in self.obs]) for k in self.obs[0]}
+        else:
+            obs = np.concatenate(self.obs)
+        return obs, np.concatenate(self.act)
+
+    def __len__(self) -> int:
+        return sum(len(a) for a in self.act)
+
+
+def expert_actions(env: SuiteVecEnv, expert: ExpertAgent) -> np.ndarray:
+    """(N, 2) expert actions for every world of the suite env, in VecEnv order."""
+    return np.concatenate([expert.act(world) for world in env.worlds])
+
+
+def pretrain(model: PPO, env: SuiteVecEnv, venv: VecEnv, cfg: BCConfig, seed: int = 0,
+             log: Any = print) -> dict[str, float]:
+    """DAgger + value warm start on `model` (in place). `venv` steps the suite env `env` and gives
+    the observations as the policy sees them (e.g. images transposed). Returns summary figures."""
+    rng = np.random.default_rng(seed)
+    expert, data, stats = ExpertAgent(), _Buffer(), {}
+    start = time.perf_counter()
+    for r in range(cfg.rounds):
+        beta = 0.0 if r == cfg.rounds - 1 and cfg.rounds > 1 else cfg.beta_decay ** r
+        obs = venv.reset()
+        for t in range(cfg.steps):
+            target = expert_actions(env, expert)
+            if t % cfg.keep_every == 0:
+                data.add(obs, target)
+            noisy = np.clip(target + rng.normal(0.0, cfg.action_noise, target.shape), -1.0, 1.0)
+            if beta < 1.0:
+                own, _ = model.predict(obs, deterministic=True)
+                noisy = np.where((rng.random(len(target)) < beta)[:, None], noisy, own)
+            obs, _, _, _ = venv.step(noisy)
+        loss = fit_actions(model, *data.arrays(), cfg, rng)
+        log(f"BC round {r}: expert share {beta:.2f}, {len(data):,} samples, action MSE {loss:.4f} "
+            f"({time.perf_counter() - start:.0f} s)")
+        stats[f"bc_round_{r}_mse"] = loss
+    with torch.no_grad():
+        model.policy.log_std.fill_(cfg.log_std)
+    stats["value_mse"] = fit_values(model, venv, cfg, rng)
+    log(f"value warm start: MSE {stats['value_mse']:.3f} ({time.perf_counter() - start:.0f} s)")
+    stats["seconds"] = time.perf_counter() - start
+    stats["samples"] = float(len(data))
+    return stats
+
+
+def _batches(n: int, size: int, rng: np.random.Generator):
+    order = rng.permutation(n)
+    for i in range(0, n, size):
+        yield order[i:i + size]
+
+
+def _index(obs: Any, idx: np.ndarray) -> Any:
+    return {k: v[idx] for k, v in obs.items()} if isinstance(obs, dict) else obs[idx]
+
+
+def fit_actions(model: PPO, obs: Any, actions: np.ndarray, cfg: BCConfig, rng: np.random.Generator) -> float:
+    """Fit the policy's mean action to `actions` (MSE); returns the last epoch's mean loss."""
+    policy = model.policy
+    policy.set_training_mode(True)
+    opt = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate)
+    target_all = torch.as_tensor(actions)
+    mean_loss = 0.0
+    for _ in range(cfg.epochs):
+        losses = []
+        for idx in _batches(len(actions), cfg.batch_size, rng):
+            x, _ = policy.obs_to_tensor(_index(obs, idx))
+            features = policy.extract_features(x, policy.pi_features_extractor)
+            mean = policy.action_net(policy.mlp_extractor.forward_actor(features))
+            loss = torch.nn.functional.mse_loss(mean, target_all[idx].to(mean.device))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        mean_loss = float(np.mean(losses))
+    policy.set_training_mode(False)
+    return mean_loss
+
+
+def fit_values(model: PPO, venv: VecEnv, cfg: BCConfig, rng: np.random.Generator) -> float:
+    """Drive with the cloned policy and fit the value head to its discounted returns (episodes cut
+    by the end of the drive are bootstrapped with the current value estimate)."""
+    policy, gamma = model.policy, model.gamma
+    obs = venv.reset()
+    seen: list[Any] = []
+    rewards, dones = np.zeros((cfg.value_steps, venv.num_envs)), np.zeros((cfg.value_steps, venv.num_envs), dtype=bool)
+    for t in range(cfg.value_steps):
+        seen.append({k: v.copy() for k, v in obs.items()} if isinstance(obs, dict) else obs.copy())
+        action, _ = model.predict(obs, deterministic=False)
+        obs, rewards[t], dones[t], _ = venv.step(action)
+    with torch.no_grad():
+        returns = policy.predict_values(policy.obs_to_tensor(obs)[0]).cpu().numpy().ravel()
+    targets = np.zeros_like(rewards)
+    for t in range(cfg.value_steps - 1, -1, -1):
+        returns = rewards[t] + gamma * returns * ~dones[t]
+        targets[t] = returns
+    all_obs = ({k: np.concatenate([o[k] for o in seen]) for k in seen[0]} if isinstance(seen[0], dict)
+               else np.concatenate(seen))
+    target_all = torch.as_tensor(targets.reshape(-1), dtype=torch.float32)
+    params = list(policy.mlp_extractor.value_net.parameters()) + list(policy.value_net.parameters())
+    if not policy.share_features_extractor:
+        params += list(policy.vf_features_extractor.parameters())
+    opt = torch.optim.Adam(params, lr=cfg.learning_rate)
+    policy.set_training_mode(True)
+    mean_loss = 0.0
+    for _ in range(cfg.value_epochs):
+        losses = []
+        for idx in _batches(len(target_all), cfg.batch_size, rng):
+            x, _ = policy.obs_to_tensor(_index(all_obs, idx))
+            values = policy.predict_values(x).ravel()
+            loss = torch.nn.functional.mse_loss(values, target_all[idx].to(values.device))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        mean_loss = float(np.mean(losses))
+    policy.set_training_mode(False)
+    return mean_loss

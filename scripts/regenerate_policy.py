@@ -1,0 +1,35 @@
+"""Regenerate the shipped PPO policy (assets/policy/) and its training curve and evaluation.
+
+    python scripts/regenerate_policy.py            # about 1 hour on a 2-core CPU
+
+Trains with the documented defaults (`drivesim train`: perception features, 40 worlds over the
+whole suite, behaviour cloning from the expert for 600k env steps, then 1M PPO steps with a
+validation evaluation every 200k), copies the best validated policy and its config.json into
+assets/policy/, the training curve into docs/, and evaluates it on the suite (20 episodes per
+scenario) into docs/eval/ppo/.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ROOT / "runs" / "ppo_shipped"
+
+
+def drivesim(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "drivesim.cli", *args], cwd=ROOT, check=True)
+
+
+drivesim("train", "--obs", "perception", "--out", str(RUN), "--no-progress", *sys.argv[1:])
+target = ROOT / "assets" / "policy"
+target.mkdir(parents=True, exist_ok=True)
+best = RUN / "best_model.zip" if (RUN / "best_model.zip").is_file() else RUN / "model.zip"
+shutil.copyfile(best, target / "ppo_drivesim.zip")
+config = json.loads((RUN / "config.json").read_text())
+(target / "config.json").write_text(json.dumps(config, indent=2))
+shutil.copyfile(RUN / "training_curve.png", ROOT / "docs" / "ppo_training_curve.png")
+drivesim("evaluate", "--agent", "ppo", "--episodes", "20", "--out", "docs/eval/ppo")
+print(f"wrote {target / 'ppo_drivesim.zip'} ({(target / 'ppo_drivesim.zip').stat().st_size / 1e6:.1f} MB)")

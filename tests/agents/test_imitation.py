@@ -1,0 +1,102 @@
+"""Behaviour cloning from the expert (DAgger) and the multi-scenario suite env it trains on."""
+
+import numpy as np
+import pytest
+import torch
+
+from agents.expert import ExpertAgent
+from agents.features_env import Group, SuiteVecEnv
+from agents.imitation import BCConfig, expert_actions, fit_actions, pretrain
+from drivesim.scenarios.loader import load_scenario
+
+SMALL = {"blocks_x": 2, "blocks_y": 2, "pool_size": 1}
+
+
+def _suite(n=(2, 1), mode="oracle", seed=0):
+    names = ["red_light", "free_cruise"][: len(n)]
+    groups = [Group(load_scenario(name).config.replace(map=SMALL), k, name) for name, k in zip(names, n)]
+    return SuiteVecEnv(groups, mode, seed=seed)
+
+
+def test_suite_env_concatenates_groups_in_order():
+    env = _suite((2, 3))
+    obs = env.reset()
+    assert obs.shape == (5, env.observation_space.shape[0]) and env.num_envs == 5
+    assert [w.batch_size for w in env.worlds] == [2, 3]
+    obs, reward, done, infos = env.step(np.zeros((5, 2), dtype=np.float32))
+    assert reward.shape == (5,) and done.shape == (5,) and len(infos) == 5
+    assert expert_actions(env, ExpertAgent()).shape == (5, 2)
+
+
+def test_suite_env_is_deterministic_and_groups_get_distinct_seeds():
+    a, b = _suite(seed=3), _suite(seed=3)
+    oa, ob = a.reset(), b.reset()
+    for _ in range(5):
+        act = np.random.default_rng(0).uniform(-1, 1, (3, 2)).astype(np.float32)
+        oa, *_ = a.step(act)
+        ob, *_ = b.step(act)
+    np.testing.assert_array_equal(oa, ob)
+    assert a.worlds[0].route_total[0] != a.worlds[1].route_total[0]  # different scenario, different seed
+
+
+def test_suite_env_terminal_observations_per_group():
+    groups = [Group(load_scenario("red_light").config.replace(map=SMALL, max_episode_steps=3), 2),
+              Group(load_scenario("free_cruise").config.replace(map=SMALL, max_episode_steps=5), 1)]
+    env = SuiteVecEnv(groups, "oracle", seed=0)
+    env.reset()
+    for step in range(5):
+        obs, _, done, infos = env.step(np.zeros((3, 2), dtype=np.float32))
+        if step == 2:
+            assert done.tolist() == [True, True, False]
+            assert infos[0]["terminal_observation"].shape == obs.shape[1:]
+            assert infos[0]["TimeLimit.truncated"] and "route_completion" in infos[1]
+    assert done.tolist() == [False, False, True]
+
+
+def test_pixels_mode_gives_camera_and_state():
+    env = _suite(mode="pixels")
+    obs = env.reset()
+    assert set(obs) == {"camera", "state"} and obs["camera"].shape == (3, 96, 96, 3)
+
+
+def test_cloning_imitates_the_expert_better_than_the_initial_policy():
+    from stable_baselines3 import PPO
+
+    env = _suite((3, 3))
+    model = PPO("MlpPolicy", env, n_steps=16, batch_size=32, seed=0, device="cpu")
+    rng = np.random.default_rng(0)
+    obs, acts = [], []
+    o = env.reset()
+    expert = ExpertAgent()
+    for _ in range(150):
+        a = expert_actions(env, expert)
+        obs.append(o)
+        acts.append(a)
+        o, *_ = env.step(a)
+    x, y = np.concatenate(obs), np.concatenate(acts).astype(np.float32)
+    train, test = slice(0, 600), slice(600, None)
+
+    def mse() -> float:
+        with torch.no_grad():
+            return float(((model.predict(x[test], deterministic=True)[0] - y[test]) ** 2).mean())
+
+    before = mse()
+    fit_actions(model, x[train], y[train], BCConfig(epochs=30, batch_size=64), rng)
+    assert mse() < 0.5 * before
+
+
+def test_pretrain_runs_dagger_rounds_and_sets_exploration():
+    from stable_baselines3 import PPO
+
+    env = _suite()
+    model = PPO("MlpPolicy", env, n_steps=16, batch_size=32, seed=0, device="cpu")
+    lines = []
+    stats = pretrain(model, env, env, BCConfig(rounds=3, steps=8, value_steps=8, log_std=-1.0), log=lines.append)
+    assert stats["samples"] == 3 * 8 * 3 and len(lines) == 4  # three rounds + the value warm start
+    assert "expert share 1.00" in lines[0] and "expert share 0.00" in lines[2]
+    assert torch.allclose(model.policy.log_std, torch.full_like(model.policy.log_std, -1.0))
+
+
+def test_suite_env_rejects_empty_groups():
+    with pytest.raises(ValueError, match="at least one"):
+        SuiteVecEnv([], "oracle")
