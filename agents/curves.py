@@ -55,6 +55,8 @@ def plot_training(folder: str | Path) -> Path:
         right.plot(e_steps, score, "o-", label="driving score")
         right.plot(e_steps, completion, "s--", label="route completion")
         right.legend(loc="lower right")
+    for ax in (left, right):
+        ax.ticklabel_format(style="sci", axis="x", scilimits=(0, 0))
     right.set(xlabel="PPO env steps (0 = after behaviour cloning)", ylim=(0, 1.02),
               title="validation seeds of the suite")
     fig.tight_layout()

@@ -198,8 +198,10 @@ def save_atomic(model: PPO, path: Path) -> None:
 def new_model(cfg: PPOConfig, env: VecEnv, out: Path) -> PPO:
     policy = "MultiInputPolicy" if cfg.obs == "pixels" else "MlpPolicy"
     arch = list(cfg.net_arch)
-    return PPO(policy, env, learning_rate=cfg.learning_rate, n_steps=cfg.n_steps,
-               batch_size=min(cfg.batch_size, cfg.n_steps * env.num_envs), n_epochs=cfg.n_epochs, gamma=cfg.gamma,
+    rollout = cfg.n_steps * env.num_envs
+    batch = rollout // max(1, round(rollout / cfg.batch_size))  # about cfg.batch_size, dividing the rollout
+    return PPO(policy, env, learning_rate=cfg.learning_rate, n_steps=cfg.n_steps, batch_size=batch,
+               n_epochs=cfg.n_epochs, gamma=cfg.gamma,
                gae_lambda=cfg.gae_lambda, ent_coef=cfg.ent_coef, clip_range=cfg.clip_range, target_kl=cfg.target_kl,
                policy_kwargs={"net_arch": {"pi": arch, "vf": arch}}, seed=cfg.seed, device=cfg.device,
                tensorboard_log=str(out / "tb"), verbose=0)

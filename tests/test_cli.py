@@ -33,3 +33,11 @@ def test_demo_writes_video_and_table(tmp_path):
     video = cv2.VideoCapture(str(tmp_path / "demo.mp4"))
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 2 * 25  # world 0's episode of each scenario
     assert (tmp_path / "demo.gif").stat().st_size > 0 and (tmp_path / "report.md").is_file()
+
+
+def test_demo_default_runs_the_shipped_policy_headless(tmp_path):
+    out = _run("demo", "--scenarios", "red_light", "--episodes", "1", "--max-steps", "30", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "agent ppo" in out.stdout and "| red_light | 1 |" in out.stdout
+    video = cv2.VideoCapture(str(tmp_path / "demo.mp4"))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 30

@@ -131,3 +131,16 @@ def test_car_runs_red_places_a_fast_car_on_a_crossing_approach():
         world.step(np.zeros((2, 2)))
     moved = world.cars.s[:, 0] - s0
     assert (moved > 5.0).all() | (world.cars.lane[:, 0] != lane).all()  # it keeps going on red
+
+
+def test_shipped_policy_loads_as_a_perception_agent_and_drives():
+    import importlib.resources
+
+    from agents.policy import SHIPPED_POLICY, PolicyAgent
+
+    path = importlib.resources.files("drivesim.assets") / SHIPPED_POLICY
+    assert path.is_file() and path.stat().st_size < 5e6  # small enough to ship in the wheel
+    agent = PolicyAgent.load(device="cpu")
+    assert agent.feature_mode == "perception"
+    records = evaluate.run_scenario(agent, _short("free_cruise", 8.0), episodes=2)
+    assert len(records) == 2 and all(r.distance > 5.0 for r in records)  # it drives, not stands still
