@@ -62,7 +62,7 @@ class PolicyAgent:
                                  f"but this environment provides {self.features.size} features")
             return
         expected = observation_space(world.config)
-        if expected != self.model.observation_space:
+        if not _same_layout(self.model.observation_space, expected):
             raise ValueError(f"{self.path}: the policy was trained on observations {self.model.observation_space}, "
                              f"but this environment provides {expected}; evaluate with the same observation layout")
 
@@ -72,6 +72,25 @@ class PolicyAgent:
             obs = self.features(obs, labels)
         action, _ = self.model.predict(obs, deterministic=True)
         return np.asarray(action, dtype=np.float64).reshape(world.batch_size, 2)
+
+
+def _same_layout(trained: Any, provided: Any) -> bool:
+    """Equal spaces, allowing images that SB3 stored channels-first (VecTransposeImage): predict()
+    transposes channels-last observations itself."""
+    from stable_baselines3.common.preprocessing import is_image_space
+
+    if trained == provided:
+        return True
+    if not (hasattr(trained, "spaces") and hasattr(provided, "spaces")) or set(trained.spaces) != set(provided.spaces):
+        return False
+    for key, space in provided.spaces.items():
+        other = trained.spaces[key]
+        if other == space:
+            continue
+        transposed = is_image_space(space) and other.shape == (space.shape[2], *space.shape[:2])
+        if not (transposed and other.dtype == space.dtype):
+            return False
+    return True
 
 
 def _run_config(path: str) -> tuple[str | None, int]:

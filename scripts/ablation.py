@@ -4,7 +4,8 @@ suite's evaluation seeds with `drivesim evaluate`.
 
     python scripts/ablation.py [--bc-steps 150000] [--total-steps 150000] [--n-envs 20] [--episodes 10]
 
-Writes runs/ablation_<mode>/ (training runs), docs/eval/ablation_<mode>/ (evaluations) and prints
+Writes runs/ablation_<mode>/ (training runs), docs/eval/ablation_<mode>/ (evaluations; existing ones
+are kept, so a rerun only does what is missing) and prints
 a markdown table with training times from each run's timing_0.json.
 """
 
@@ -35,8 +36,9 @@ for mode in args.modes.split(","):
     if not (run / "model.zip").is_file():
         drivesim("train", "--obs", mode, "--out", str(run), "--bc-steps", args.bc_steps, "--total-steps",
                  args.total_steps, "--n-envs", args.n_envs, "--eval-every", "0", "--no-progress")
-    drivesim("evaluate", "--agent", f"ppo:{run / 'model.zip'}", "--episodes", args.episodes, "--out", str(ev),
-             "--no-progress")
+    if not (ev / "metrics.json").is_file():
+        drivesim("evaluate", "--agent", f"ppo:{run / 'model.zip'}", "--episodes", args.episodes, "--out", str(ev),
+                 "--no-progress")
     metrics = json.loads((ev / "metrics.json").read_text())
     timing = json.loads((run / "timing_0.json").read_text())
     o = metrics["overall"]

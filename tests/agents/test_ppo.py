@@ -23,6 +23,16 @@ def test_train_smoke_writes_a_loadable_policy(tmp_path, obs):
 
     model = PPO.load(tmp_path / obs / "model.zip", device="cpu")
     assert model.num_timesteps >= 512
+    from dataclasses import replace
+
+    from agents.policy import PolicyAgent
+    from drivesim.evaluate import run_scenario
+    from drivesim.scenarios.loader import load_scenario
+
+    agent = PolicyAgent.load(str(tmp_path / obs / "model.zip"), device="cpu")  # the evaluate --agent ppo:PATH path
+    scenario = load_scenario("red_light")
+    records = run_scenario(agent, replace(scenario, config=scenario.config.replace(max_episode_steps=20)), episodes=2)
+    assert len(records) == 2
 
 
 def test_resume_continues_the_step_count_and_evaluate_loads_it(tmp_path):
