@@ -35,6 +35,7 @@ from agents.features_env import OBS_MODES, Group, SuiteVecEnv
 TRAIN_SEED_BASE = 10_000_000  # training worlds: far above every suite evaluation seed (< 100,000)
 VALIDATION_SEED_OFFSET = 50_000_000  # periodic evaluation: suite seeds + this (neither training nor test seeds)
 EASY_SCENARIOS = ("free_cruise", "red_light", "lead_car_brakes", "long_route")  # curriculum stage 1
+EXTRACTORS = ("nature", "perception")
 CURRICULUM_FRACTION = 0.25  # share of the PPO steps spent on the easy scenarios with --curriculum
 
 
@@ -64,6 +65,7 @@ class PPOConfig:
     eval_every: int = 200_000  # [env steps] 0: no periodic evaluation
     eval_episodes: int = 3  # per scenario, on validation seeds
     k: int = 4  # detections per class in the feature vector
+    extractor: str = "nature"  # pixels only: nature (SB3's CNN) | perception (fine-tune the perception CNN end to end)
 
     def validate(self) -> None:
         if self.obs not in OBS_MODES:
@@ -72,6 +74,8 @@ class PPOConfig:
                      "checkpoint_every", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"PPOConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.extractor not in EXTRACTORS:
+            raise ValueError(f"--extractor {self.extractor!r} unknown; allowed {EXTRACTORS}")
         if self.bc_steps < -1 or self.eval_every < 0:
             raise ValueError("--bc-steps must be >= -1 and --eval-every >= 0")
 
@@ -198,12 +202,17 @@ def save_atomic(model: PPO, path: Path) -> None:
 def new_model(cfg: PPOConfig, env: VecEnv, out: Path) -> PPO:
     policy = "MultiInputPolicy" if cfg.obs == "pixels" else "MlpPolicy"
     arch = list(cfg.net_arch)
+    kwargs: dict[str, Any] = {"net_arch": {"pi": arch, "vf": arch}}
+    if cfg.obs == "pixels" and cfg.extractor == "perception":
+        from agents.extractor import PerceptionExtractor
+
+        kwargs["features_extractor_class"] = PerceptionExtractor
     rollout = cfg.n_steps * env.num_envs
     batch = rollout // max(1, round(rollout / cfg.batch_size))  # about cfg.batch_size, dividing the rollout
     return PPO(policy, env, learning_rate=cfg.learning_rate, n_steps=cfg.n_steps, batch_size=batch,
                n_epochs=cfg.n_epochs, gamma=cfg.gamma,
                gae_lambda=cfg.gae_lambda, ent_coef=cfg.ent_coef, clip_range=cfg.clip_range, target_kl=cfg.target_kl,
-               policy_kwargs={"net_arch": {"pi": arch, "vf": arch}}, seed=cfg.seed, device=cfg.device,
+               policy_kwargs=kwargs, seed=cfg.seed, device=cfg.device,
                tensorboard_log=str(out / "tb"), verbose=0)
 
 

@@ -124,7 +124,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = PPOConfig(obs=args.obs, n_envs=args.n_envs, total_steps=args.total_steps, out=args.out, device=args.device,
                     seed=args.seed, scenarios=args.scenarios, curriculum=args.curriculum, bc_steps=args.bc_steps,
-                    n_steps=args.n_steps, eval_every=args.eval_every, eval_episodes=args.eval_episodes)
+                    n_steps=args.n_steps, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
+                    extractor=args.extractor)
     path = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(f"wrote {path}")
     return 0
@@ -196,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--curriculum", action="store_true", help="first 25%% of PPO steps on the easy scenarios")
     tr.add_argument("--bc-steps", type=int, default=-1,
                     help="env steps of behaviour cloning from the expert before PPO (-1: min(total, 600k); 0: none)")
+    tr.add_argument("--extractor", choices=("nature", "perception"), default="nature",
+                    help="with --obs pixels: SB3's CNN (nature) or the perception CNN fine-tuned end to end")
     tr.add_argument("--eval-every", type=int, default=200_000, help="evaluate on validation seeds every N steps (0: never)")
     tr.add_argument("--eval-episodes", type=_positive, default=3, help="episodes per scenario in each evaluation")
     tr.add_argument("--out", default="runs/ppo", help="run folder")

@@ -92,3 +92,30 @@ def test_sigterm_saves_the_model_and_exits_cleanly(tmp_path):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "interrupted" in out and (run / "model.zip").exists()
+
+
+def test_perception_extractor_starts_from_the_shipped_cnn_and_fine_tunes_it(tmp_path):
+    import gymnasium as gym
+    import torch
+
+    from agents.extractor import PerceptionExtractor
+    from perception.detector import shipped_weights
+    from perception.train import load_checkpoint
+
+    space = gym.spaces.Dict({"camera": gym.spaces.Box(0, 255, (3, 96, 96), np.uint8),
+                             "state": gym.spaces.Box(-1, 1, (16,), np.float32)})
+    extractor = PerceptionExtractor(space, hidden=64)
+    shipped, _ = load_checkpoint(shipped_weights())
+    first = extractor.net.backbone[0][0].weight
+    assert torch.equal(first, shipped.backbone[0][0].weight)
+    out = extractor({"camera": torch.rand(2, 3, 96, 96), "state": torch.zeros(2, 16)})
+    assert out.shape == (2, 64 + 16) and extractor.features_dim == 80
+    out.sum().backward()
+    assert first.grad is not None and first.grad.abs().sum() > 0  # gradients reach the perception backbone
+    run = tmp_path / "run"
+    cli = _cli("train", "--obs", "pixels", "--extractor", "perception", "--total-steps", "128", "--n-envs", "2",
+               "--n-steps", "64", "--bc-steps", "64", "--out", str(run), "--no-progress", "--device", "cpu")
+    assert cli.returncode == 0, cli.stderr
+    from stable_baselines3 import PPO
+
+    assert type(PPO.load(run / "model.zip", device="cpu").policy.features_extractor).__name__ == "PerceptionExtractor"
