@@ -65,6 +65,7 @@ class PPOConfig:
     eval_every: int = 200_000  # [env steps] 0: no periodic evaluation
     eval_episodes: int = 3  # per scenario, on validation seeds
     k: int = 4  # detections per class in the feature vector
+    reward: tuple[tuple[str, float], ...] = ()  # RewardConfig weight overrides for training, e.g. (("collision", 30.0),)
     extractor: str = "nature"  # pixels only: nature (SB3's CNN) | perception (fine-tune the perception CNN end to end)
 
     def validate(self) -> None:
@@ -92,6 +93,14 @@ def training_scenarios(spec: str) -> list[tuple[str, Any]]:
     if spec == "plain":
         return [("plain", EnvConfig())]
     return [(s.name, s.config) for s in select_scenarios(spec)]
+
+
+def with_reward(scenarios: list[tuple[str, Any]], reward: tuple[tuple[str, float], ...]) -> list[tuple[str, Any]]:
+    """The scenarios with RewardConfig weights overridden (validated: an unknown term or a weight out
+    of range is a ConfigError naming it)."""
+    if not reward:
+        return scenarios
+    return [(name, config.replace(reward=dict(reward))) for name, config in scenarios]
 
 
 def make_env(cfg: PPOConfig, scenarios: list[tuple[str, Any]] | None = None, part: int = 0) -> SuiteVecEnv:
@@ -236,7 +245,7 @@ def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    scenarios = training_scenarios(cfg.scenarios)
+    scenarios = with_reward(training_scenarios(cfg.scenarios), cfg.reward)
     easy = [s for s in scenarios if s[0] in EASY_SCENARIOS] if cfg.curriculum and not resume else []
     stages = ([(easy, int(cfg.total_steps * CURRICULUM_FRACTION)),
                (scenarios, cfg.total_steps - int(cfg.total_steps * CURRICULUM_FRACTION))] if easy

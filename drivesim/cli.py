@@ -125,10 +125,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = PPOConfig(obs=args.obs, n_envs=args.n_envs, total_steps=args.total_steps, out=args.out, device=args.device,
                     seed=args.seed, scenarios=args.scenarios, curriculum=args.curriculum, bc_steps=args.bc_steps,
                     n_steps=args.n_steps, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
-                    extractor=args.extractor)
+                    extractor=args.extractor, reward=tuple(_reward_overrides(args.reward)))
     path = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(f"wrote {path}")
     return 0
+
+
+def _reward_overrides(items: list[str]) -> list[tuple[str, float]]:
+    out = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            out.append((name.strip(), float(value)))
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ValueError(f"--reward {item!r}: expected TERM=WEIGHT, e.g. collision=30")
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--curriculum", action="store_true", help="first 25%% of PPO steps on the easy scenarios")
     tr.add_argument("--bc-steps", type=int, default=-1,
                     help="env steps of behaviour cloning from the expert before PPO (-1: min(total, 600k); 0: none)")
+    tr.add_argument("--reward", action="append", default=[], metavar="TERM=WEIGHT",
+                    help="override a reward weight for training, e.g. --reward collision=30 (repeatable)")
     tr.add_argument("--extractor", choices=("nature", "perception"), default="nature",
                     help="with --obs pixels: SB3's CNN (nature) or the perception CNN fine-tuned end to end")
     tr.add_argument("--eval-every", type=int, default=200_000, help="evaluate on validation seeds every N steps (0: never)")

@@ -119,3 +119,18 @@ def test_perception_extractor_starts_from_the_shipped_cnn_and_fine_tunes_it(tmp_
     from stable_baselines3 import PPO
 
     assert type(PPO.load(run / "model.zip", device="cpu").policy.features_extractor).__name__ == "PerceptionExtractor"
+
+
+@pytest.mark.parametrize("item, message", [("bogus=3", "unknown key 'bogus'"), ("collision", "expected TERM=WEIGHT"),
+                                           ("collision=-1", "collision")])
+def test_reward_overrides_are_validated(tmp_path, item, message):
+    out = _cli("train", "--reward", item, "--total-steps", "64", "--n-envs", "2", "--out", str(tmp_path / "r"),
+               "--no-progress", "--device", "cpu")
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_reward_overrides_reach_every_training_scenario():
+    from agents.ppo import training_scenarios, with_reward
+
+    scenarios = with_reward(training_scenarios("red_light,jaywalker"), (("collision", 30.0), ("stuck", 1.0)))
+    assert all(c.reward.collision == 30.0 and c.reward.stuck == 1.0 for _, c in scenarios)
