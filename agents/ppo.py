@@ -128,7 +128,7 @@ class AtomicCheckpoint(BaseCallback):
         self.folder, self.every, self.last = folder, every, 0
 
     def _init_callback(self) -> None:
-        self.last = self.num_timesteps  # counted from the start of this learn() (resume, curriculum stage)
+        self.last = self.model.num_timesteps  # counted from the start of this learn() (resume, curriculum stage)
 
     def _on_step(self) -> bool:
         if self.num_timesteps - self.last >= self.every:
@@ -151,7 +151,7 @@ class SuiteEvaluation(BaseCallback):
             self.best = max((float(r["driving_score"]) for r in rows), default=-1.0)
 
     def _init_callback(self) -> None:
-        self.last = self.num_timesteps
+        self.last = self.model.num_timesteps
 
     def _on_step(self) -> bool:
         if self.num_timesteps - self.last >= self.every:
