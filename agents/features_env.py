@@ -71,15 +71,13 @@ class FeatureFn:
         return np.concatenate([self(o, lab) for o, lab in zip(obs, labels, strict=True)])
 
 
-def obs_env_config(config: EnvConfig | None, mode: str, overrides: dict[str, Any] | None = None) -> EnvConfig:
+def obs_env_config(config: EnvConfig, mode: str) -> EnvConfig:
     """The env config a given observation mode needs (camera always; labels for the oracle)."""
     if mode not in OBS_MODES:
         raise ValueError(f"observation mode {mode!r} unknown; allowed {OBS_MODES}")
-    base = config or EnvConfig()
-    base = base.replace(**overrides) if overrides else base
     if mode == "pixels":
-        return base.replace(observations=("camera", "state"), camera_labels=False)
-    return base.replace(observations=("camera", "lidar", "state"), camera_labels=mode == "oracle")
+        return config.replace(observations=("camera", "state"), camera_labels=False)
+    return config.replace(observations=("camera", "lidar", "state"), camera_labels=mode == "oracle")
 
 
 @dataclass(frozen=True)
@@ -178,5 +176,7 @@ class FeatureVecEnv(SuiteVecEnv):
                  device: str = "auto", seed: int | None = None, **overrides: Any) -> None:
         if mode not in FEATURE_MODES:
             raise ValueError(f"feature mode {mode!r} unknown; allowed {FEATURE_MODES}")
-        base = (config or EnvConfig()).replace(**overrides) if overrides else (config or EnvConfig())
+        base = config or EnvConfig()
+        if overrides:
+            base = base.replace(**overrides)
         super().__init__([Group(base, num_envs)], mode, k, device, seed)

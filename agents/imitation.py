@@ -45,23 +45,31 @@ class BCConfig:
     log_std: float = -1.6  # initial exploration std for PPO afterwards (exp(-1.6) = 0.2)
 
 
+def _copy(obs: Any) -> Any:
+    """A copy of a batched observation (array, or dict of arrays for camera observations)."""
+    return {k: v.copy() for k, v in obs.items()} if isinstance(obs, dict) else obs.copy()
+
+
+def _stack(batches: list[Any]) -> Any:
+    """Batched observations of several steps as one batch (per key for dict observations)."""
+    if isinstance(batches[0], dict):
+        return {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
+    return np.concatenate(batches)
+
+
 class _Buffer:
-    """Growing (observation, action) dataset; dict observations are stored per key."""
+    """Growing (observation, action) dataset."""
 
     def __init__(self) -> None:
         self.obs: list[Any] = []
         self.act: list[np.ndarray] = []
 
     def add(self, obs: Any, act: np.ndarray) -> None:
-        self.obs.append({k: v.copy() for k, v in obs.items()} if isinstance(obs, dict) else obs.copy())
+        self.obs.append(_copy(obs))
         self.act.append(act.astype(np.float32))
 
     def arrays(self) -> tuple[Any, np.ndarray]:
-        if isinstance(self.obs[0], dict):
-            obs = {k: np.concatenate([o[k] for o in self.obs]) for k in self.obs[0]}
-        else:
-            obs = np.concatenate(self.obs)
-        return obs, np.concatenate(self.act)
+        return _stack(self.obs), np.concatenate(self.act)
 
     def __len__(self) -> int:
         return sum(len(a) for a in self.act)
@@ -114,20 +122,21 @@ def _index(obs: Any, idx: np.ndarray) -> Any:
     return {k: v[idx] for k, v in obs.items()} if isinstance(obs, dict) else obs[idx]
 
 
-def fit_actions(model: PPO, obs: Any, actions: np.ndarray, cfg: BCConfig, rng: np.random.Generator) -> float:
-    """Fit the policy's mean action to `actions` (MSE); returns the last epoch's mean loss."""
+def _regress(model: PPO, params: Any, predict: Any, obs: Any, targets: np.ndarray, epochs: int, cfg: BCConfig,
+             rng: np.random.Generator) -> float:
+    """Minimise MSE(predict(policy input), targets) over `params` in minibatches; returns the last
+    epoch's mean loss."""
     policy = model.policy
     policy.set_training_mode(True)
-    opt = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate)
-    target_all = torch.as_tensor(actions)
+    opt = torch.optim.Adam(params, lr=cfg.learning_rate)
+    target_all = torch.as_tensor(targets, dtype=torch.float32)
     mean_loss = 0.0
-    for _ in range(cfg.epochs):
+    for _ in range(epochs):
         losses = []
-        for idx in _batches(len(actions), cfg.batch_size, rng):
+        for idx in _batches(len(target_all), cfg.batch_size, rng):
             x, _ = policy.obs_to_tensor(_index(obs, idx))
-            features = policy.extract_features(x, policy.pi_features_extractor)
-            mean = policy.action_net(policy.mlp_extractor.forward_actor(features))
-            loss = torch.nn.functional.mse_loss(mean, target_all[idx].to(mean.device))
+            prediction = predict(x)
+            loss = torch.nn.functional.mse_loss(prediction, target_all[idx].to(prediction.device))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -135,6 +144,17 @@ def fit_actions(model: PPO, obs: Any, actions: np.ndarray, cfg: BCConfig, rng: n
         mean_loss = float(np.mean(losses))
     policy.set_training_mode(False)
     return mean_loss
+
+
+def fit_actions(model: PPO, obs: Any, actions: np.ndarray, cfg: BCConfig, rng: np.random.Generator) -> float:
+    """Fit the policy's mean action to `actions` (MSE); returns the last epoch's mean loss."""
+    policy = model.policy
+
+    def mean_action(x: Any) -> torch.Tensor:
+        features = policy.extract_features(x, policy.pi_features_extractor)
+        return policy.action_net(policy.mlp_extractor.forward_actor(features))
+
+    return _regress(model, policy.parameters(), mean_action, obs, actions, cfg.epochs, cfg, rng)
 
 
 def fit_values(model: PPO, venv: VecEnv, cfg: BCConfig, rng: np.random.Generator) -> float:
@@ -145,7 +165,7 @@ def fit_values(model: PPO, venv: VecEnv, cfg: BCConfig, rng: np.random.Generator
     seen: list[Any] = []
     rewards, dones = np.zeros((cfg.value_steps, venv.num_envs)), np.zeros((cfg.value_steps, venv.num_envs), dtype=bool)
     for t in range(cfg.value_steps):
-        seen.append({k: v.copy() for k, v in obs.items()} if isinstance(obs, dict) else obs.copy())
+        seen.append(_copy(obs))
         action, _ = model.predict(obs, deterministic=False)
         obs, rewards[t], dones[t], _ = venv.step(action)
     with torch.no_grad():
@@ -154,25 +174,8 @@ def fit_values(model: PPO, venv: VecEnv, cfg: BCConfig, rng: np.random.Generator
     for t in range(cfg.value_steps - 1, -1, -1):
         returns = rewards[t] + gamma * returns * ~dones[t]
         targets[t] = returns
-    all_obs = ({k: np.concatenate([o[k] for o in seen]) for k in seen[0]} if isinstance(seen[0], dict)
-               else np.concatenate(seen))
-    target_all = torch.as_tensor(targets.reshape(-1), dtype=torch.float32)
     params = list(policy.mlp_extractor.value_net.parameters()) + list(policy.value_net.parameters())
     if not policy.share_features_extractor:
         params += list(policy.vf_features_extractor.parameters())
-    opt = torch.optim.Adam(params, lr=cfg.learning_rate)
-    policy.set_training_mode(True)
-    mean_loss = 0.0
-    for _ in range(cfg.value_epochs):
-        losses = []
-        for idx in _batches(len(target_all), cfg.batch_size, rng):
-            x, _ = policy.obs_to_tensor(_index(all_obs, idx))
-            values = policy.predict_values(x).ravel()
-            loss = torch.nn.functional.mse_loss(values, target_all[idx].to(values.device))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-        mean_loss = float(np.mean(losses))
-    policy.set_training_mode(False)
-    return mean_loss
+    return _regress(model, params, lambda x: policy.predict_values(x).ravel(), _stack(seen), targets.reshape(-1),
+                    cfg.value_epochs, cfg, rng)

@@ -183,9 +183,7 @@ def evaluate_policy(model: PPO, cfg: PPOConfig) -> dict[str, Any]:
     from drivesim.evaluate import run_scenario, select_scenarios
     from drivesim.metrics import summarize
 
-    agent = PolicyAgent(model, cfg.out, cfg.obs if cfg.obs != "pixels" else None, cfg.k)
-    if cfg.obs == "pixels":
-        agent.observations = ("camera", "state")
+    agent = PolicyAgent(model, cfg.out, cfg.obs if cfg.obs != "pixels" else None, cfg.k)  # pixels: keys from the space
     spec = "all" if cfg.scenarios == "plain" else cfg.scenarios
     records = []
     for scenario in select_scenarios(spec):

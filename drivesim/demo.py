@@ -20,6 +20,7 @@ import numpy as np
 
 from drivesim.actors.signals import Light
 from drivesim.map.city import Turn
+from drivesim.render.palette import light_text
 from drivesim.render.topdown import follow_image
 from drivesim.world import World
 
@@ -27,24 +28,13 @@ VIEW_SIZE = 480  # [px]
 GIF_SIZE = 240  # [px]
 GIF_EVERY = 3  # keep every 3rd frame in the GIF preview
 DEFAULT_SCENARIOS = "red_light,pedestrian_crossing,unprotected_left"
-_LIGHT_NAMES = {Light.NONE: "-", Light.GREEN: "green", Light.YELLOW: "yellow", Light.RED: "red"}
-
-
-def _light_line(light: Light, dist: float) -> str:
-    if not np.isfinite(dist):
-        return "no stop line ahead"
-    if light == Light.NONE:
-        return f"stop line in {dist:4.1f} m (no signal)"
-    return f"light ahead {_LIGHT_NAMES[light]} in {dist:4.1f} m"
-
-
 def hud(frame: np.ndarray, world: World, b: int, title: str, reward: float) -> np.ndarray:
     """Write the scenario, speed, command, light ahead and progress onto a frame (in place)."""
     dist, light = world.next_stop_line()
     lines = [
         f"{title}  t={world.time[b]:5.1f}s  return {reward:7.2f}",
         f"speed {world.ego.v[b] * 3.6:5.1f} km/h   command {Turn(world.route_command()[b]).name.lower()}",
-        _light_line(Light(light[b]), float(dist[b])),
+        light_text(float(dist[b]), Light(light[b])),
         f"route {world.progress[b]:6.1f} / {world.route_total[b]:6.1f} m",
     ]
     # a dimmed panel behind the text (an outline drawn thicker would be wider and misalign the glyphs)

@@ -96,6 +96,7 @@ def _run_batch(agent: Any, scenario: Scenario, seeds: list[int], video: Path | N
     track = _Tracker.new(len(seeds))
     out: list[EpisodeRecord | None] = [None] * len(seeds)
     writer = _VideoWriter(video) if video is not None else None
+    watchers = [w for w in (writer, watch) if w is not None]
     dt = config.dt
     return_0 = 0.0
     while track.active.any():
@@ -105,10 +106,8 @@ def _run_batch(agent: Any, scenario: Scenario, seeds: list[int], video: Path | N
         _accumulate(track, world, result.events, yaw_before, dt)
         if track.active[0]:
             return_0 += float(result.reward[0])
-            if writer is not None:
-                writer.write(world)
-            if watch is not None:
-                watch(world, return_0)
+            for watcher in watchers:
+                watcher(world, return_0)
         done = track.active & (result.terminated | result.truncated)
         for b in np.flatnonzero(done):
             out[b] = _record(scenario.name, seeds[b], world, track, b, result.events, dt)
@@ -156,7 +155,8 @@ class _VideoWriter:
         self.path = path
         self.writer = None
 
-    def write(self, world: World) -> None:
+    def __call__(self, world: World, return_0: float) -> None:
+        """Write world 0's frame (a watcher of run_scenario)."""
         import cv2
 
         from drivesim.render.views import full_view

@@ -1,4 +1,5 @@
-"""Colours shared by the camera sensor and the human-facing views (RGB)."""
+"""Colours shared by the camera sensor and the human-facing views (RGB), and the names the views
+print for lights."""
 
 from __future__ import annotations
 
@@ -24,3 +25,14 @@ ROUTE_RGB = (90, 230, 230)
 LIDAR_RGB = (120, 200, 120)
 LIDAR_HIT_RGB = (250, 90, 90)
 FOOTPRINT_RGB = (255, 255, 120)
+
+LIGHT_NAMES = {Light.NONE: "none", Light.GREEN: "green", Light.YELLOW: "yellow", Light.RED: "red"}
+
+
+def light_text(dist: float, light: Light) -> str:
+    """HUD line for the next stop line on the route: distance [m] and the light facing the ego there."""
+    if not np.isfinite(dist):
+        return "no stop line ahead"
+    if light == Light.NONE:
+        return f"stop line in {dist:5.1f} m (no signal)"
+    return f"light ahead {LIGHT_NAMES[light]} in {dist:5.1f} m"

@@ -32,7 +32,7 @@ from drivesim.actors.signals import Light
 from drivesim.config import EnvConfig
 from drivesim.events import EVENT_NAMES, REWARD_TERMS, TERMINATING
 from drivesim.map.city import Turn
-from drivesim.render.palette import LIGHT_RGB, PED_RGB
+from drivesim.render.palette import LIGHT_RGB, PED_RGB, light_text
 from drivesim.render.views import PygameWindow, full_view
 from drivesim.scenarios.loader import list_scenarios, load_scenario
 from drivesim.sensors.camera import ObjectClass
@@ -70,7 +70,6 @@ LABEL_RGB = {ObjectClass.CAR: (255, 220, 0), ObjectClass.PEDESTRIAN: (0, 240, 25
              ObjectClass.TRAFFIC_LIGHT: (255, 255, 255)}  # ground-truth overlay per class
 LIDAR_CLASS_RGB = {LidarHit.NONE: (85, 88, 96), LidarHit.BUILDING: (205, 150, 100), LidarHit.CAR: (100, 160, 255),
                    LidarHit.PEDESTRIAN: PED_RGB}
-LIGHT_NAMES = {Light.NONE: "none", Light.GREEN: "green", Light.YELLOW: "yellow", Light.RED: "red"}
 KEY_HELP = ("arrows/WASD drive   Space pause   N step   R reset   Tab autopilot",
             "G overlays   F12 screenshot   V record   1-9 scenario   Esc quit")
 
@@ -129,15 +128,6 @@ def approach(value: np.ndarray, target: np.ndarray, max_delta: np.ndarray) -> np
 def key_axis(held: set[int], keys: Mapping[int, float]) -> float:
     """Sum of the directions of the held keys of one axis, clipped to [-1, 1]."""
     return float(np.clip(sum(direction for key, direction in keys.items() if key in held), -1.0, 1.0))
-
-
-def light_text(dist: float, light: Light) -> str:
-    """HUD line for the next stop line on the route: distance [m] and the light facing the ego there."""
-    if not np.isfinite(dist):
-        return "light ahead -"
-    if light == Light.NONE:
-        return f"stop line in {dist:5.1f} m (no signal)"
-    return f"light ahead {LIGHT_NAMES[light]} in {dist:5.1f} m"
 
 
 def is_headless() -> bool:
