@@ -1,27 +1,28 @@
-"""Helpers for batched arrays."""
+"""Small compiled array helpers."""
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def compact(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column indices (B, n) of the True entries of mask (B, N), left-packed in order, and their
-    validity (B, n); n = the largest count in any row (at least 1). Lets pairwise tests run over
-    the few relevant actors instead of all of them."""
-    n = max(int(mask.sum(axis=1).max(initial=0)), 1)
-    idx = np.argsort(~mask, axis=1, kind="stable")[:, :n]
-    return idx, take(mask, idx)
+from drivesim.jit import inner
 
 
-_ROWS: dict[tuple[int, int], np.ndarray] = {}
-
-
-def take(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """`np.take_along_axis(a, idx, axis=1)` for a (B, N, ...) and idx (B, n), without its
-    per-call overhead (the row index is cached)."""
-    key = (a.shape[0], idx.ndim)
-    rows = _ROWS.get(key)
-    if rows is None:
-        rows = _ROWS[key] = np.arange(a.shape[0]).reshape((-1,) + (1,) * (idx.ndim - 1))
-    return a[rows, idx]
+@inner
+def smallest(keys: np.ndarray, n: int, k: int) -> int:
+    """Put the indices of the (at most) k smallest finite `keys[:n].key` into `keys[:k].order`, in
+    increasing order (ties: the lower index first); returns how many. keys (>= n,) KEY records
+    (workspace). A selection in k passes, for the small k of actor counts."""
+    for i in range(n):
+        keys[i].taken = False
+    count = 0
+    for j in range(min(k, n)):
+        best, pick = np.inf, -1
+        for i in range(n):
+            if not keys[i].taken and keys[i].key < best:
+                best, pick = keys[i].key, i
+        if pick < 0:
+            break
+        keys[pick].taken = True
+        keys[j].order = pick
+        count += 1
+    return count

@@ -1,28 +1,33 @@
 """Per-step events (collisions, infractions, route progress) and the named reward terms.
 
-Pure functions over batched arrays; the World gathers their inputs."""
+Compiled per world for the step; `detect_collisions` and `reward_terms` run the same functions
+over numpy inputs for tools and tests."""
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
 
-from drivesim.actors.pedestrians import PED_RADIUS
-from drivesim.actors.traffic import CAR_LENGTH, CAR_WIDTH
-from drivesim.config import RewardConfig, VehicleConfig
-from drivesim.geometry import box_corners, obb_overlap, to_local
-from drivesim.map.city import DRIVABLE, Surface
-from drivesim.map.raster import lookup
+from drivesim.actors.driver import PED_RADIUS
+from drivesim.geometry import boxes_overlap
+from drivesim.jit import inner, kernel
+from drivesim.map.city import DRIVABLE, MapArrays, Surface
 
 EVENT_NAMES = ("collision_vehicle", "collision_pedestrian", "collision_static", "red_light", "off_road",
                "wrong_way", "goal", "off_route", "stuck", "timeout")
 REWARD_TERMS = ("progress", "collision", "red_light", "off_road", "wrong_way", "lane_keeping", "speeding",
                 "comfort", "goal", "off_route", "stuck")
 TERMINATING = ("collision_vehicle", "collision_pedestrian", "collision_static", "goal", "off_route", "stuck")
+EV = {name: i for i, name in enumerate(EVENT_NAMES)}  # column of each event in the (B, E) array
+TERMINATING_MASK = np.array([name in TERMINATING for name in EVENT_NAMES])
+(COLLISION_VEHICLE, COLLISION_PEDESTRIAN, COLLISION_STATIC, RED_LIGHT, OFF_ROAD, WRONG_WAY, GOAL, OFF_ROUTE, STUCK,
+ TIMEOUT) = range(len(EVENT_NAMES))
+PER_SECOND = ("off_road", "wrong_way", "lane_keeping", "speeding", "comfort")
 
-_DRIVABLE_LUT = np.zeros(256, dtype=bool)
-_DRIVABLE_LUT[list(DRIVABLE)] = True
+DRIVABLE_LUT = np.zeros(256, dtype=np.bool_)
+DRIVABLE_LUT[list(DRIVABLE)] = True
 
 
 class Collisions(NamedTuple):
@@ -30,50 +35,165 @@ class Collisions(NamedTuple):
     pedestrian: np.ndarray  # (B,) bool
     static: np.ndarray  # (B,) bool, hit a building
     off_road: np.ndarray  # (B,) bool, part of the car outside the drivable surface
-    car_hit: np.ndarray  # (B, K) bool, which NPC was hit
+    car_hit: np.ndarray  # (B, K) bool, which other car was hit
     ped_hit: np.ndarray  # (B, P) bool
 
 
-def ego_outline(x: np.ndarray, y: np.ndarray, yaw: np.ndarray, veh: VehicleConfig) -> np.ndarray:
-    """(B, 8, 2) [m] corners and edge midpoints of the ego's footprint."""
-    corners = box_corners(x, y, yaw, veh.length, veh.width)
-    mids = 0.5 * (corners + np.roll(corners, -1, axis=1))
-    return np.concatenate([corners, mids], axis=1)
+class Footprint(NamedTuple):
+    """A car's box: centre [m], heading [rad], size [m]."""
+
+    x: float
+    y: float
+    yaw: float
+    length: float
+    width: float
 
 
-def detect_collisions(x: np.ndarray, y: np.ndarray, yaw: np.ndarray, veh: VehicleConfig,
-                      car_xy_yaw: tuple[np.ndarray, np.ndarray, np.ndarray], car_active: np.ndarray,
-                      ped_xy: tuple[np.ndarray, np.ndarray], ped_active: np.ndarray,
-                      rasters: np.ndarray, map_idx: np.ndarray, origin: np.ndarray, res: float) -> Collisions:
-    cx, cy, cyaw = car_xy_yaw
-    car_hit = car_active & obb_overlap(x[:, None], y[:, None], yaw[:, None], veh.length, veh.width,
-                                       cx, cy, cyaw, CAR_LENGTH, CAR_WIDTH)
-    px, py = ped_xy
-    fx, fy = to_local(px - x[:, None], py - y[:, None], yaw[:, None])
-    ped_hit = ped_active & (np.abs(fx) < veh.length / 2 + PED_RADIUS) & (np.abs(fy) < veh.width / 2 + PED_RADIUS)
-    surface = lookup(rasters, map_idx[:, None], ego_outline(x, y, yaw, veh), origin, res)  # (B, 8)
-    return Collisions(car_hit.any(axis=1), ped_hit.any(axis=1), (surface == Surface.BUILDING).any(axis=1),
-                      (~_DRIVABLE_LUT[surface]).any(axis=1), car_hit, ped_hit)
+class RewardInputs(NamedTuple):
+    """What the reward terms of one world's step depend on besides the events."""
+
+    progress_delta: float  # [m] route progress this step
+    lateral: float  # [m] lateral error to the route
+    speed: float  # [m/s]
+    speed_limit: float  # [m/s]
+    jerk: float  # [m/s^3]
+    steer_rate: float  # [rad/s]
+    max_steer_rate: float  # [rad/s]
+    lane_width: float  # [m]
+
+
+@inner
+def surface_at(info: np.ndarray, rasters: np.ndarray, m: int, x: float, y: float) -> int:
+    """Surface class of map m under the point (x, y) [m] (outside the raster: its edge); info (M,)
+    MAP_INFO, rasters (M, H, W)."""
+    rec = info[m]
+    col = min(max(int((x - rec.origin[0]) / rec.raster_res), 0), rec.raster_width - 1)
+    row = min(max(int(rec.raster_height - (y - rec.origin[1]) / rec.raster_res), 0), rec.raster_height - 1)
+    return rasters[m, row, col]
+
+
+@inner
+def static_contact(maps: MapArrays, m: int, car: Footprint) -> tuple[bool, bool]:
+    """(touches a building, leaves the drivable surface): the raster under the car's corners and
+    edge midpoints."""
+    c, s = math.cos(car.yaw), math.sin(car.yaw)
+    building, off_road = False, False
+    for k in range(8):
+        # corners counter-clockwise from front-left, then the midpoints of the edges after them
+        lx = (0.5, -0.5, -0.5, 0.5, 0.0, -0.5, 0.0, 0.5)[k] * car.length
+        ly = (0.5, 0.5, -0.5, -0.5, 0.5, 0.0, -0.5, 0.0)[k] * car.width
+        surface = surface_at(maps.info, maps.rasters, m, car.x + c * lx - s * ly, car.y + s * lx + c * ly)
+        building |= surface == Surface.BUILDING
+        off_road |= not DRIVABLE_LUT[surface]
+    return building, off_road
+
+
+@inner
+def hits(car: Footprint, cars: np.ndarray, peds: np.ndarray, car_hit: np.ndarray, ped_hit: np.ndarray
+         ) -> tuple[bool, bool]:
+    """Which other cars (K,) CAR overlap the car's box and which pedestrians (P,) PEDESTRIAN
+    (discs) touch it, into `car_hit` / `ped_hit` (records with a `hit` field); controlled cars are
+    not others (their own slot included). Returns (any car, any pedestrian)."""
+    c, s = math.cos(car.yaw), math.sin(car.yaw)
+    any_car, any_ped = False, False
+    for k in range(len(cars)):
+        o = cars[k]
+        near = abs(o.x - car.x) + abs(o.y - car.y) < car.length + car.width + o.length + o.width
+        car_hit[k].hit = near and o.active and not o.controlled and boxes_overlap(
+            car.x, car.y, car.yaw, car.length, car.width, o.x, o.y, o.yaw, o.length, o.width)
+        any_car |= car_hit[k].hit
+    for p in range(len(peds)):
+        q = peds[p]
+        dx, dy = q.x - car.x, q.y - car.y
+        fx, fy = c * dx + s * dy, -s * dx + c * dy
+        ped_hit[p].hit = q.active and abs(fx) < car.length / 2 + PED_RADIUS and abs(fy) < car.width / 2 + PED_RADIUS
+        any_ped |= ped_hit[p].hit
+    return any_car, any_ped
+
+
+@inner
+def reward_terms_into(events: np.ndarray, inp: RewardInputs, weights: np.ndarray, dt: float, out: np.ndarray
+                      ) -> float:
+    """Weighted reward terms (REWARD_TERMS order) of one world into `out`; returns their sum
+    (summed in that fixed order, so it is bit-identical for any batch)."""
+    collision = events[COLLISION_VEHICLE] or events[COLLISION_PEDESTRIAN] or events[COLLISION_STATIC]
+    lateral = min(abs(inp.lateral) / inp.lane_width, 2.0)
+    over = max(inp.speed - inp.speed_limit, 0.0) / inp.speed_limit
+    discomfort = min(abs(inp.jerk) / 10.0, 3.0) + abs(inp.steer_rate) / inp.max_steer_rate
+    out[0] = weights[0] * inp.progress_delta
+    out[1] = -weights[1] * collision
+    out[2] = -weights[2] * events[RED_LIGHT]
+    out[3] = -weights[3] * dt * events[OFF_ROAD]
+    out[4] = -weights[4] * dt * events[WRONG_WAY]
+    out[5] = -weights[5] * dt * lateral
+    out[6] = -weights[6] * dt * over
+    out[7] = -weights[7] * dt * discomfort
+    out[8] = weights[8] * events[GOAL]
+    out[9] = -weights[9] * events[OFF_ROUTE]
+    out[10] = -weights[10] * events[STUCK]
+    total = 0.0
+    for k in range(len(out)):
+        total = total + out[k]
+    return total
+
+
+# ------------------------------------------------------------------------------ numpy forms
+@kernel
+def _collisions_many(maps: MapArrays, map_idx: np.ndarray, ego: np.ndarray, cars: np.ndarray, peds: np.ndarray,
+                     car_hit: np.ndarray, ped_hit: np.ndarray, flags: np.ndarray) -> None:
+    for b in range(len(map_idx)):
+        car = Footprint(ego[b, 0], ego[b, 1], ego[b, 2], ego[b, 3], ego[b, 4])
+        hits(car, cars[b], peds[b], car_hit[b], ped_hit[b])
+        flags[b, 0], flags[b, 1] = static_contact(maps, map_idx[b], car)
+        flags[b, 2] = False
+
+
+def detect_collisions(x: np.ndarray, y: np.ndarray, yaw: np.ndarray, length: float, width: float,
+                      cars: tuple[np.ndarray, np.ndarray, np.ndarray], car_active: np.ndarray,
+                      peds: tuple[np.ndarray, np.ndarray], ped_active: np.ndarray, maps: MapArrays,
+                      map_idx: np.ndarray, car_size: tuple[float, float] = (4.5, 1.9)) -> Collisions:
+    """The step's collision check for cars (B,) of size length x width [m] against other cars
+    (B, K) (x, y, yaw, all of size `car_size`) and pedestrians (B, P) (x, y)."""
+    from drivesim.state import CAR, PEDESTRIAN
+
+    b = len(x)
+    k, p = np.shape(car_active)[1], np.shape(ped_active)[1]
+    others = np.zeros((b, k), dtype=CAR)
+    others["x"], others["y"], others["yaw"], others["active"] = cars[0], cars[1], cars[2], car_active
+    others["length"], others["width"] = car_size
+    walkers = np.zeros((b, p), dtype=PEDESTRIAN)
+    walkers["x"], walkers["y"], walkers["active"] = peds[0], peds[1], ped_active
+    ego = np.stack([np.asarray(a, dtype=np.float64) for a in (x, y, yaw)] + [np.full(b, float(length)),
+                                                                              np.full(b, float(width))], axis=1)
+    from drivesim.actors.driver import CAR_VIEW, PED_VIEW
+
+    car_hit, ped_hit = np.zeros((b, k), dtype=CAR_VIEW), np.zeros((b, p), dtype=PED_VIEW)
+    flags = np.zeros((b, 3), dtype=bool)
+    _collisions_many(maps, np.ascontiguousarray(map_idx, dtype=np.int64), ego, others, walkers, car_hit, ped_hit,
+                     flags)
+    return Collisions(car_hit["hit"].any(axis=1), ped_hit["hit"].any(axis=1), flags[:, 0], flags[:, 1],
+                      car_hit["hit"], ped_hit["hit"])
+
+
+@kernel
+def _terms_many(events: np.ndarray, inputs: np.ndarray, constants: np.ndarray, weights: np.ndarray, dt: float,
+                out: np.ndarray) -> None:
+    for b in range(len(events)):
+        inp = RewardInputs(inputs[b, 0], inputs[b, 1], inputs[b, 2], constants[0], inputs[b, 3], inputs[b, 4],
+                           constants[1], constants[2])
+        reward_terms_into(events[b], inp, weights, dt, out[b])
 
 
 def reward_terms(events: dict[str, np.ndarray], progress_delta: np.ndarray, lateral_error: np.ndarray,
                  speed: np.ndarray, speed_limit: float, jerk: np.ndarray, steer_rate: np.ndarray,
-                 max_steer_rate: float, lane_width: float, cfg: RewardConfig, dt: float) -> dict[str, np.ndarray]:
-    """Weighted named reward terms (B,) each; the reward is their sum."""
-    collision = events["collision_vehicle"] | events["collision_pedestrian"] | events["collision_static"]
-    lateral = np.minimum(np.abs(lateral_error) / lane_width, 2.0)
-    over = np.maximum(speed - speed_limit, 0.0) / speed_limit
-    discomfort = np.minimum(np.abs(jerk) / 10.0, 3.0) + np.abs(steer_rate) / max_steer_rate
-    return {
-        "progress": cfg.progress * progress_delta,
-        "collision": -cfg.collision * collision,
-        "red_light": -cfg.red_light * events["red_light"],
-        "off_road": -cfg.off_road * dt * events["off_road"],
-        "wrong_way": -cfg.wrong_way * dt * events["wrong_way"],
-        "lane_keeping": -cfg.lane_keeping * dt * lateral,
-        "speeding": -cfg.speeding * dt * over,
-        "comfort": -cfg.comfort * dt * discomfort,
-        "goal": cfg.goal * events["goal"],
-        "off_route": -cfg.off_route * events["off_route"],
-        "stuck": -cfg.stuck * events["stuck"],
-    }
+                 max_steer_rate: float, lane_width: float, cfg, dt: float) -> dict[str, np.ndarray]:
+    """Weighted named reward terms (B,) each (the step's `reward_terms_into` over a batch); cfg is
+    a RewardConfig."""
+    ev = np.ascontiguousarray(np.stack([np.asarray(events[name], dtype=bool) for name in EVENT_NAMES], axis=1))
+    inputs = np.ascontiguousarray(np.stack([np.asarray(a, dtype=np.float64) for a in
+                                            (progress_delta, lateral_error, speed, jerk, steer_rate)], axis=1))
+    weights = np.array([getattr(cfg, name) for name in REWARD_TERMS], dtype=np.float64)
+    out = np.zeros((len(ev), len(REWARD_TERMS)))
+    _terms_many(ev, inputs, np.array([speed_limit, max_steer_rate, lane_width], dtype=np.float64), weights, float(dt),
+                out)
+    return {name: out[:, i] for i, name in enumerate(REWARD_TERMS)}

@@ -1,50 +1,120 @@
-"""Pedestrians: walk the sidewalk graph, cross at crosswalks on the walk signal; jaywalkers also
-take mid-block paths and ignore signals. Vectorised over (B worlds, P pedestrians)."""
+"""Pedestrians: walk the sidewalk graph, cross at crosswalks on the walk signal (and only when no car
+is on or about to reach the crossing); jaywalkers also take mid-block paths and ignore signals. A
+scripted pedestrian walks straight along its heading until its script ends. Compiled per world;
+`pedestrian_pose` and `choose_next_segment` also have numpy forms for tools and tests."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import math
 
 import numpy as np
 
 from drivesim import rng
-from drivesim.map.city import MapPool, PedPathKind
+from drivesim.actors.driver import PED_RADIUS
+from drivesim.actors.signals import walk_at
+from drivesim.jit import inner, kernel
+from drivesim.map.city import MapArrays, MapPool, PedPathKind
+from drivesim.params import WorldParams
+from drivesim.state import SimState
 
-PED_RADIUS = 0.35  # [m] footprint radius
+__all__ = ["PED_RADIUS", "choose_next_segment", "pedestrian_pose", "step_pedestrians"]
+
 CROSSING_CLEARANCE = 2.75  # [m] a car centre this close to a crossing keeps pedestrians on the kerb
 CROSSING_LOOK = 1.5  # [s] ... plus the distance a moving car covers in this time
 
 
-class Pedestrians(NamedTuple):
-    """Pedestrian state, every field (B, P)."""
-
-    seg: np.ndarray  # int path segment
-    next: np.ndarray  # int segment chosen to take next
-    s: np.ndarray  # [m] along the segment
-    speed: np.ndarray  # [m/s] walking speed
-    jaywalker: np.ndarray  # bool
-    active: np.ndarray  # bool
-    x: np.ndarray  # [m]
-    y: np.ndarray  # [m]
-    yaw: np.ndarray  # [rad] walking direction
-    moving: np.ndarray  # bool, walked this step (False while waiting at a kerb)
+_JAYWALK, _CROSSWALK = int(PedPathKind.JAYWALK), int(PedPathKind.CROSSWALK)
 
 
-def choose_next_segment(pool: MapPool, map_idx: np.ndarray, seg: np.ndarray, jaywalker: np.ndarray,
-                        u: np.ndarray) -> np.ndarray:
-    """Random successor of each segment (B, P); only jaywalkers take JAYWALK paths."""
-    succ = pool.ped_next[map_idx, seg]  # (B, P, 4)
-    n = pool.ped_n_next[map_idx, seg]
-    kind = pool.ped_kind[map_idx[..., None], np.maximum(succ, 0)]
-    ok = (np.arange(succ.shape[-1]) < n[..., None]) & ((kind != PedPathKind.JAYWALK) | jaywalker[..., None])
-    count = ok.sum(axis=-1)
-    k = np.minimum((u * count).astype(np.int64), np.maximum(count - 1, 0))
-    pick = np.argmax(np.cumsum(ok, axis=-1) > k[..., None], axis=-1)
-    return np.take_along_axis(succ, pick[..., None], axis=-1)[..., 0]
+@inner
+def next_segment(paths: np.ndarray, m: int, seg: int, jaywalker: bool, u: float) -> int:
+    """Random successor of `seg` from a uniform u; only jaywalkers take JAYWALK paths.
+    paths (M, S) PATH."""
+    rec = paths[m, seg]
+    count = 0
+    for k in range(rec.n_next):
+        if jaywalker or paths[m, rec.next[k]].kind != _JAYWALK:
+            count += 1
+    pick = min(int(u * count), max(count - 1, 0))
+    for k in range(rec.n_next):
+        nxt = rec.next[k]
+        if jaywalker or paths[m, nxt].kind != _JAYWALK:
+            if pick == 0:
+                return nxt
+            pick -= 1
+    return rec.next[0]
 
 
+@inner
+def segment_pose(paths: np.ndarray, m: int, seg: int, s: float) -> tuple[float, float, float]:
+    """(x, y) [m] at s [m] along segment `seg`, and its heading [rad]."""
+    rec = paths[m, seg]
+    dx, dy = rec.b[0] - rec.a[0], rec.b[1] - rec.a[1]
+    f = s / max(rec.length, 1e-6)
+    return rec.a[0] + dx * f, rec.a[1] + dy * f, math.atan2(dy, dx)
+
+
+@inner
+def _car_on_crossing(paths: np.ndarray, cars: np.ndarray, m: int, w: int, seg: int, n_cars: int) -> bool:
+    """An active car centre is within CROSSING_CLEARANCE (+ CROSSING_LOOK x its speed) of `seg`."""
+    rec = paths[m, seg]
+    ax, ay = rec.a[0], rec.a[1]
+    ex, ey = rec.b[0] - ax, rec.b[1] - ay
+    for j in range(n_cars):
+        car = cars[w, j]
+        if not car.active:
+            continue
+        px, py = car.x - ax, car.y - ay
+        t = min(max((px * ex + py * ey) / max(ex * ex + ey * ey, 1e-9), 0.0), 1.0)
+        dx, dy = px - t * ex, py - t * ey
+        reach = CROSSING_CLEARANCE + CROSSING_LOOK * car.v
+        if dx * dx + dy * dy < reach * reach:
+            return True
+    return False
+
+
+@inner
+def step_pedestrians(maps: MapArrays, params: WorldParams, state: SimState, m: int, w: int, dt: float) -> None:
+    """Advance world w's pedestrians by dt [s] (cars have already moved this step)."""
+    paths, clock, world = maps.paths, state.clock[w], params.world[w]
+    time = clock.t * dt
+    n_cars = 1 + world.n_cars
+    for p in range(world.n_peds):
+        q = state.peds[w, p]
+        step = q.speed * dt
+        if q.script_left > 0:  # scripted: straight on along its heading, then off the scene
+            q.x += step * math.cos(q.yaw)
+            q.y += step * math.sin(q.yaw)
+            q.script_left = max(q.script_left - step, 0.0)
+            q.active = q.script_left > 0
+            q.moving = True
+            continue
+        seg = q.seg
+        length = paths[m, seg].length
+        s = q.s + step
+        wait = False
+        if s >= length:
+            nxt = paths[m, q.next]
+            if nxt.kind == _CROSSWALK and not q.jaywalker:
+                walk = not maps.nodes[m, nxt.node].signal or walk_at(
+                    time, state.signal_offset[w, nxt.node], nxt.axis, world.green_time, world.yellow_time,
+                    world.all_red_time)
+                wait = not walk or _car_on_crossing(paths, state.cars, m, w, q.next, n_cars)
+            if wait:
+                s = length
+            else:
+                seg, s = q.next, s - length
+                u = rng.uniform5(clock.seed, clock.episode, clock.t, rng.Stream.PED_TURN, p)
+                q.next = next_segment(paths, m, seg, q.jaywalker, u)
+        q.seg, q.s = seg, s
+        q.x, q.y, q.yaw = segment_pose(paths, m, seg, s)
+        q.moving = q.active and not wait
+
+
+# ------------------------------------------------------------------------------ numpy forms
 def pedestrian_pose(pool: MapPool, map_idx: np.ndarray, seg: np.ndarray, s: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vectorised `segment_pose`: (x, y) [m] and heading [rad] at s [m] along segments (broadcast)."""
     a = pool.ped_a[map_idx, seg]
     b = pool.ped_b[map_idx, seg]
     length = np.maximum(pool.ped_len[map_idx, seg], 1e-6)
@@ -54,52 +124,18 @@ def pedestrian_pose(pool: MapPool, map_idx: np.ndarray, seg: np.ndarray, s: np.n
     return xy[..., 0], xy[..., 1], np.arctan2(d[..., 1], d[..., 0])
 
 
-def step_pedestrians(peds: Pedestrians, pool: MapPool, map_idx: np.ndarray, node_walk: np.ndarray,
-                     car_xy: np.ndarray, car_speed: np.ndarray, car_active: np.ndarray,
-                     keys: tuple[np.ndarray, np.ndarray, np.ndarray], dt: float) -> Pedestrians:
-    """Advance pedestrians by dt [s]. node_walk (B, N, 2) bool: a crosswalk at node n over a road
-    whose traffic runs along axis a may be entered now; car_xy (B, K, 2) [m], car_speed (B, K)
-    [m/s] and car_active (B, K) (the ego included): a car on or about to reach a crosswalk keeps
-    pedestrians on the kerb."""
-    m = map_idx[:, None]
-    length = pool.ped_len[m, peds.seg]
-    s = peds.s + peds.speed * dt
-    at_end = s >= length
-    next_is_crossing = pool.ped_kind[m, peds.next] == PedPathKind.CROSSWALK
-    allowed = ~(at_end & next_is_crossing & ~peds.jaywalker)
-    b, p = np.nonzero(~allowed)  # the few pedestrians waiting to cross: check signal and cars
-    if b.size:
-        nxt = peds.next[b, p]
-        mb = map_idx[b]
-        walk = node_walk[b, pool.ped_node[mb, nxt], pool.ped_axis[mb, nxt]]
-        clear = ~_car_on_path(pool.ped_a[mb, nxt], pool.ped_b[mb, nxt], car_xy[b], car_speed[b], car_active[b])
-        allowed[b, p] = walk & clear
-    go = at_end & allowed
-    wait = at_end & ~allowed
-    seg = np.where(go, peds.next, peds.seg)
-    s = np.where(go, s - length, np.where(wait, length, s))
-    seed, episode, step = (k[:, None] for k in keys)
-    u = rng.uniform(seed, episode, step, rng.Stream.PED_TURN, np.arange(seg.shape[1])[None, :])
-    nxt = np.where(go, choose_next_segment(pool, m, seg, peds.jaywalker, u), peds.next)
-    x, y, yaw = pedestrian_pose(pool, m, seg, s)
-    return peds._replace(seg=seg, next=nxt, s=s, x=x, y=y, yaw=yaw, moving=~wait & peds.active)
+@kernel
+def _next_many(paths: np.ndarray, m: np.ndarray, seg: np.ndarray, jay: np.ndarray, u: np.ndarray) -> np.ndarray:
+    out = np.empty(len(seg), dtype=np.int64)
+    for k in range(len(seg)):
+        out[k] = next_segment(paths, m[k], seg[k], jay[k], u[k])
+    return out
 
 
-def on_road(peds: Pedestrians, pool: MapPool, map_idx: np.ndarray, margin: float = 2.0) -> np.ndarray:
-    """(B, P) pedestrians on a crossing, or within `margin` [m] of starting one."""
-    m = map_idx[:, None]
-    crossing = pool.ped_kind[m, peds.seg] != PedPathKind.SIDEWALK
-    soon = (pool.ped_kind[m, peds.next] != PedPathKind.SIDEWALK) & (peds.s > pool.ped_len[m, peds.seg] - margin)
-    return peds.active & (crossing | soon)
-
-
-def _car_on_path(a: np.ndarray, b: np.ndarray, car_xy: np.ndarray, car_speed: np.ndarray,
-                 car_active: np.ndarray) -> np.ndarray:
-    """(n,) any active car centre within CROSSING_CLEARANCE (+ CROSSING_LOOK x speed) of segments
-    a->b (n, 2); car_xy (n, K, 2), car_speed and car_active (n, K)."""
-    ab = (b - a)[:, None, :]  # (n, 1, 2)
-    ap = car_xy - a[:, None, :]  # (n, K, 2)
-    t = np.clip((ap * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-9), 0.0, 1.0)
-    d = ap - t[..., None] * ab
-    reach = CROSSING_CLEARANCE + CROSSING_LOOK * car_speed
-    return (((d * d).sum(-1) < reach**2) & car_active).any(axis=1)
+def choose_next_segment(pool: MapPool, map_idx: np.ndarray, seg: np.ndarray, jaywalker: np.ndarray,
+                        u: np.ndarray) -> np.ndarray:
+    """`next_segment` over broadcast arrays (B, P)."""
+    m, seg, jay, u = np.broadcast_arrays(np.asarray(map_idx), np.asarray(seg), np.asarray(jaywalker), np.asarray(u))
+    flat = lambda a, t: np.ascontiguousarray(a, dtype=t).reshape(-1)  # noqa: E731
+    out = _next_many(pool.kernel.paths, flat(m, np.int64), flat(seg, np.int64), flat(jay, np.bool_), flat(u, np.float64))
+    return out.reshape(seg.shape)

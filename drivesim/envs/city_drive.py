@@ -75,8 +75,9 @@ class CityDriveEnv(gym.Env):
             self._episode += 1
         self.world.reset(np.array([self._seed], dtype=np.uint64), np.array([self._episode]))
         self._needs_reset = False
-        obs = row(observe(self.world), 0)  # renders the camera (and its labels) first
-        info = row(step_info(self.world, {}, {}), 0)
+        obs, labels = observe(self.world)
+        info = row(step_info(self.world, {}, {}, labels), 0)
+        obs = {key: value[0] for key, value in obs.items()}
         if self.render_mode == "human":
             self.render()
         return obs, info
@@ -88,8 +89,9 @@ class CityDriveEnv(gym.Env):
         result = self.world.step(act)
         terminated, truncated = bool(result.terminated[0]), bool(result.truncated[0])
         self._needs_reset = terminated or truncated
-        obs = row(observe(self.world), 0)
-        info = row(step_info(self.world, result.terms, result.events), 0)
+        obs, labels = observe(self.world)
+        info = row(step_info(self.world, result.terms, result.events, labels), 0)
+        obs = {key: value[0] for key, value in obs.items()}
         if self.render_mode == "human":
             self.render()
         return obs, float(result.reward[0]), terminated, truncated, info

@@ -10,8 +10,9 @@ import numpy as np
 from gymnasium import spaces
 
 from drivesim.config import EnvConfig
-from drivesim.sensors.lidar import N_HIT_CLASSES, lidar_scan
-from drivesim.sensors.state import STATE_DIM, state_vector
+from drivesim.sensors.camera import CameraLabels
+from drivesim.sensors.lidar import N_HIT_CLASSES
+from drivesim.sensors.state import STATE_DIM
 from drivesim.world import World
 
 ACTION_DIM = 2  # steer, accel/brake
@@ -39,17 +40,9 @@ def observation_space(config: EnvConfig) -> spaces.Dict:
     return spaces.Dict(entries)
 
 
-def observe(world: World) -> dict[str, np.ndarray]:
-    """Batched observation: every value has a leading axis B."""
-    obs: dict[str, np.ndarray] = {}
-    for key in world.config.observations:
-        if key == "lidar":
-            obs["lidar"], obs["lidar_class"] = lidar_scan(world)
-        elif key == "state":
-            obs["state"] = state_vector(world)
-        elif key == "camera":
-            obs["camera"], world.camera_labels = world.camera.render(world)
-    return obs
+def observe(world: World) -> tuple[dict[str, np.ndarray], CameraLabels | None]:
+    """Batched observation (every value has a leading axis B) and the camera labels (or None)."""
+    return world.observe()
 
 
 def validate_actions(action: Any, batch_size: int, batched: bool) -> np.ndarray:
@@ -84,22 +77,23 @@ def make_config(config: EnvConfig | None, overrides: dict[str, Any]) -> EnvConfi
     return base.replace(**overrides) if overrides else base
 
 
-def step_info(world: World, terms: dict[str, np.ndarray], events: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Batched info: named reward terms, events and route figures, each (B,)."""
+def step_info(world: World, terms: dict[str, np.ndarray], events: dict[str, np.ndarray],
+              labels: CameraLabels | None = None) -> dict[str, Any]:
+    """Batched info: named reward terms, events and route figures, each (B,); the camera labels
+    when `camera_labels` is on."""
     info: dict[str, Any] = {
         "reward_terms": terms,
         "events": events,
         "progress": world.progress.copy(),  # [m]
         "route_length": world.route_total.copy(),  # [m]
-        "route_completion": np.clip(world.progress / world.route_total, 0.0, 1.0),
+        "route_completion": world.route_completion,
         "distance": world.distance.copy(),  # [m] driven
-        "speed": world.ego.v.copy(),  # [m/s]
+        "speed": world.ego.v,  # [m/s]
         "time": world.time.astype(np.float64),  # [s]
         "map_index": world.map_idx.copy(),
     }
     if world.config.camera_labels:
-        labels = world.camera_labels if world.camera_labels is not None else world.camera.labels(world)
-        info["camera_labels"] = labels._asdict()
+        info["camera_labels"] = (labels if labels is not None else world.camera.labels(world))._asdict()
     return info
 
 

@@ -68,7 +68,8 @@ class CityDriveVectorEnv(VectorEnv):
         self.world.reset(self._seeds[rows], self._episodes[rows], rows)
         self._autoreset[mask] = False
         self._started = True
-        return observe(self.world), step_info(self.world, {}, {})
+        obs, labels = observe(self.world)
+        return obs, step_info(self.world, {}, {}, labels)
 
     def step(self, actions: Any) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if not self._started:
@@ -85,14 +86,17 @@ class CityDriveVectorEnv(VectorEnv):
                 for value in table.values():
                     value[restart] = 0
             self._autoreset = terminated | truncated
-            return observe(self.world), reward, terminated, truncated, step_info(self.world, result.terms, result.events)
+            obs, labels = observe(self.world)
+            return obs, reward, terminated, truncated, step_info(self.world, result.terms, result.events, labels)
         # SAME_STEP: report the final observation, then restart at once
-        obs, info = observe(self.world), step_info(self.world, result.terms, result.events)
+        obs, labels = observe(self.world)
+        info = step_info(self.world, result.terms, result.events, labels)
         done = terminated | truncated
         if done.any():
             final = {"final_obs": obs, "final_info": info, "_final_obs": done, "_final_info": done}
             self._restart(np.flatnonzero(done))
-            obs, info = observe(self.world), {**step_info(self.world, result.terms, result.events), **final}
+            obs, labels = observe(self.world)
+            info = {**step_info(self.world, result.terms, result.events, labels), **final}
         return obs, reward, terminated, truncated, info
 
     def _restart(self, rows: np.ndarray) -> None:

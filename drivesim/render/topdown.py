@@ -10,7 +10,7 @@ import numpy as np
 
 from drivesim.actors.pedestrians import PED_RADIUS
 from drivesim.actors.signals import Light
-from drivesim.actors.traffic import CAR_LENGTH, CAR_WIDTH
+from drivesim.actors.driver import CAR_LENGTH, CAR_WIDTH
 from drivesim.geometry import box_corners
 from drivesim.map.city import LANE_DS, LaneKind, Surface
 from drivesim.map.raster import world_to_pixel

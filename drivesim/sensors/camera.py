@@ -22,9 +22,8 @@ import cv2
 import numpy as np
 
 from drivesim import rng
-from drivesim.actors.pedestrians import PED_RADIUS
+from drivesim.actors.driver import CAR_LENGTH, PED_RADIUS
 from drivesim.actors.signals import Light
-from drivesim.actors.traffic import CAR_LENGTH, CAR_WIDTH
 from drivesim.config import CameraConfig
 from drivesim.geometry import wrap_angle
 from drivesim.map.city import LANE_DS, MapPool, Surface
@@ -49,14 +48,15 @@ class ObjectClass(IntEnum):
 
 
 class CameraLabels(NamedTuple):
-    """Per-frame labels of every object slot, (B, O, ...) with O = K cars + P pedestrians + NL lights."""
+    """Per-frame labels of every object slot, (B, O, ...) with O = C car slots + P pedestrians + NL
+    lights (the camera's own car is never visible)."""
 
     cls: np.ndarray  # (B, O) int8 ObjectClass
     centre: np.ndarray  # (B, O, 2) float32 [px] (u, v)
     size: np.ndarray  # (B, O, 2) float32 [px] (length along heading, width)
     angle: np.ndarray  # (B, O) float32 [rad] heading in the image, 0 = up, counter-clockwise
     position: np.ndarray  # (B, O, 2) float32 [m] (forward, left) in the ego frame
-    track: np.ndarray  # (B, O) int32 actor index within its class (stable over an episode)
+    track: np.ndarray  # (B, O) int32 actor slot within its class (stable over an episode)
     light: np.ndarray  # (B, O) int8 Light state (NONE for cars and pedestrians)
     visible: np.ndarray  # (B, O) bool, centre inside the frame and the object exists
 
@@ -69,18 +69,21 @@ class CameraLabels(NamedTuple):
 class Camera:
     """Renders camera frames and labels for a World's batch."""
 
-    def __init__(self, pool: MapPool, rasters: np.ndarray, origin: np.ndarray, raster_res: float,
-                 config: CameraConfig) -> None:
+    def __init__(self, pool: MapPool, config: CameraConfig) -> None:
         self.config = config
         self.pool = pool
         gain = DUSK_GAIN if config.dusk else np.ones(3)
         # coloured rasters pre-scaled (area-averaged, so thin markings blend) to the camera resolution
-        scale = raster_res / config.metres_per_pixel
-        size = (int(round(rasters.shape[2] * scale)), int(round(rasters.shape[1] * scale)))
-        self.base = [cv2.resize((PALETTE[r] * gain).astype(np.uint8), size, interpolation=cv2.INTER_AREA)
-                     for r in rasters]  # (H', W', 3) each
-        self.origin, self.raster_res = origin, rasters.shape[1] * raster_res / size[1]
-        self.raster_h = size[1]
+        self.base, self.raster_res, self.raster_h = [], [], []
+        for city in pool.maps:
+            scale = city.raster_resolution / config.metres_per_pixel
+            size = (int(round(city.raster.shape[1] * scale)), int(round(city.raster.shape[0] * scale)))
+            self.base.append(cv2.resize((PALETTE[city.raster] * gain).astype(np.uint8), size,
+                                        interpolation=cv2.INTER_AREA))  # (H', W', 3)
+            self.raster_res.append(city.raster.shape[0] * city.raster_resolution / size[1])
+            self.raster_h.append(size[1])
+        self.origin = np.stack([np.asarray(c.raster_origin, dtype=np.float64) for c in pool.maps])  # (M, 2)
+        self.raster_res, self.raster_h = np.array(self.raster_res), np.array(self.raster_h, dtype=np.float64)
         self.light_xy, self.light_lane, self.has_light = _light_heads(pool)
         self.car_rgb = tuple(int(c) for c in np.array(CAR_RGB) * gain)
         self.ped_rgb = tuple(int(c) for c in np.array(PED_RGB) * gain)
@@ -105,12 +108,13 @@ class Camera:
 
     def _warp_matrices(self, world: World) -> np.ndarray:
         """(B, 2, 3) affine maps from camera pixels to raster pixels (for WARP_INVERSE_MAP)."""
-        cfg = self.config
-        k = cfg.metres_per_pixel / self.raster_res
-        c, s = np.cos(world.ego.yaw), np.sin(world.ego.yaw)
+        cfg, ego, m = self.config, world.ego, world.map_idx
+        res, origin, raster_h = self.raster_res[m], self.origin[m], self.raster_h[m]
+        k = cfg.metres_per_pixel / res
+        c, s = np.cos(ego.yaw), np.sin(ego.yaw)
         eh, half_w = cfg.ego_row * cfg.height, cfg.width / 2
-        col0 = (world.ego.x - self.origin[0]) / self.raster_res + c * k * eh - s * k * half_w
-        row0 = self.raster_h - (world.ego.y - self.origin[1]) / self.raster_res - s * k * eh - c * k * half_w
+        col0 = (ego.x - origin[:, 0]) / res + c * k * eh - s * k * half_w
+        row0 = raster_h - (ego.y - origin[:, 1]) / res - s * k * eh - c * k * half_w
         return np.stack([np.stack([s * k, -c * k, col0], axis=1), np.stack([c * k, s * k, row0], axis=1)], axis=1)
 
     # ------------------------------------------------------------------------------------ labels
@@ -131,18 +135,19 @@ class Camera:
         k, p = cars.x.shape[1], peds.x.shape[1]
         cls = np.concatenate([np.full(k, ObjectClass.CAR), np.full(p, ObjectClass.PEDESTRIAN),
                               np.full(n_lights, ObjectClass.TRAFFIC_LIGHT)]).astype(np.int8)
-        size = np.concatenate([np.tile([CAR_LENGTH / mpp, CAR_WIDTH / mpp], (k, 1)), np.tile([ped_px, ped_px], (p, 1)),
-                               np.tile([2 * LIGHT_RADIUS / mpp] * 2, (n_lights, 1))]).astype(np.float32)
+        b = world.batch_size
+        size = np.concatenate([np.stack([cars.length, cars.width], -1) / mpp, np.full((b, p, 2), ped_px),
+                               np.full((b, n_lights, 2), 2 * LIGHT_RADIUS / mpp)], axis=1).astype(np.float32)
         yaws = np.concatenate([cars.yaw, peds.yaw, np.zeros_like(lxy[..., 0])], axis=1)
         heading = wrap_angle(yaws - world.ego.yaw[:, None])
         heading[:, k + p:] = 0.0
-        exists = np.concatenate([cars.active, peds.active, light_on], axis=1)
+        own = np.arange(k)[None, :] == world.state.ego.car[:, None]  # the camera's own car
+        exists = np.concatenate([cars.active & ~own, peds.active, light_on], axis=1)
         inside = (u >= 0) & (u < cfg.width) & (v >= 0) & (v < cfg.height)
         lights = np.concatenate([np.zeros((world.batch_size, k + p), dtype=np.int8), light_state.astype(np.int8)], 1)
         track = np.concatenate([np.arange(k), np.arange(p), np.arange(n_lights)]).astype(np.int32)
-        b = world.batch_size
         return CameraLabels(np.broadcast_to(cls, (b, len(cls))).copy(), np.stack([u, v], -1).astype(np.float32),
-                            np.broadcast_to(size, (b, *size.shape)).copy(), heading.astype(np.float32),
+                            size, heading.astype(np.float32),
                             np.stack([fx, fy], -1).astype(np.float32), np.broadcast_to(track, (b, len(track))).copy(),
                             lights, exists & inside)
 
@@ -173,6 +178,7 @@ class Camera:
             (labels.centre[..., 0] > -margin) & (labels.centre[..., 0] < cfg.width + margin)
             & (labels.centre[..., 1] > -margin) & (labels.centre[..., 1] < cfg.height + margin)
             & np.concatenate([world.cars.active, world.peds.active, labels.light[:, k + p:] != Light.NONE], axis=1))
+        near[np.arange(world.batch_size), world.state.ego.car] = False  # the own car is drawn last, as the ego
         corners = _box_corners_px(labels.centre, labels.size, labels.angle)  # (B, O, 4, 2)
         fixed = np.round(corners * (1 << _SHIFT)).astype(np.int32)
         centre_fixed = np.round(labels.centre * (1 << _SHIFT)).astype(np.int32)
@@ -200,10 +206,12 @@ class Camera:
             return frames
         out = frames.astype(np.float32)
         if cfg.colour_jitter > 0:
-            u = rng.uniform(world.seed[:, None], world.episode[:, None], rng.Stream.SCENARIO, np.arange(3)[None, :])
+            clock = world.state.clock
+            u = rng.uniform(clock.seed[:, None], clock.episode[:, None], rng.Stream.SCENARIO, np.arange(3)[None, :])
             out *= (1.0 + cfg.colour_jitter * (2.0 * u - 1.0))[:, None, None, :]
         if cfg.noise_std > 0:
-            pick = rng.integers(NOISE_BANK, world.seed, world.episode, world.t, rng.Stream.SCENARIO)
+            clock = world.state.clock
+            pick = rng.integers(NOISE_BANK, clock.seed, clock.episode, clock.t, rng.Stream.SCENARIO)
             out += cfg.noise_std * self.noise[pick]
         return np.clip(out, 0, 255).astype(np.uint8)
 

@@ -1,0 +1,430 @@
+"""The driver model: one set of rules for every car that is not driven by actions, and for the
+autopilot that drives the controlled car.
+
+A driver looks along its path (the lanes it knows it will take: an NPC its lane and the chosen
+successor, the controlled car its route) and takes the smallest IDM acceleration over:
+
+- the leader: the nearest car ahead on the path lanes, or on a sibling connector that leaves the
+  same lane (they overlap near their start);
+- the stop line: red, or yellow when it can stop comfortably; within `approach` of the line also
+  a blocked exit ("don't block the box") and the right of way (`must_yield`: the one yield rule);
+- pedestrians in a corridor along the path, now and `ped_predict` seconds ahead, and people
+  walking on a crossing of the junction ahead (it waits at the stop line rather than on the
+  crosswalk);
+- cars crossing its path inside an intersection (of two that see each other the lower car slot
+  goes first; a controlled car off its lane is an obstacle at any heading).
+
+`Profile` holds what differs between NPC drivers and the autopilot: IDM constants, look-ahead
+distances and margins. Everything is per world, plain loops over its cars (compiled).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from drivesim.actors.idm import MAX_DECEL, idm
+from drivesim.actors.signals import Light
+from drivesim.jit import inner, part
+from drivesim.map.city import LaneKind, MapArrays, PedPathKind, Turn
+from drivesim.map.lanes import pose
+from drivesim.state import SimState
+
+if TYPE_CHECKING:
+    from drivesim.workspace import Workspace
+
+CAR_LENGTH = 4.5  # [m] NPC car length
+CAR_WIDTH = 1.9  # [m]
+APPROACH = 15.0  # [m] an NPC negotiates the intersection within this distance of the stop line
+CLAIM_TIME = 3.0  # [s] a car claims priority this long before reaching the stop line (or within APPROACH)
+EXIT_ROOM = 2 * CAR_LENGTH + 1.0  # [m] free length needed after an intersection to enter it
+SHARED_START = 10.0  # [m] connectors leaving the same lane overlap over about this length
+CROSS_LOOKAHEAD = 10.0  # [m] crossing-traffic check ahead of a car
+COS_CROSSING = math.cos(0.5)  # headings differing by more than 0.5 rad cross
+ON_LANE_DISTANCE = 1.5  # [m] lateral error under which others treat a controlled car as in its lane
+PED_RADIUS = 0.35  # [m] pedestrian footprint radius
+STOP_MARGIN = 0.5  # [m] added to the stop-line distance handed to IDM
+MAX_SAMPLES = 64  # path samples at most
+
+
+class Profile(NamedTuple):
+    """How a driver drives (the rules are the same for all)."""
+
+    time_headway: float  # [s] IDM T
+    min_gap: float  # [m] IDM s0
+    accel: float  # [m/s^2] IDM a
+    decel: float  # [m/s^2] IDM b, also the comfortable deceleration for yellow lights and turns
+    max_decel: float  # [m/s^2] hardest braking it plans with (can it still stop at the line?)
+    approach: float  # [m] intersection rules apply within this distance of the stop line
+    turn_speed: float  # [m/s] through turns
+    horizon: float  # [m] path checked for pedestrians
+    path_step: float  # [m] spacing of path samples
+    ped_clearance: float  # [m] lateral margin to pedestrians, and distance kept in front of them
+    ped_predict: float  # [s] also check where pedestrians will be
+    crossing_horizon: float  # [s] longest look-ahead of people walking on a crossing ahead
+
+
+@inner
+def npc_profile(time_headway: float, min_gap: float, accel: float, decel: float) -> Profile:
+    """An NPC driver with the world's IDM constants (TrafficConfig)."""
+    return Profile(time_headway, min_gap, accel, decel, MAX_DECEL, APPROACH, 6.0, 14.0, 1.5, 1.0, 1.0, 3.0)
+
+
+CAR_VIEW = np.dtype([
+    ("valid", np.bool_),  # takes part in the lane rules (active, and on its lane if controlled)
+    ("lane", np.int64),
+    ("prev", np.int64),  # the road lane its connector leaves from (-1 on a road lane)
+    ("s", np.float64), ("v", np.float64), ("length", np.float64),
+    ("to_stop", np.float64),  # [m] front bumper to the end of its lane
+    ("claims", np.bool_),  # approaches an intersection with a claim to go
+    ("rank", np.int64),  # 1 for a left turn next, else 0 (straight/right go first)
+    ("cos", np.float64), ("sin", np.float64),  # heading
+    ("in_junction", np.bool_),  # on a connector
+    ("accel", np.float64),  # [m/s^2] an NPC's acceleration this step, decided before anybody moves
+    ("stop_lane", np.int64),  # the stop line an NPC must hold at (-1)
+    ("hit", np.bool_),  # touches the controlled car (collision check)
+], align=True)
+PED_VIEW = np.dtype([
+    ("road", np.int64),  # the k-th pedestrian on or about to enter the road (the first Scene.n_road are valid)
+    ("vx", np.float64), ("vy", np.float64),  # [m/s] walking velocity (0 while waiting)
+    ("hit", np.bool_),  # touches the controlled car (collision check)
+], align=True)
+
+
+class Scene(NamedTuple):
+    """What every driver of one world looks up, built once per step before anybody moves (rows of
+    the World's workspace)."""
+
+    cars: np.ndarray  # (C,) CAR_VIEW
+    peds: np.ndarray  # (P,) PED_VIEW
+    n_road: int  # pedestrians on or about to enter the road: peds[:n_road].road
+    samples: np.ndarray  # (MAX_SAMPLES, 2) scratch for points along a driver's path
+
+
+class Path(NamedTuple):
+    """The lanes a car knows it will drive: l0 (where it is, at s), l1 and l2 (-1 unknown)."""
+
+    l0: int
+    l1: int
+    l2: int
+    s: float  # [m] along l0
+
+
+# ------------------------------------------------------------------------------------ scene
+_ROAD, _CONNECTOR, _SIDEWALK = int(LaneKind.ROAD), int(LaneKind.CONNECTOR), int(PedPathKind.SIDEWALK)
+_LEFT, _STRAIGHT, _RED, _YELLOW = int(Turn.LEFT), int(Turn.STRAIGHT), int(Light.RED), int(Light.YELLOW)
+
+
+@inner
+def on_road(paths: np.ndarray, peds: np.ndarray, m: int, w: int, p: int, margin: float = 2.0) -> bool:
+    """Pedestrian p is on a crossing, within `margin` [m] of starting one, or scripted."""
+    q = peds[w, p]
+    if not q.active:
+        return False
+    if q.script_left > 0:
+        return True
+    seg = paths[m, q.seg]
+    if seg.kind != _SIDEWALK:
+        return True
+    return paths[m, q.next].kind != _SIDEWALK and q.s > seg.length - margin
+
+
+@inner
+def build_scene(maps: MapArrays, state: SimState, ws: Workspace, m: int, w: int, n_cars: int, n_peds: int) -> Scene:
+    cars = ws.cars[w, :n_cars]
+    for j in range(n_cars):
+        car, view = state.cars[w, j], cars[j]
+        view.valid, view.to_stop, view.lane, view.prev = car.active and car.on_lane, np.inf, car.lane, -1
+        view.s, view.v, view.length, view.rank, view.claims, view.in_junction = 0.0, 0.0, 0.0, 0, False, False
+        if not car.active:
+            continue
+        lane = maps.lanes[m, car.lane]
+        view.s, view.v, view.length, view.prev = car.s, car.v, car.length, lane.prev
+        view.to_stop = lane.length - car.s - car.length / 2
+        view.cos, view.sin = math.cos(car.yaw), math.sin(car.yaw)
+        view.in_junction = lane.kind == _CONNECTOR
+        if car.next >= 0:
+            view.rank = 1 if maps.lanes[m, car.next].turn == _LEFT else 0
+    for j in range(n_cars):
+        cars[j].claims = cars[j].valid and _claims(maps, state, cars, m, w, j)
+    peds = ws.peds[w, :n_peds]
+    n_road = 0
+    for p in range(n_peds):
+        q = state.peds[w, p]
+        peds[p].vx, peds[p].vy = 0.0, 0.0
+        if q.moving:
+            peds[p].vx, peds[p].vy = q.speed * math.cos(q.yaw), q.speed * math.sin(q.yaw)
+        if on_road(maps.paths, state.peds, m, w, p):
+            peds[n_road].road = p
+            n_road += 1
+    return Scene(cars, peds, n_road, ws.samples[w])
+
+
+@inner
+def exit_blocked(lanes: np.ndarray, cars: np.ndarray, m: int, connector: int) -> bool:
+    """The lane after `connector` has no room near its start for one more car; cars (C,) CAR_VIEW."""
+    exit_lane = lanes[m, connector].next[0]
+    for j in range(len(cars)):
+        if cars[j].valid and cars[j].lane == exit_lane and cars[j].s < EXIT_ROOM:
+            return True
+    return False
+
+
+@inner
+def _claims(maps: MapArrays, state: SimState, views: np.ndarray, m: int, w: int, j: int) -> bool:
+    """Car j approaches an intersection free to go and claims its connector: on a road lane with a
+    successor, its exit not blocked (controlled cars always claim their way), moving or at the
+    line, within reach of the line, and not facing a red light it can still stop for."""
+    car, d = state.cars[w, j], views[j].to_stop
+    if car.next < 0 or views[j].in_junction:
+        return False
+    if not (car.v > 0.3 or d < 3.0) or d >= max(APPROACH, car.v * CLAIM_TIME):
+        return False
+    if not car.controlled and exit_blocked(maps.lanes, views, m, car.next):
+        return False
+    can_stop = d > car.v * car.v / (2 * MAX_DECEL) - 0.5
+    return state.lights[w, car.lane] != _RED or car.ignores_lights or not can_stop
+
+
+@inner
+def must_yield(maps: MapArrays, state: SimState, scene: Scene, m: int, w: int, i: int, connector: int,
+               dist: float) -> bool:
+    """Car i, `dist` [m] before the stop line where `connector` starts, must wait: a car is on a
+    connector that conflicts with it, or one with priority claims a conflicting connector
+    (straight/right before left, then nearer the stop line, then the lower car slot)."""
+    my_rank = 1 if maps.lanes[m, connector].turn == _LEFT else 0
+    for j in range(len(scene.cars)):
+        view = scene.cars[j]
+        if j == i or not view.valid:
+            continue
+        if view.in_junction and maps.conflict[m, connector, view.lane]:
+            return True
+        if view.claims and maps.conflict[m, connector, state.cars[w, j].next]:
+            r, d = view.rank, view.to_stop
+            if r < my_rank or (r == my_rank and (d < dist or (d == dist and j < i))):
+                return True
+    return False
+
+
+# ----------------------------------------------------------------------------------- the path
+@inner
+def lane_length(lanes: np.ndarray, m: int, lane: int) -> float:
+    return lanes[m, lane].length if lane >= 0 else 0.0
+
+
+@inner
+def path_point(maps: MapArrays, m: int, path: Path, d: float) -> tuple[float, float]:
+    """(x, y) [m] `d` metres along the path (past its known end: along its last known lane)."""
+    lane, s = path.l0, path.s + d
+    if path.l1 >= 0 and s > maps.lanes[m, lane].length:
+        s -= maps.lanes[m, lane].length
+        lane = path.l1
+        if path.l2 >= 0 and s > maps.lanes[m, lane].length:
+            s -= maps.lanes[m, lane].length
+            lane = path.l2
+    x, y, _ = pose(maps.samples, m, lane, s)
+    return x, y
+
+
+@inner
+def stop_line(lanes: np.ndarray, path: Path, m: int, length: float) -> tuple[float, int, int]:
+    """The next stop line whose connector the car knows: distance [m] from its front bumper (inf if
+    none), the road lane it ends, and that connector."""
+    if lanes[m, path.l0].kind == _ROAD:
+        if path.l1 < 0:
+            return math.inf, -1, -1
+        return lanes[m, path.l0].length - path.s - length / 2, path.l0, path.l1
+    if path.l1 < 0 or path.l2 < 0 or lanes[m, path.l1].kind != _ROAD:
+        return math.inf, -1, -1
+    return lanes[m, path.l0].length - path.s + lanes[m, path.l1].length - length / 2, path.l1, path.l2
+
+
+# ---------------------------------------------------------------------------------- the rules
+@inner
+def leader(maps: MapArrays, scene: Scene, m: int, i: int, path: Path) -> tuple[float, float]:
+    """Bumper-to-bumper gap [m] and speed [m/s] of the nearest car ahead of car i along the path
+    lanes, or near the start of a connector leaving the same lane (inf gap when free)."""
+    l0, s = path.l0, path.s
+    to_end = maps.lanes[m, l0].length - s
+    to_l2 = to_end + maps.lanes[m, path.l1].length if path.l1 >= 0 else math.inf
+    prev0 = maps.lanes[m, l0].prev
+    best, best_len, v_lead = math.inf, CAR_LENGTH, 0.0
+    for j in range(len(scene.cars)):
+        o = scene.cars[j]
+        if j == i or not o.valid:
+            continue
+        ahead = o.s > s or (o.s == s and j > i)
+        d = math.inf
+        if o.lane == l0:
+            d = o.s - s if ahead else math.inf
+        elif o.lane == path.l1:
+            d = to_end + o.s
+        elif o.lane == path.l2 and path.l1 >= 0:
+            d = to_l2 + o.s
+        if o.s < SHARED_START:  # connectors leaving the same lane overlap near their start
+            if o.prev == l0:
+                d = min(d, to_end + o.s)
+            elif prev0 >= 0 and o.prev == prev0 and s < SHARED_START and ahead:
+                d = min(d, o.s - s)
+        if d < best:
+            best, best_len, v_lead = d, o.length, o.v
+    return best - (scene.cars[i].length + best_len) / 2, v_lead
+
+
+@inner
+def _sees(vx: float, vy: float, vc: float, vs: float, ox: float, oy: float, cos_diff: float, width: float
+          ) -> float:
+    """Forward distance [m] of an object at (ox, oy) crossing just ahead of a car at (vx, vy) with
+    heading (vc, vs), or inf if it does not cross its path within CROSS_LOOKAHEAD."""
+    dx, dy = ox - vx, oy - vy
+    fx, fy = vc * dx + vs * dy, vc * dy - vs * dx
+    if cos_diff < COS_CROSSING and 0 < fx < CROSS_LOOKAHEAD and abs(fy) < width + 0.3:
+        return fx
+    return math.inf
+
+
+@inner
+def crossing_gap(state: SimState, scene: Scene, w: int, i: int) -> float:
+    """Gap [m] to a car crossing the path just ahead inside an intersection, seen by car i when it
+    is inside one or close to its stop line. Cars waiting on road lanes are left to the
+    intersection rules; of two cars inside an intersection that see each other the lower slot goes
+    first; a controlled car is seen by every car, and off its lane at any heading."""
+    me, mine = state.cars[w, i], scene.cars[i]
+    ci, si, in_junction = mine.cos, mine.sin, mine.in_junction
+    looks = in_junction or mine.to_stop < CROSS_LOOKAHEAD
+    gap = math.inf
+    for j in range(len(scene.cars)):
+        other, view = state.cars[w, j], scene.cars[j]
+        if j == i or not other.active:
+            continue
+        cos_diff = ci * view.cos + si * view.sin
+        if other.controlled:
+            if not other.on_lane:
+                cos_diff = -1.0
+            elif not view.in_junction:
+                continue
+        else:
+            if not (view.in_junction and looks):
+                continue
+            if in_junction and i < j and math.isfinite(_sees(other.x, other.y, view.cos, view.sin, me.x, me.y,
+                                                             cos_diff, CAR_WIDTH)):
+                continue  # we see each other and i goes first
+        fx = _sees(me.x, me.y, ci, si, other.x, other.y, cos_diff, CAR_WIDTH)
+        gap = min(gap, fx - (me.length + other.length) / 2)
+    return max(gap, 0.01)
+
+
+@inner
+def _turning(lanes: np.ndarray, m: int, path: Path) -> bool:
+    """The path turns through a junction within its known lanes."""
+    for lane in (path.l0, path.l1, path.l2):
+        if lane >= 0 and lanes[m, lane].kind == _CONNECTOR and lanes[m, lane].turn != _STRAIGHT:
+            return True
+    return False
+
+
+@inner
+def pedestrian_gap(maps: MapArrays, state: SimState, scene: Scene, prof: Profile, m: int, w: int, i: int,
+                   path: Path, d_stop: float, connector: int) -> float:
+    """Distance [m] to stop before pedestrians: in the corridor along the path (now and
+    `ped_predict` s ahead) stop in front of them; if people walking on a crossing will pass the
+    path inside the junction ahead, wait at the stop line instead (when it can still stop there)."""
+    if scene.n_road == 0:
+        return math.inf
+    me = state.cars[w, i]
+    c, s = scene.cars[i].cos, scene.cars[i].sin
+    length, half_w, v = me.length, me.width / 2, me.v
+    reach = half_w + PED_RADIUS + prof.ped_clearance
+    # how long the car needs to clear the junction ahead (or the next 15 m), at >= 3 m/s
+    through = d_stop + lane_length(maps.lanes, m, connector) + length if connector >= 0 else math.inf
+    clear = (through if math.isfinite(through) else 15.0) / max(v, 3.0)
+    sweep = min(max(clear, 2.0), prof.crossing_horizon)
+    # a box in the car's frame that holds the path (straight lanes; turns may swing wide)
+    side = reach + (prof.horizon if _turning(maps.lanes, m, path) else 0.5)
+    n = min(int(prof.horizon / prof.path_step) + 1, MAX_SAMPLES)
+    px, py = scene.samples[:, 0], scene.samples[:, 1]
+    ready = False
+    gap, first_crossing = math.inf, math.inf
+    for k in range(scene.n_road):
+        p = scene.peds[k].road
+        q = state.peds[w, p]
+        vx, vy = scene.peds[p].vx, scene.peds[p].vy
+        crossing = q.moving and q.script_left <= 0 and maps.paths[m, q.seg].kind != _SIDEWALK
+        # the pedestrian now, in ped_predict seconds and (walking on a crossing) in `sweep` seconds
+        far = prof.ped_predict if not crossing else max(sweep, prof.ped_predict)
+        dx, dy = q.x - me.x, q.y - me.y
+        fx0, fy0 = c * dx + s * dy, -s * dx + c * dy
+        fx1, fy1 = fx0 + far * (c * vx + s * vy), fy0 + far * (-s * vx + c * vy)
+        if (min(fx0, fx1) > prof.horizon + reach or max(fx0, fx1) < -length or min(fy0, fy1) > side
+                or max(fy0, fy1) < -side):
+            continue  # cannot come near the path this step
+        if not ready:
+            for j in range(n):
+                px[j], py[j] = path_point(maps, m, path, j * prof.path_step)
+            ready = True
+        bx, by = q.x + prof.ped_predict * vx, q.y + prof.ped_predict * vy
+        ex, ey = sweep * vx, sweep * vy  # where a walking pedestrian goes over the sweep time
+        ahead = fx0 > 0 or c * (bx - me.x) + s * (by - me.y) > 0
+        for j in range(n):
+            d = j * prof.path_step
+            if d >= gap + length and d >= first_crossing:
+                break
+            near_now = (px[j] - q.x) ** 2 + (py[j] - q.y) ** 2 < reach * reach
+            near_soon = (px[j] - bx) ** 2 + (py[j] - by) ** 2 < reach * reach
+            if ahead and (near_now or near_soon):
+                gap = min(gap, d - length / 2 - prof.ped_clearance)
+            if crossing:
+                t = ((px[j] - q.x) * ex + (py[j] - q.y) * ey) / max(ex * ex + ey * ey, 1e-9)
+                t = min(max(t, 0.0), 1.0)
+                ox, oy = px[j] - q.x - t * ex, py[j] - q.y - t * ey
+                if ox * ox + oy * oy < (half_w + prof.ped_clearance) ** 2:
+                    first_crossing = min(first_crossing, d)
+    gap = max(gap, 0.01)
+    if math.isfinite(first_crossing):
+        at_junction = connector >= 0 and d_stop < prof.approach and first_crossing < through
+        if at_junction and d_stop > v * v / (2 * prof.max_decel):
+            gap = min(gap, max(d_stop, 0.0))
+        else:
+            gap = min(gap, max(first_crossing - length / 2 - prof.ped_clearance, 0.0))
+    return gap
+
+
+class Decision(NamedTuple):
+    accel: float  # [m/s^2] the smallest IDM acceleration over all obstacles
+    stop_gap: float  # [m] to the stop line where it must stop (inf: may go)
+    stop_lane: int  # road lane of that stop line (-1)
+    obstacle_gap: float  # [m] to the nearest car or pedestrian it brakes for
+
+
+@part
+def decide(maps: MapArrays, state: SimState, scene: Scene, prof: Profile, m: int, w: int, i: int, path: Path,
+           v0: float) -> Decision:
+    """The driver model for car i on `path` with desired speed v0 [m/s]."""
+    lanes = maps.lanes
+    me = state.cars[w, i]
+    v, length = me.v, me.length
+    d_stop, stop_lane, connector = stop_line(lanes, path, m, length)
+    stop_gap = math.inf
+    if stop_lane >= 0:
+        light = state.lights[w, stop_lane]
+        must = light == _RED or (light == _YELLOW and d_stop > v * v / (2 * prof.decel))
+        if not must and d_stop < prof.approach:
+            must = exit_blocked(lanes, scene.cars, m, connector) or must_yield(maps, state, scene, m, w, i,
+                                                                                connector, d_stop)
+        if must and d_stop > v * v / (2 * prof.max_decel) - STOP_MARGIN and not me.ignores_lights:
+            stop_gap = max(d_stop, 0.0) + STOP_MARGIN
+    gap_lead, v_lead = leader(maps, scene, m, i, path)
+    gap_cross = crossing_gap(state, scene, w, i)
+    gap_ped = pedestrian_gap(maps, state, scene, prof, m, w, i, path, d_stop, connector)
+    # desired speed: slow through turns and before them (comfortable deceleration profile)
+    v_turn = min(v0, prof.turn_speed)
+    if lanes[m, path.l0].kind == _CONNECTOR and lanes[m, path.l0].turn != _STRAIGHT:
+        v0 = v_turn
+    elif connector >= 0 and lanes[m, connector].turn != _STRAIGHT:
+        v0 = min(v0, math.sqrt(v_turn * v_turn + 2 * prof.decel * max(d_stop, 0.0)))
+    a, b, th, s0 = prof.accel, prof.decel, prof.time_headway, prof.min_gap
+    accel = min(idm(v, v0, gap_lead, v_lead, a, b, th, s0), idm(v, v0, stop_gap, 0.0, a, b, th, s0),
+                idm(v, v0, gap_ped, 0.0, a, b, th, s0), idm(v, v0, gap_cross, 0.0, a, b, th, s0))
+    return Decision(accel, stop_gap, stop_lane if math.isfinite(stop_gap) else -1, min(gap_lead, gap_ped, gap_cross))
