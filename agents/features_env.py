@@ -1,8 +1,8 @@
 """SB3 VecEnvs that turn batched drivesim envs into agent observations.
 
-`SuiteVecEnv` steps several batched envs (one per scenario, each with its own config) and shows
-them to SB3 as one VecEnv, so a policy trains on the whole scenario suite at once. Observations
-are built once per step for all worlds together:
+`SuiteVecEnv` steps the worlds of several scenarios as one batch (each world carries its own
+scenario) and shows them to SB3 as one VecEnv, so a policy trains on the whole scenario suite at
+once. Observations are built once per step for all worlds together:
 
 - `perception` runs the perception CNN on every camera frame of the step in one batch (no
   gradients) and packs the K nearest detections per class, the lidar and the state into one
@@ -23,7 +23,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
-from drivesim.config import EnvConfig
+from drivesim.config import ConfigError, EnvConfig
 from drivesim.envs.sb3 import BatchedVecEnv
 from drivesim.envs.spaces import observation_space
 from drivesim.envs.vector import CityDriveVectorEnv
@@ -63,13 +63,6 @@ class FeatureFn:
             return detections_to_features(self.detector(obs["camera"]), self.camera, obs["lidar"], obs["state"], self.k)
         return oracle_features(labels, obs["lidar"], obs["state"], self.k)
 
-    def many(self, obs: list[dict[str, np.ndarray]], labels: list[dict[str, np.ndarray] | None]) -> np.ndarray:
-        """Features of several batches (one per group), concatenated: the CNN runs once on all frames."""
-        if self.mode == "perception":
-            merged = {key: np.concatenate([o[key] for o in obs]) for key in ("camera", "lidar", "state")}
-            return self(merged, None)
-        return np.concatenate([self(o, lab) for o, lab in zip(obs, labels, strict=True)])
-
 
 def obs_env_config(config: EnvConfig, mode: str) -> EnvConfig:
     """The env config a given observation mode needs (camera always; labels for the oracle)."""
@@ -90,83 +83,70 @@ class Group:
 
 
 class SuiteVecEnv(BatchedVecEnv):
-    """Groups of worlds (one batched env per config) seen by SB3 as one VecEnv of sum(n) envs."""
+    """Groups of worlds (one scenario each) stepped as one batch and seen by SB3 as one VecEnv of
+    sum(n) envs; world i of group g is seeded seed + g * GROUP_SEED_STRIDE + i."""
 
     def __init__(self, groups: list[Group], mode: str = "perception", k: int = DEFAULT_K, device: str = "auto",
                  seed: int | None = None) -> None:
         if not groups or any(g.n < 1 for g in groups):
             raise ValueError("SuiteVecEnv needs at least one group of at least one world")
         self.mode, self.groups = mode, groups
-        self.envs = [CityDriveVectorEnv(g.n, obs_env_config(g.config, mode), autoreset_mode=AutoresetMode.SAME_STEP)
-                     for g in groups]
-        self.env = self.envs[0]  # attribute/method plumbing of BatchedVecEnv
+        configs = [obs_env_config(g.config, mode) for g in groups for _ in range(g.n)]
+        try:
+            self.env = CityDriveVectorEnv(configs=configs, autoreset_mode=AutoresetMode.SAME_STEP)
+        except ConfigError as err:
+            raise ValueError(f"the groups of a SuiteVecEnv must share camera, lidar and state layout: {err}") from None
         self.bounds = np.cumsum([0] + [g.n for g in groups])
-        first = self.envs[0].config
+        self._offsets = np.concatenate([g_i * GROUP_SEED_STRIDE + np.arange(g.n) for g_i, g in enumerate(groups)])
+        first = self.env.config
         if mode == "pixels":
             space = observation_space(first)
             self.features = None
         else:
             self.features = FeatureFn(mode, first, k, device)
             space = spaces.Box(-np.inf, np.inf, shape=(self.features.size,), dtype=np.float32)
-        for env in self.envs[1:]:
-            if mode == "pixels" and observation_space(env.config) != space:
-                raise ValueError("all groups of a SuiteVecEnv need the same camera and state layout")
-            if self.features is not None and obs_size(env.config, k) != self.features.size:
-                raise ValueError("all groups of a SuiteVecEnv need the same lidar and state layout")
         super().__init__(int(self.bounds[-1]), space, self.env.single_action_space)
         self._actions: np.ndarray | None = None
         if seed is not None:
             self.seed(seed)
 
     @property
-    def worlds(self) -> list[World]:
-        return [env.world for env in self.envs]
+    def world(self) -> World:
+        return self.env.world
 
-    def _observe(self, obs: list[dict[str, np.ndarray]], labels: list[dict[str, np.ndarray] | None]) -> VecEnvObs:
+    @property
+    def worlds(self) -> list[World]:
+        return [self.env.world]
+
+    def _observe(self, obs: dict[str, np.ndarray], labels: dict[str, np.ndarray] | None) -> VecEnvObs:
         if self.features is None:
-            return {key: np.concatenate([o[key] for o in obs]) for key in obs[0]}
-        return self.features.many(obs, labels)
+            return obs
+        return self.features(obs, labels)
 
     def reset(self) -> VecEnvObs:
         seed = self._take_seed()
-        out = [env.reset(seed=None if seed is None else seed + g * GROUP_SEED_STRIDE) for g, env in enumerate(self.envs)]
+        obs, info = self.env.reset(seed=None if seed is None else list(seed + self._offsets))
         self._reset_options()
-        return self._observe([o for o, _ in out], [i.get("camera_labels") for _, i in out])
+        return self._observe(obs, info.get("camera_labels"))
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions)
 
     def step_wait(self) -> VecEnvStepReturn:
-        results = [env.step(self._actions[lo:hi]) for env, lo, hi in zip(self.envs, self.bounds[:-1], self.bounds[1:])]
-        obs = self._observe([r[0] for r in results], [r[4].get("camera_labels") for r in results])
-        reward = np.concatenate([r[1] for r in results]).astype(np.float32)
-        terminated = np.concatenate([r[2] for r in results])
-        truncated = np.concatenate([r[3] for r in results])
+        obs, reward, terminated, truncated, info = self.env.step(self._actions)
+        features = self._observe(obs, info.get("camera_labels"))
         done = terminated | truncated
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         if done.any():
-            self._final_infos(results, terminated, truncated, infos)
-        return obs, reward, done, infos
-
-    def _final_infos(self, results: list[tuple], terminated: np.ndarray, truncated: np.ndarray,
-                     infos: list[dict[str, Any]]) -> None:
-        """SB3's per-env dicts for the envs whose episode ended (terminal observation, truncation)."""
-        ended = [bool((r[2] | r[3]).any()) for r in results]
-        finals = [r[4]["final_obs"] if e else None for r, e in zip(results, ended, strict=True)]
-        labels = [r[4]["final_info"].get("camera_labels") if e else None for r, e in zip(results, ended, strict=True)]
-        groups = [g for g, e in enumerate(ended) if e]
-        final = self._observe([finals[g] for g in groups], [labels[g] for g in groups])
-        offset = 0
-        for g in groups:
-            info, lo = results[g][4], self.bounds[g]
-            for i in np.flatnonzero(results[g][2] | results[g][3]):
-                j = lo + i
-                term = {k: v[offset + i] for k, v in final.items()} if isinstance(final, dict) else final[offset + i]
-                infos[j] = {"terminal_observation": term,
-                            "TimeLimit.truncated": bool(truncated[j] and not terminated[j]),
-                            "route_completion": float(info["final_info"]["route_completion"][i]),
-                            "events": {k: bool(v[i]) for k, v in info["final_info"]["events"].items()}}
-            offset += self.groups[g].n
+            final = info["final_info"]
+            terminal = self._observe(info["final_obs"], final.get("camera_labels"))
+            for i in np.flatnonzero(done):
+                infos[i] = {"terminal_observation": ({k: v[i] for k, v in terminal.items()} if isinstance(terminal, dict)
+                                                     else terminal[i]),
+                            "TimeLimit.truncated": bool(truncated[i] and not terminated[i]),
+                            "route_completion": float(final["route_completion"][i]),
+                            "events": {k: bool(v[i]) for k, v in final["events"].items()}}
+        return features, reward.astype(np.float32), done, infos
 
 
 class FeatureVecEnv(SuiteVecEnv):

@@ -68,7 +68,7 @@ class PolicyAgent:
 
     def act(self, world: World, obs: dict[str, np.ndarray] | None) -> np.ndarray:
         if self.features is not None:
-            labels = world.camera_labels._asdict() if world.camera_labels is not None else None
+            labels = world.camera.labels(world)._asdict() if self.feature_mode == "oracle" else None
             obs = self.features(obs, labels)
         action, _ = self.model.predict(obs, deterministic=True)
         return np.asarray(action, dtype=np.float64).reshape(world.batch_size, 2)

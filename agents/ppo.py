@@ -180,15 +180,13 @@ class SuiteEvaluation(BaseCallback):
 def evaluate_policy(model: PPO, cfg: PPOConfig) -> dict[str, Any]:
     """The `evaluate` summary of `model` on `cfg.eval_episodes` validation seeds of each training scenario."""
     from agents.policy import PolicyAgent
-    from drivesim.evaluate import run_scenario, select_scenarios
+    from drivesim.evaluate import episode_seeds, run_rows, select_scenarios
     from drivesim.metrics import summarize
 
     agent = PolicyAgent(model, cfg.out, cfg.obs if cfg.obs != "pixels" else None, cfg.k)  # pixels: keys from the space
     spec = "all" if cfg.scenarios == "plain" else cfg.scenarios
-    records = []
-    for scenario in select_scenarios(spec):
-        records += run_scenario(agent, scenario, cfg.eval_episodes, VALIDATION_SEED_OFFSET)
-    return summarize(records)
+    rows = [(sc, s) for sc in select_scenarios(spec) for s in episode_seeds(sc, cfg.eval_episodes, VALIDATION_SEED_OFFSET)]
+    return summarize(run_rows(agent, rows))  # the whole validation suite in one batch
 
 
 def _append_csv(path: Path, row: dict[str, Any]) -> None:

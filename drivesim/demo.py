@@ -30,10 +30,10 @@ GIF_EVERY = 3  # keep every 3rd frame in the GIF preview
 DEFAULT_SCENARIOS = "red_light,pedestrian_crossing,unprotected_left"
 def hud(frame: np.ndarray, world: World, b: int, title: str, reward: float) -> np.ndarray:
     """Write the scenario, speed, command, light ahead and progress onto a frame (in place)."""
-    dist, light = world.next_stop_line()
+    dist, light = world.route.next_stop_line()
     lines = [
         f"{title}  t={world.time[b]:5.1f}s  return {reward:7.2f}",
-        f"speed {world.ego.v[b] * 3.6:5.1f} km/h   command {Turn(world.route_command()[b]).name.lower()}",
+        f"speed {world.ego.v[b] * 3.6:5.1f} km/h   command {Turn(world.route.command()[b]).name.lower()}",
         light_text(float(dist[b]), Light(light[b])),
         f"route {world.progress[b]:6.1f} / {world.route_total[b]:6.1f} m",
     ]
@@ -65,8 +65,8 @@ class Film:
             self.window = PygameWindow("drivesim demo", fps=2 * fps)
 
     def watcher(self, title: str) -> Any:
-        def watch(world: World, reward: float) -> None:
-            frame = hud(follow_image(world, 0, VIEW_SIZE, 70.0), world, 0, title, reward)
+        def watch(world: World, b: int, reward: float) -> None:
+            frame = hud(follow_image(world, b, VIEW_SIZE, 70.0), world, b, title, reward)
             self.writer.write(frame[:, :, ::-1])
             if self.frames % GIF_EVERY == 0:
                 self.gif.append(cv2.resize(frame, (GIF_SIZE, GIF_SIZE), interpolation=cv2.INTER_AREA))
@@ -89,7 +89,15 @@ class Film:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from drivesim.evaluate import load_agent, markdown_report, run_suite, select_scenarios, write_report
+    from drivesim.evaluate import (
+        episode_seeds,
+        load_agent,
+        markdown_report,
+        run_rows,
+        select_scenarios,
+        suite_metrics,
+        write_report,
+    )
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -103,11 +111,14 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"drivesim demo: agent {args.agent} on {', '.join(s.name for s in suite)} ({args.episodes} episodes each); "
           f"filming the first episode of each to {where}{film.path}")
     start = time.perf_counter()
-    try:
-        metrics = run_suite(agent, args.agent, suite, args.episodes, args.seed,
-                            watch=lambda s: film.watcher(s.name), progress=False)
+    records = []
+    try:  # one batch per scenario, so the film shows their first episodes one after the other
+        for scenario in suite:
+            rows = [(scenario, seed) for seed in episode_seeds(scenario, args.episodes, args.seed)]
+            records += run_rows(agent, rows, watchers={scenario.name: film.watcher(scenario.name)})
     finally:
         film.close()
+    metrics = suite_metrics(records, args.agent, suite, args.episodes, args.seed, time.perf_counter() - start)
     write_report(metrics, out, plots=False)
     print()
     print(markdown_report(metrics))

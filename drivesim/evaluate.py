@@ -1,7 +1,8 @@
 """`drivesim evaluate`: run an agent on the scenario suite and write metrics, a report and plots.
 
-Each scenario runs its episodes as one batch of worlds (world i = the scenario's i-th seed, plus
-`--seed`), one episode per world; the agent acts on the whole batch each step.
+All episodes of the suite run as one batch of worlds (each world carries its scenario; episode i
+of a scenario = its i-th seed plus `--seed`), one episode per world; the agent acts on the whole
+batch each step.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from drivesim.metrics import INFRACTIONS, EpisodeRecord, record_to_dict, summari
 from drivesim.scenarios.loader import Scenario, list_scenarios, load_scenario
 from drivesim.world import World
 
-MAX_BATCH = 64  # worlds stepped together per scenario
 
 
 @dataclass
@@ -72,48 +72,79 @@ def select_scenarios(spec: str) -> list[Scenario]:
     return [load_scenario(name.strip()) for name in spec.split(",") if name.strip()]
 
 
+Watch = Callable[[World, int, float], None]  # (world, row, return so far) after every step of that row's episode
+
+
+def episode_seeds(scenario: Scenario, episodes: int, seed_offset: int = 0) -> list[int]:
+    """The seeds of a scenario's first `episodes` episodes (its seed list repeated if shorter)."""
+    return [s + seed_offset for s in (scenario.seeds * math.ceil(episodes / len(scenario.seeds)))[:episodes]]
+
+
 def run_scenario(agent: Any, scenario: Scenario, episodes: int, seed_offset: int = 0,
-                 video: Path | None = None, watch: Callable[[World, float], None] | None = None) -> list[EpisodeRecord]:
-    """Run `episodes` episodes (batched) and return their records. `video`: MP4 of world 0's
-    episode; `watch(world, return_0)` is called after every step while world 0's episode runs."""
+                 video: Path | None = None, watch: Watch | None = None) -> list[EpisodeRecord]:
+    """Run `episodes` episodes of one scenario (batched) and return their records (see `run_rows`)."""
+    rows = [(scenario, s) for s in episode_seeds(scenario, episodes, seed_offset)]
+    return run_rows(agent, rows, {scenario.name: video} if video else None, {scenario.name: watch} if watch else None)
+
+
+def run_rows(agent: Any, rows: list[tuple[Scenario, int]], videos: dict[str, Path] | None = None,
+             watchers: dict[str, Watch] | None = None, bar: Any = None) -> list[EpisodeRecord]:
+    """One episode per (scenario, seed) row, all rows in one batch of worlds (each with its own
+    scenario), or in chunks of `agent.max_batch`. `videos[name]`: MP4 of that scenario's first
+    episode; `watchers[name](world, row, return)` is called after every step of it."""
     records: list[EpisodeRecord] = []
-    seeds = [s + seed_offset for s in (scenario.seeds * math.ceil(episodes / len(scenario.seeds)))[:episodes]]
-    step = getattr(agent, "max_batch", MAX_BATCH)
-    for start in range(0, episodes, step):
-        batch = seeds[start:start + step]
-        records += _run_batch(agent, scenario, batch, video if start == 0 else None, watch if start == 0 else None)
+    step = getattr(agent, "max_batch", None) or len(rows)
+    first = {}
+    for i, (scenario, _) in enumerate(rows):
+        first.setdefault(scenario.name, i)
+    for start in range(0, len(rows), step):
+        chunk = rows[start:start + step]
+        watch: dict[int, list[Watch]] = {}
+        writers = []
+        for name, i in first.items():
+            if start <= i < start + step:
+                if videos and name in videos:
+                    writers.append(_VideoWriter(videos[name]))
+                    watch.setdefault(i - start, []).append(writers[-1])
+                if watchers and name in watchers:
+                    watch.setdefault(i - start, []).append(watchers[name])
+        try:
+            records += _run_batch(agent, chunk, watch, bar)
+        finally:
+            for writer in writers:
+                writer.close()
     return records
 
 
-def _run_batch(agent: Any, scenario: Scenario, seeds: list[int], video: Path | None,
-               watch: Callable[[World, float], None] | None = None) -> list[EpisodeRecord]:
-    config = scenario.config
+def _run_batch(agent: Any, rows: list[tuple[Scenario, int]], watch: dict[int, list[Watch]], bar: Any = None
+               ) -> list[EpisodeRecord]:
+    overrides = {}
     if getattr(agent, "observations", None):
-        config = config.replace(observations=agent.observations, **getattr(agent, "config_overrides", {}))
-    world = World(config, len(seeds))
-    world.reset(np.array(seeds, dtype=np.uint64), np.zeros(len(seeds), dtype=np.int64))
+        overrides = {"observations": agent.observations, **getattr(agent, "config_overrides", {})}
+    world = World([scenario.config.replace(**overrides) if overrides else scenario.config for scenario, _ in rows])
+    world.reset(np.array([seed for _, seed in rows], dtype=np.uint64), np.zeros(len(rows), dtype=np.int64))
     agent.reset(world)
-    track = _Tracker.new(len(seeds))
-    out: list[EpisodeRecord | None] = [None] * len(seeds)
-    writer = _VideoWriter(video) if video is not None else None
-    watchers = [w for w in (writer, watch) if w is not None]
-    dt = config.dt
-    return_0 = 0.0
+    track = _Tracker.new(len(rows))
+    out: list[EpisodeRecord | None] = [None] * len(rows)
+    dt = world.config.dt
+    returns = np.zeros(len(rows))
     while track.active.any():
-        obs = observe(world) if getattr(agent, "observations", None) else None
+        obs = observe(world)[0] if getattr(agent, "observations", None) else None
         yaw_before = world.ego.yaw.copy()
         result = world.step(agent.act(world, obs))
         _accumulate(track, world, result.events, yaw_before, dt)
-        if track.active[0]:
-            return_0 += float(result.reward[0])
-            for watcher in watchers:
-                watcher(world, return_0)
+        returns += np.where(track.active, result.reward, 0.0)
+        for b, callbacks in watch.items():
+            if track.active[b]:
+                for callback in callbacks:
+                    callback(world, b, float(returns[b]))
         done = track.active & (result.terminated | result.truncated)
         for b in np.flatnonzero(done):
-            out[b] = _record(scenario.name, seeds[b], world, track, b, result.events, dt)
+            scenario, seed = rows[b]
+            out[b] = _record(scenario.name, seed, world, track, b, result.events, dt)
         track.active &= ~done
-    if writer is not None:
-        writer.close()
+        if bar is not None and done.any():
+            bar.update(int(done.sum()))
     return [r for r in out if r is not None]
 
 
@@ -127,7 +158,7 @@ def _accumulate(track: _Tracker, world: World, events: dict[str, np.ndarray], ya
     track.wrong_way += dt * (a & events["wrong_way"])
     yaw_rate = np.angle(np.exp(1j * (world.ego.yaw - yaw_before))) / dt
     lateral = np.abs(world.ego.v * yaw_rate)  # [m/s^2]
-    track.jerk_sum += a * np.abs(world.jerk)
+    track.jerk_sum += a * np.abs(world.state.ego["jerk"])
     track.lat_sum += a * lateral
     track.lat_max = np.where(a, np.maximum(track.lat_max, lateral), track.lat_max)
     track.steps += a
@@ -149,19 +180,18 @@ def _record(name: str, seed: int, world: World, track: _Tracker, b: int, events:
 
 
 class _VideoWriter:
-    """MP4 of world 0's episode in the full top-down view."""
+    """MP4 of one world's episode in the full top-down view (a watcher)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.writer = None
 
-    def __call__(self, world: World, return_0: float) -> None:
-        """Write world 0's frame (a watcher of run_scenario)."""
+    def __call__(self, world: World, b: int, episode_return: float) -> None:
         import cv2
 
         from drivesim.render.views import full_view
 
-        frame = full_view(world, 0)
+        frame = full_view(world, b)
         if self.writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"),
@@ -186,29 +216,31 @@ def evaluate(agent_spec: str, scenarios: str = "all", episodes: int = 20, seed: 
 
 
 def run_suite(agent: Any, agent_name: str, suite: list[Scenario], episodes: int, seed: int = 0,
-              video_dir: Path | None = None, watch: Callable[[Scenario], Callable[[World, float], None]] | None = None,
+              video_dir: Path | None = None, watch: Callable[[Scenario], Watch] | None = None,
               progress: bool = True) -> dict[str, Any]:
-    """Run `agent` on every scenario of `suite` and return the metrics (overall, per scenario, per
-    episode). `watch(scenario)` may return a per-step callback for world 0 (see run_scenario)."""
-    per_scenario: dict[str, dict[str, Any]] = {}
-    all_records: list[EpisodeRecord] = []
+    """Run `agent` on every scenario of `suite`, all episodes in one batch of worlds, and return the
+    metrics (overall, per scenario, per episode). `watch(scenario)` may return a per-step callback
+    for the scenario's first episode (see run_rows)."""
     start = time.perf_counter()
-    bar = _progress(len(suite), progress)
-    for scenario in suite:
-        video = video_dir / f"{scenario.name}.mp4" if video_dir is not None else None
-        records = run_scenario(agent, scenario, episodes, seed, video, watch(scenario) if watch else None)
-        per_scenario[scenario.name] = summarize(records)
-        all_records += records
-        bar.set_postfix_str(f"{scenario.name}: DS {per_scenario[scenario.name]['driving_score']:.2f}")
-        bar.update(1)
+    rows = [(scenario, s) for scenario in suite for s in episode_seeds(scenario, episodes, seed)]
+    videos = {sc.name: video_dir / f"{sc.name}.mp4" for sc in suite} if video_dir is not None else None
+    watchers = {sc.name: watch(sc) for sc in suite} if watch else None
+    bar = _progress(len(rows), progress)
+    records = run_rows(agent, rows, videos, {k: v for k, v in (watchers or {}).items() if v}, bar)
     bar.close()
-    overall = summarize(all_records)
+    return suite_metrics(records, agent_name, suite, episodes, seed, time.perf_counter() - start)
+
+
+def suite_metrics(records: list[EpisodeRecord], agent_name: str, suite: list[Scenario], episodes: int, seed: int,
+                  wall_time: float) -> dict[str, Any]:
+    """Metrics overall, per scenario and per episode from episode records."""
+    per_scenario = {sc.name: summarize([r for r in records if r.scenario == sc.name]) for sc in suite}
+    overall = summarize(records)
     return {
-        "agent": agent_name, "episodes_per_scenario": episodes, "seed_offset": seed,
-        "wall_time_s": time.perf_counter() - start,
+        "agent": agent_name, "episodes_per_scenario": episodes, "seed_offset": seed, "wall_time_s": wall_time,
         **{k: overall[k] for k in ("driving_score", "route_completion", "infraction_penalty", "success_rate")},
         "overall": overall, "per_scenario": per_scenario,
-        "episodes": [record_to_dict(r) for r in all_records],
+        "episodes": [record_to_dict(r) for r in records],
     }
 
 
@@ -223,7 +255,7 @@ def write_report(metrics: dict[str, Any], out: Path, plots: bool = True) -> None
 def _progress(total: int, enabled: bool) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, desc="scenarios", unit="scenario", disable=not enabled)
+    return tqdm(total=total, desc="episodes", unit="episode", disable=not enabled)
 
 
 TABLE_COLUMNS = (("driving_score", "DS", "{:.3f}"), ("route_completion", "RC", "{:.3f}"),

@@ -134,7 +134,7 @@ def _set_car(car, lane: int, nxt: int, s: float, pose_xyyaw: tuple[float, float,
     car.v, car.v0, car.steer, car.accel = v, v0, 0.0, 0.0
     car.length, car.width = length, width
     car.active, car.controlled, car.on_lane = True, False, True
-    car.brake_until, car.ignores_lights, car.stopped_time = -1.0, False, 0.0
+    car.brake_until, car.ignores_lights, car.stopped_time, car.holding = -1.0, False, 0.0, False
 
 
 @inner

@@ -41,6 +41,7 @@ CAR = np.dtype([
     ("brake_until", np.float64),  # [s] episode time until which the car brakes hard (scripted)
     ("ignores_lights", np.bool_),  # runs red lights and claims right of way (scripted)
     ("stopped_time", np.float64),  # [s] standing still (gridlock breaker)
+    ("holding", np.bool_),  # decided last step to wait at its stop line (it claims no right of way then)
 ], align=True)
 ROUTE = np.dtype([
     ("n", np.int64),  # number of route lanes (road, connector, road, ...)

@@ -38,7 +38,7 @@ from drivesim.events import (
     static_contact,
 )
 from drivesim.geometry import wrap
-from drivesim.jit import inner, parallel_kernel, part
+from drivesim.jit import inner, parallel_kernel
 from drivesim.map.city import LaneKind, MapArrays
 from drivesim.map.lanes import pose, project
 from drivesim.params import SharedParams, WorldParams
@@ -83,7 +83,7 @@ def step_batch(maps: MapArrays, params: WorldParams, shared: SharedParams, state
         observe_world(maps, params, shared, state, ws, sensors, w)
 
 
-@part
+@inner
 def observe_world(maps: MapArrays, params: WorldParams, shared: SharedParams, state: SimState, ws: Workspace,
                   sensors: Sensors, w: int) -> None:
     if sensors.lidar.shape[0] > 0:
@@ -92,7 +92,7 @@ def observe_world(maps: MapArrays, params: WorldParams, shared: SharedParams, st
         state_world(maps, params, shared, state, w, sensors.state[w])
 
 
-@part
+@inner
 def step_world(maps: MapArrays, params: WorldParams, shared: SharedParams, state: SimState, ws: Workspace,
                actions: np.ndarray, out: StepOutput, w: int) -> None:
     clock, route, ego, world = state.clock[w], state.route[w], state.ego[w], params.world[w]
@@ -113,7 +113,9 @@ def step_world(maps: MapArrays, params: WorldParams, shared: SharedParams, state
     # everybody else
     n_cars, n_peds = 1 + world.n_cars, world.n_peds
     if n_cars > 1:
-        step_npcs(maps, params, state, ws, build_scene(maps, state, ws, m, w, n_cars, n_peds), m, w, dt)
+        scene = build_scene(maps, state, ws, m, w, n_cars, n_peds, clock.t * dt,
+                            (world.green_time, world.yellow_time, world.all_red_time))
+        step_npcs(maps, params, state, ws, scene, m, w, dt)
         break_gridlock(maps, params, state, m, w, dt)
     step_pedestrians(maps, params, state, m, w, dt)
     fire_events(maps, params, state, m, w, dt)

@@ -76,8 +76,8 @@ def collect_shard(config: EnvConfig, seeds: np.ndarray, cfg: CollectConfig) -> d
             episodes[done] += 1
             world.reset(seeds[done].astype(np.uint64), episodes[done], np.flatnonzero(done))
         if step % cfg.every == 0:
-            obs = observe(world)
-            kept.append(_frame_record(obs, world.camera_labels, seeds))
+            obs, labels = observe(world)
+            kept.append(_frame_record(obs, labels, seeds))
     return {k: np.concatenate([r[k] for r in kept]) for k in kept[0]}
 
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from drivesim.actors.idm import MAX_DECEL, idm
-from drivesim.actors.signals import Light
+from drivesim.actors.signals import Light, phase, walk_at
 from drivesim.jit import inner, part
 from drivesim.map.city import LaneKind, MapArrays, PedPathKind, Turn
 from drivesim.map.lanes import pose
@@ -46,7 +46,10 @@ COS_CROSSING = math.cos(0.5)  # headings differing by more than 0.5 rad cross
 ON_LANE_DISTANCE = 1.5  # [m] lateral error under which others treat a controlled car as in its lane
 PED_RADIUS = 0.35  # [m] pedestrian footprint radius
 STOP_MARGIN = 0.5  # [m] added to the stop-line distance handed to IDM
+LINE_WAIT = 3.5  # [m] a car this close to its stop line waits at it
+COMFORT_DECEL = 2.5  # [m/s^2] a car facing yellow that can stop with this deceleration will stop
 MAX_SAMPLES = 64  # path samples at most
+CROSSING_MARGIN = 1.5  # [s] a car keeps this much time between it and people crossing its path
 
 
 class Profile(NamedTuple):
@@ -101,6 +104,8 @@ class Scene(NamedTuple):
     peds: np.ndarray  # (P,) PED_VIEW
     n_road: int  # pedestrians on or about to enter the road: peds[:n_road].road
     samples: np.ndarray  # (MAX_SAMPLES, 2) scratch for points along a driver's path
+    time: float  # [s] episode time
+    timing: tuple[float, float, float]  # [s] green, yellow and all-red time of the world's lights
 
 
 class Path(NamedTuple):
@@ -114,6 +119,7 @@ class Path(NamedTuple):
 
 # ------------------------------------------------------------------------------------ scene
 _ROAD, _CONNECTOR, _SIDEWALK = int(LaneKind.ROAD), int(LaneKind.CONNECTOR), int(PedPathKind.SIDEWALK)
+_CROSSWALK = int(PedPathKind.CROSSWALK)
 _LEFT, _STRAIGHT, _RED, _YELLOW = int(Turn.LEFT), int(Turn.STRAIGHT), int(Light.RED), int(Light.YELLOW)
 
 
@@ -132,7 +138,8 @@ def on_road(paths: np.ndarray, peds: np.ndarray, m: int, w: int, p: int, margin:
 
 
 @inner
-def build_scene(maps: MapArrays, state: SimState, ws: Workspace, m: int, w: int, n_cars: int, n_peds: int) -> Scene:
+def build_scene(maps: MapArrays, state: SimState, ws: Workspace, m: int, w: int, n_cars: int, n_peds: int, time: float,
+                timing: tuple[float, float, float]) -> Scene:
     cars = ws.cars[w, :n_cars]
     for j in range(n_cars):
         car, view = state.cars[w, j], cars[j]
@@ -159,33 +166,52 @@ def build_scene(maps: MapArrays, state: SimState, ws: Workspace, m: int, w: int,
         if on_road(maps.paths, state.peds, m, w, p):
             peds[n_road].road = p
             n_road += 1
-    return Scene(cars, peds, n_road, ws.samples[w])
+    return Scene(cars, peds, n_road, ws.samples[w], time, timing)
 
 
 @inner
 def exit_blocked(lanes: np.ndarray, cars: np.ndarray, m: int, connector: int) -> bool:
-    """The lane after `connector` has no room near its start for one more car; cars (C,) CAR_VIEW."""
+    """The lane after `connector` has no room near its start for one more car, counting the cars
+    already inside the junction on their way into it ("don't block the box"); cars (C,) CAR_VIEW."""
     exit_lane = lanes[m, connector].next[0]
+    first, entering = math.inf, 0.0
     for j in range(len(cars)):
-        if cars[j].valid and cars[j].lane == exit_lane and cars[j].s < EXIT_ROOM:
-            return True
-    return False
+        car = cars[j]
+        if not car.valid:
+            continue
+        if car.lane == exit_lane:
+            first = min(first, car.s)
+        elif car.in_junction and lanes[m, car.lane].next[0] == exit_lane and car.lane != connector:
+            entering += car.length + 2.0
+    return first < EXIT_ROOM + entering
 
 
 @inner
 def _claims(maps: MapArrays, state: SimState, views: np.ndarray, m: int, w: int, j: int) -> bool:
     """Car j approaches an intersection free to go and claims its connector: on a road lane with a
-    successor, its exit not blocked (controlled cars always claim their way), moving or at the
-    line, within reach of the line, and not facing a red light it can still stop for."""
+    successor, not waiting at its line (for a light, people or another car), its exit not blocked
+    (controlled cars always claim their way), moving or at the line, within reach of the line, and
+    not facing a red light it can still stop for."""
     car, d = state.cars[w, j], views[j].to_stop
-    if car.next < 0 or views[j].in_junction:
+    if car.next < 0 or views[j].in_junction or (car.holding and car.v < 0.3):
         return False
     if not (car.v > 0.3 or d < 3.0) or d >= max(APPROACH, car.v * CLAIM_TIME):
         return False
     if not car.controlled and exit_blocked(maps.lanes, views, m, car.next):
         return False
-    can_stop = d > car.v * car.v / (2 * MAX_DECEL) - 0.5
-    return state.lights[w, car.lane] != _RED or car.ignores_lights or not can_stop
+    light = state.lights[w, car.lane]
+    if car.ignores_lights or d < car.v * car.v / (2 * MAX_DECEL) - 0.5:
+        return True  # it will not stop whatever its light says
+    if light == _YELLOW:  # it goes on yellow only when it cannot stop comfortably, or turns left from the line
+        return d < car.v * car.v / (2 * COMFORT_DECEL) or clears_on_yellow(maps.lanes, m, car.next, d, car.v)
+    return light != _RED
+
+
+@inner
+def clears_on_yellow(lanes: np.ndarray, m: int, connector: int, d_stop: float, v: float) -> bool:
+    """A car standing at the stop line waiting to turn left may turn when its light turns yellow
+    (the oncoming stream stops then), before it turns red: it crosses the line within a second."""
+    return lanes[m, connector].turn == _LEFT and d_stop < LINE_WAIT and v < 1.0
 
 
 @inner
@@ -326,21 +352,73 @@ def _turning(lanes: np.ndarray, m: int, path: Path) -> bool:
 
 
 @inner
+def walk_ahead(maps: MapArrays, state: SimState, scene: Scene, w: int, q, m: int, t: float
+               ) -> tuple[float, float, float, float]:
+    """Where pedestrian q is after walking t seconds (along its segment, then the next one; a
+    scripted one straight along its heading), and the corner it passes on the way (its segment's
+    end, or that same end point if it does not get there). Someone waiting at a kerb stays, and so
+    does a law-abiding pedestrian walking up to a signalised crosswalk that shows no walk signal."""
+    if not q.moving:
+        return q.x, q.y, q.x, q.y
+    d = q.speed * t
+    if q.script_left > 0:
+        x, y = q.x + d * math.cos(q.yaw), q.y + d * math.sin(q.yaw)
+        return x, y, x, y
+    seg = maps.paths[m, q.seg]
+    left = seg.length - q.s
+    if d > left:
+        nxt = maps.paths[m, q.next]
+        if nxt.kind == _CROSSWALK and not q.jaywalker and maps.nodes[m, nxt.node].signal and not walk_at(
+                scene.time + left / max(q.speed, 0.1), state.signal_offset[w, nxt.node], nxt.axis, *scene.timing):
+            d = left  # it will wait for the walk signal at the kerb
+        else:
+            f = min(d - left, nxt.length) / max(nxt.length, 1e-6)
+            return nxt.a[0] + f * (nxt.b[0] - nxt.a[0]), nxt.a[1] + f * (nxt.b[1] - nxt.a[1]), seg.b[0], seg.b[1]
+    f = (q.s + d) / max(seg.length, 1e-6)
+    x, y = seg.a[0] + f * (seg.b[0] - seg.a[0]), seg.a[1] + f * (seg.b[1] - seg.a[1])
+    return x, y, x, y
+
+
+@inner
+def _to_segment2(px: float, py: float, ax: float, ay: float, bx: float, by: float) -> float:
+    """Squared distance [m^2] from (px, py) to the segment a-b."""
+    ex, ey = bx - ax, by - ay
+    t = min(max(((px - ax) * ex + (py - ay) * ey) / max(ex * ex + ey * ey, 1e-12), 0.0), 1.0)
+    return (px - ax - t * ex) ** 2 + (py - ay - t * ey) ** 2
+
+
+@inner
+def arrival_time(d: float, v: float, a: float, v_max: float) -> float:
+    """[s] to cover d [m] from speed v [m/s], accelerating at a [m/s^2] up to v_max."""
+    if d <= 0.0:
+        return 0.0
+    v_max = max(v_max, v, 0.5)
+    d_acc = (v_max * v_max - v * v) / (2 * a)
+    if d <= d_acc:
+        return (math.sqrt(v * v + 2 * a * d) - v) / a
+    return (v_max - v) / a + (d - d_acc) / v_max
+
+
+@inner
 def pedestrian_gap(maps: MapArrays, state: SimState, scene: Scene, prof: Profile, m: int, w: int, i: int,
-                   path: Path, d_stop: float, connector: int) -> float:
-    """Distance [m] to stop before pedestrians: in the corridor along the path (now and
-    `ped_predict` s ahead) stop in front of them; if people walking on a crossing will pass the
-    path inside the junction ahead, wait at the stop line instead (when it can still stop there)."""
+                   path: Path, d_stop: float, connector: int, v0: float) -> tuple[float, bool]:
+    """Distance [m] to stop before pedestrians, and whether the car waits at its stop line for them.
+
+    Two checks. Near: stop in front of anybody in the corridor along the path now or `ped_predict`
+    seconds on (walking on along their paths). Ahead: a pedestrian is in the way if it will be at a
+    point of the path while the car passes that point (the car going on at up to v0, or the turn
+    speed in a turn; give or take CROSSING_MARGIN); if that point is in the junction ahead the car
+    waits at its stop line (when it can still stop there), else it stops short of it."""
     if scene.n_road == 0:
-        return math.inf
+        return math.inf, False
     me = state.cars[w, i]
     c, s = scene.cars[i].cos, scene.cars[i].sin
     length, half_w, v = me.length, me.width / 2, me.v
     reach = half_w + PED_RADIUS + prof.ped_clearance
-    # how long the car needs to clear the junction ahead (or the next 15 m), at >= 3 m/s
     through = d_stop + lane_length(maps.lanes, m, connector) + length if connector >= 0 else math.inf
-    clear = (through if math.isfinite(through) else 15.0) / max(v, 3.0)
-    sweep = min(max(clear, 2.0), prof.crossing_horizon)
+    v_max = v0
+    if connector >= 0 and maps.lanes[m, connector].turn != _STRAIGHT:
+        v_max = min(v0, prof.turn_speed)
     # a box in the car's frame that holds the path (straight lanes; turns may swing wide)
     side = reach + (prof.horizon if _turning(maps.lanes, m, path) else 0.5)
     n = min(int(prof.horizon / prof.path_step) + 1, MAX_SAMPLES)
@@ -348,25 +426,21 @@ def pedestrian_gap(maps: MapArrays, state: SimState, scene: Scene, prof: Profile
     ready = False
     gap, first_crossing = math.inf, math.inf
     for k in range(scene.n_road):
-        p = scene.peds[k].road
-        q = state.peds[w, p]
-        vx, vy = scene.peds[p].vx, scene.peds[p].vy
-        crossing = q.moving and q.script_left <= 0 and maps.paths[m, q.seg].kind != _SIDEWALK
-        # the pedestrian now, in ped_predict seconds and (walking on a crossing) in `sweep` seconds
-        far = prof.ped_predict if not crossing else max(sweep, prof.ped_predict)
-        dx, dy = q.x - me.x, q.y - me.y
-        fx0, fy0 = c * dx + s * dy, -s * dx + c * dy
-        fx1, fy1 = fx0 + far * (c * vx + s * vy), fy0 + far * (-s * vx + c * vy)
-        if (min(fx0, fx1) > prof.horizon + reach or max(fx0, fx1) < -length or min(fy0, fy1) > side
-                or max(fy0, fy1) < -side):
+        q = state.peds[w, scene.peds[k].road]
+        bx, by, _, _ = walk_ahead(maps, state, scene, w, q, m, prof.ped_predict)  # where it will be soon
+        ex, ey, cx, cy = walk_ahead(maps, state, scene, w, q, m, prof.crossing_horizon)  # the farthest it gets
+        lo_x, hi_x, lo_y, hi_y = math.inf, -math.inf, math.inf, -math.inf
+        for ox, oy in ((q.x, q.y), (bx, by), (ex, ey), (cx, cy)):
+            fx, fy = c * (ox - me.x) + s * (oy - me.y), -s * (ox - me.x) + c * (oy - me.y)
+            lo_x, hi_x, lo_y, hi_y = min(lo_x, fx), max(hi_x, fx), min(lo_y, fy), max(hi_y, fy)
+        if lo_x > prof.horizon + reach or hi_x < -length or lo_y > side or hi_y < -side:
             continue  # cannot come near the path this step
         if not ready:
             for j in range(n):
                 px[j], py[j] = path_point(maps, m, path, j * prof.path_step)
             ready = True
-        bx, by = q.x + prof.ped_predict * vx, q.y + prof.ped_predict * vy
-        ex, ey = sweep * vx, sweep * vy  # where a walking pedestrian goes over the sweep time
-        ahead = fx0 > 0 or c * (bx - me.x) + s * (by - me.y) > 0
+        ahead = c * (q.x - me.x) + s * (q.y - me.y) > 0 or c * (bx - me.x) + s * (by - me.y) > 0
+        moving = q.moving and q.script_left <= 0
         for j in range(n):
             d = j * prof.path_step
             if d >= gap + length and d >= first_crossing:
@@ -375,20 +449,29 @@ def pedestrian_gap(maps: MapArrays, state: SimState, scene: Scene, prof: Profile
             near_soon = (px[j] - bx) ** 2 + (py[j] - by) ** 2 < reach * reach
             if ahead and (near_now or near_soon):
                 gap = min(gap, d - length / 2 - prof.ped_clearance)
-            if crossing:
-                t = ((px[j] - q.x) * ex + (py[j] - q.y) * ey) / max(ex * ex + ey * ey, 1e-9)
-                t = min(max(t, 0.0), 1.0)
-                ox, oy = px[j] - q.x - t * ex, py[j] - q.y - t * ey
-                if ox * ox + oy * oy < (half_w + prof.ped_clearance) ** 2:
-                    first_crossing = min(first_crossing, d)
+            if not moving or d >= first_crossing:
+                continue
+            # where is the pedestrian while the car covers this point (front arriving .. rear leaving)?
+            t_in = arrival_time(d - length / 2 - prof.ped_clearance, v, prof.accel, v_max) - CROSSING_MARGIN
+            t_out = arrival_time(d + length / 2 + prof.ped_clearance, v, prof.accel, v_max) + CROSSING_MARGIN
+            if t_in > prof.crossing_horizon:
+                continue
+            for f in range(4):
+                t = min(max(t_in + (t_out - t_in) * f / 3, 0.0), prof.crossing_horizon)
+                wx, wy, _, _ = walk_ahead(maps, state, scene, w, q, m, t)
+                if (px[j] - wx) ** 2 + (py[j] - wy) ** 2 < reach * reach:
+                    first_crossing = d
+                    break
     gap = max(gap, 0.01)
+    waits_at_line = False
     if math.isfinite(first_crossing):
         at_junction = connector >= 0 and d_stop < prof.approach and first_crossing < through
         if at_junction and d_stop > v * v / (2 * prof.max_decel):
+            waits_at_line = max(d_stop, 0.0) < gap
             gap = min(gap, max(d_stop, 0.0))
         else:
             gap = min(gap, max(first_crossing - length / 2 - prof.ped_clearance, 0.0))
-    return gap
+    return gap, waits_at_line
 
 
 class Decision(NamedTuple):
@@ -396,6 +479,7 @@ class Decision(NamedTuple):
     stop_gap: float  # [m] to the stop line where it must stop (inf: may go)
     stop_lane: int  # road lane of that stop line (-1)
     obstacle_gap: float  # [m] to the nearest car or pedestrian it brakes for
+    holding: bool  # it waits at its stop line (light, right of way, blocked exit or people crossing)
 
 
 @part
@@ -410,6 +494,13 @@ def decide(maps: MapArrays, state: SimState, scene: Scene, prof: Profile, m: int
     if stop_lane >= 0:
         light = state.lights[w, stop_lane]
         must = light == _RED or (light == _YELLOW and d_stop > v * v / (2 * prof.decel))
+        if must and light == _YELLOW and clears_on_yellow(lanes, m, connector, d_stop, v):
+            # waiting at the line to turn left: it goes when the oncoming stream stops, if it crosses
+            # the line before the light turns red
+            node = lanes[m, stop_lane]
+            tau = phase(scene.time, state.signal_offset[w, node.node], node.axis, *scene.timing)
+            crossing_time = math.sqrt(2 * (d_stop + length / 2) / prof.accel) + 0.5
+            must = scene.timing[0] + scene.timing[1] - tau < crossing_time
         if not must and d_stop < prof.approach:
             must = exit_blocked(lanes, scene.cars, m, connector) or must_yield(maps, state, scene, m, w, i,
                                                                                 connector, d_stop)
@@ -417,7 +508,7 @@ def decide(maps: MapArrays, state: SimState, scene: Scene, prof: Profile, m: int
             stop_gap = max(d_stop, 0.0) + STOP_MARGIN
     gap_lead, v_lead = leader(maps, scene, m, i, path)
     gap_cross = crossing_gap(state, scene, w, i)
-    gap_ped = pedestrian_gap(maps, state, scene, prof, m, w, i, path, d_stop, connector)
+    gap_ped, waits_for_people = pedestrian_gap(maps, state, scene, prof, m, w, i, path, d_stop, connector, v0)
     # desired speed: slow through turns and before them (comfortable deceleration profile)
     v_turn = min(v0, prof.turn_speed)
     if lanes[m, path.l0].kind == _CONNECTOR and lanes[m, path.l0].turn != _STRAIGHT:
@@ -427,4 +518,6 @@ def decide(maps: MapArrays, state: SimState, scene: Scene, prof: Profile, m: int
     a, b, th, s0 = prof.accel, prof.decel, prof.time_headway, prof.min_gap
     accel = min(idm(v, v0, gap_lead, v_lead, a, b, th, s0), idm(v, v0, stop_gap, 0.0, a, b, th, s0),
                 idm(v, v0, gap_ped, 0.0, a, b, th, s0), idm(v, v0, gap_cross, 0.0, a, b, th, s0))
-    return Decision(accel, stop_gap, stop_lane if math.isfinite(stop_gap) else -1, min(gap_lead, gap_ped, gap_cross))
+    holding = math.isfinite(stop_gap) or waits_for_people
+    return Decision(accel, stop_gap, stop_lane if math.isfinite(stop_gap) else -1, min(gap_lead, gap_ped, gap_cross),
+                    holding)

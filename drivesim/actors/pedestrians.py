@@ -1,6 +1,7 @@
-"""Pedestrians: walk the sidewalk graph, cross at crosswalks on the walk signal (and only when no car
-is on or about to reach the crossing); jaywalkers also take mid-block paths and ignore signals. A
-scripted pedestrian walks straight along its heading until its script ends. Compiled per world;
+"""Pedestrians: walk the sidewalk graph, cross at crosswalks on the walk signal; jaywalkers also take
+mid-block paths and ignore signals. Nobody steps onto the road while a car is on or about to reach
+the crossing, and nobody on the road walks into a car (they wait until it has gone). A scripted
+pedestrian walks straight along its heading until its script ends. Compiled per world;
 `pedestrian_pose` and `choose_next_segment` also have numpy forms for tools and tests."""
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ __all__ = ["PED_RADIUS", "choose_next_segment", "pedestrian_pose", "step_pedestr
 
 CROSSING_CLEARANCE = 2.75  # [m] a car centre this close to a crossing keeps pedestrians on the kerb
 CROSSING_LOOK = 1.5  # [s] ... plus the distance a moving car covers in this time
+STEP_BACK = 0.3  # [m] a pedestrian on the road stops this far from a car in its way
 
 
-_JAYWALK, _CROSSWALK = int(PedPathKind.JAYWALK), int(PedPathKind.CROSSWALK)
+_JAYWALK, _CROSSWALK, _SIDEWALK = int(PedPathKind.JAYWALK), int(PedPathKind.CROSSWALK), int(PedPathKind.SIDEWALK)
 
 
 @inner
@@ -74,6 +76,21 @@ def _car_on_crossing(paths: np.ndarray, cars: np.ndarray, m: int, w: int, seg: i
 
 
 @inner
+def _car_at(cars: np.ndarray, w: int, x: float, y: float, n_cars: int) -> bool:
+    """A car's footprint, grown by a pedestrian's radius and STEP_BACK, covers (x, y)."""
+    for j in range(n_cars):
+        car = cars[w, j]
+        if not car.active:
+            continue
+        dx, dy = x - car.x, y - car.y
+        c, s = math.cos(car.yaw), math.sin(car.yaw)
+        if (abs(c * dx + s * dy) < car.length / 2 + PED_RADIUS + STEP_BACK
+                and abs(-s * dx + c * dy) < car.width / 2 + PED_RADIUS + STEP_BACK):
+            return True
+    return False
+
+
+@inner
 def step_pedestrians(maps: MapArrays, params: WorldParams, state: SimState, m: int, w: int, dt: float) -> None:
     """Advance world w's pedestrians by dt [s] (cars have already moved this step)."""
     paths, clock, world = maps.paths, state.clock[w], params.world[w]
@@ -93,12 +110,16 @@ def step_pedestrians(maps: MapArrays, params: WorldParams, state: SimState, m: i
         length = paths[m, seg].length
         s = q.s + step
         wait = False
-        if s >= length:
+        if paths[m, seg].kind != _SIDEWALK and q.active:  # on the road: nobody walks into a car
+            nx, ny, _ = segment_pose(paths, m, seg, min(s, length))
+            if _car_at(state.cars, w, nx, ny, n_cars):
+                s, wait = q.s, True
+        if s >= length and not wait:
             nxt = paths[m, q.next]
-            if nxt.kind == _CROSSWALK and not q.jaywalker:
-                walk = not maps.nodes[m, nxt.node].signal or walk_at(
-                    time, state.signal_offset[w, nxt.node], nxt.axis, world.green_time, world.yellow_time,
-                    world.all_red_time)
+            if nxt.kind != _SIDEWALK:  # onto the road: jaywalkers ignore the signal, nobody a car close by
+                walk = (q.jaywalker or nxt.kind != _CROSSWALK or not maps.nodes[m, nxt.node].signal
+                        or walk_at(time, state.signal_offset[w, nxt.node], nxt.axis, world.green_time,
+                                   world.yellow_time, world.all_red_time))
                 wait = not walk or _car_on_crossing(paths, state.cars, m, w, q.next, n_cars)
             if wait:
                 s = length

@@ -57,6 +57,7 @@ def step_npcs(maps: MapArrays, params: WorldParams, state: SimState, ws: Workspa
         dec = decide(maps, state, scene, prof, m, w, i, npc_path(maps.lanes, car, m), car.v0)
         view.accel = min(dec.accel, -SCRIPTED_BRAKE) if time < car.brake_until else dec.accel
         view.stop_lane = dec.stop_lane
+        car.holding = dec.holding
     for i in range(n):
         car = cars[w, i]
         if not car.active or car.controlled:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,9 @@ from drivesim.world import World
 
 class CityDriveVectorEnv(VectorEnv):
     """B worlds stepped together; world i behaves exactly like a `CityDriveEnv` seeded `seed + i`.
+    `configs` (one EnvConfig per world) makes a mixed batch, e.g. the whole scenario suite: the
+    worlds must agree on vehicle, sensors, observation keys and dt, and may differ in everything
+    else (traffic, map, scenario, rewards, time limit).
 
     Autoreset: `AutoresetMode.NEXT_STEP` by default (the step after an episode ends returns the
     first observation of the next one, with zero reward), or `SAME_STEP` (the ended episode's last
@@ -24,16 +28,24 @@ class CityDriveVectorEnv(VectorEnv):
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": [], "render_fps": 10}
 
     def __init__(self, num_envs: int = 1, config: EnvConfig | None = None, render_mode: str | None = None,
-                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, **overrides: Any) -> None:
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+                 configs: Sequence[EnvConfig] | None = None, **overrides: Any) -> None:
         if render_mode is not None:
             raise ValueError(f"render_mode={render_mode!r} is not supported by the vector env")
         mode = AutoresetMode(autoreset_mode)
         if mode == AutoresetMode.DISABLED:
             raise ValueError("autoreset_mode DISABLED is not supported; use NEXT_STEP or SAME_STEP")
         self.metadata = {**self.metadata, "autoreset_mode": mode}
-        self.config = make_config(config, overrides)
-        self.num_envs = int(num_envs)
-        self.world = World(self.config, batch_size=self.num_envs)
+        if configs is not None:
+            if config is not None or overrides:
+                raise ValueError("pass either configs (one per world) or config/overrides, not both")
+            configs = [make_config(c, {}) for c in configs]
+            self.num_envs = len(configs)
+            self.world = World(configs)
+        else:
+            self.num_envs = int(num_envs)
+            self.world = World(make_config(config, overrides), batch_size=self.num_envs)
+        self.config = self.world.config
         self.render_mode = None
         self.single_observation_space = observation_space(self.config)
         self.single_action_space = action_space()

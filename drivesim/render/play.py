@@ -517,7 +517,7 @@ class Game:
     def status_lines(self) -> list[tuple[str, tuple[int, int, int], str]]:
         """HUD lines of the left column as (text, colour, font)."""
         w = self.world
-        dist, light = w.next_stop_line()
+        dist, light = w.route.next_stop_line()
         light_rgb = LIGHT_RGB.get(Light(int(light[0])), TEXT_RGB)
         c = self.counts
         collisions = c["collision_vehicle"] + c["collision_pedestrian"] + c["collision_static"]
@@ -528,7 +528,7 @@ class Game:
             (self.mode_text(), WARN_RGB if self.paused or self.recorder else TEXT_RGB, "bold"),
             (f"time {w.time[0]:6.1f} s   step {int(w.t[0])}", TEXT_RGB, "text"),
             (f"speed {w.ego.v[0] * 3.6:5.1f} km/h (limit {w.config.traffic.speed_limit * 3.6:.0f})", TEXT_RGB, "text"),
-            (f"command {Turn(int(w.route_command()[0])).name.lower()}", TEXT_RGB, "text"),
+            (f"command {Turn(int(w.route.command()[0])).name.lower()}", TEXT_RGB, "text"),
             (light_text(float(dist[0]), Light(int(light[0]))), light_rgb, "text"),
             (f"route {w.progress[0]:5.0f} / {w.route_total[0]:.0f} m ({100 * self.completion():.0f} %)", TEXT_RGB,
              "text"),

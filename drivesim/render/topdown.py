@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from drivesim.actors.pedestrians import PED_RADIUS
+from drivesim.actors.driver import CAR_LENGTH, CAR_WIDTH, PED_RADIUS
 from drivesim.actors.signals import Light
-from drivesim.actors.driver import CAR_LENGTH, CAR_WIDTH
 from drivesim.geometry import box_corners
 from drivesim.map.city import LANE_DS, LaneKind, Surface
 from drivesim.map.raster import world_to_pixel
@@ -35,14 +34,15 @@ def base_image(world: World, map_index: int) -> np.ndarray:
     """The coloured static raster of one map (cached on the world)."""
     cache = world.__dict__.setdefault("_base_images", {})
     if map_index not in cache:
-        cache[map_index] = PALETTE[world.rasters[map_index]]
+        cache[map_index] = PALETTE[world.maps.maps[map_index].raster]
     return cache[map_index]
 
 
 def map_image(world: World, b: int) -> np.ndarray:
     """Whole-city view of world b at the raster resolution."""
+    city = world.maps.maps[int(world.map_idx[b])]
     img = base_image(world, int(world.map_idx[b])).copy()
-    draw_overlays(img, world, b, world.raster_origin, world.config.map.raster_resolution)
+    draw_overlays(img, world, b, city.raster_origin, city.raster_resolution)
     return img
 
 
@@ -52,10 +52,11 @@ def follow_image(world: World, b: int, size: int = 480, metres: float = 80.0, he
     below the centre so more lies ahead than behind) or north-up. Only a window around the ego
     is drawn. `lidar` (N,) normalised ranges adds the lidar rays; `footprint` outlines the area the
     camera sees."""
-    res = world.config.map.raster_resolution
+    city = world.maps.maps[int(world.map_idx[b])]
+    res, raster_origin = city.raster_resolution, city.raster_origin
     base = base_image(world, int(world.map_idx[b]))
     height, width = base.shape[:2]
-    centre = world_to_pixel(np.array([world.ego.x[b], world.ego.y[b]]), world.raster_origin, height, res)
+    centre = world_to_pixel(np.array([world.ego.x[b], world.ego.y[b]]), raster_origin, height, res)
     half = int(metres / res)  # window half-size [px], covers the rotated view
     c0, r0 = int(centre[0]) - half, int(centre[1]) - half
     window = np.empty((2 * half, 2 * half, 3), dtype=np.uint8)
@@ -63,7 +64,7 @@ def follow_image(world: World, b: int, size: int = 480, metres: float = 80.0, he
     cs, rs = slice(max(c0, 0), min(c0 + 2 * half, width)), slice(max(r0, 0), min(r0 + 2 * half, height))
     window[rs.start - r0: rs.stop - r0, cs.start - c0: cs.stop - c0] = base[rs, cs]
     # world position of the window's south-west corner, so world_to_pixel works inside the window
-    origin = world.raster_origin + np.array([c0 * res, (height - r0 - 2 * half) * res])
+    origin = raster_origin + np.array([c0 * res, (height - r0 - 2 * half) * res])
     if lidar is not None:
         _draw_lidar(window, world, b, origin, res, lidar)
     if footprint:
@@ -82,7 +83,7 @@ def draw_overlays(img: np.ndarray, world: World, b: int, origin: np.ndarray, res
     h = img.shape[0]
     to_px = lambda xy: (world_to_pixel(np.asarray(xy), origin, h, res) * 16).astype(np.int32)  # noqa: E731
     pool, m = world.pool, world.map_idx[b]
-    for lane in world.route[b, world.route_i[b]: world.route_n[b]]:
+    for lane in world.route.lanes(b):
         n = int(pool.lane_len[m, lane] / LANE_DS) + 1
         cv2.polylines(img, [to_px(pool.lane_pts[m, lane, :n])], False, ROUTE_RGB, 2, cv2.LINE_AA, 4)
     road = np.flatnonzero((pool.lane_kind[m] == LaneKind.ROAD) & (world.lights[b] != Light.NONE))
@@ -91,7 +92,7 @@ def draw_overlays(img: np.ndarray, world: World, b: int, origin: np.ndarray, res
         cv2.circle(img, tuple(int(v) for v in to_px(end)), int(0.9 / res * 16), LIGHT_RGB[Light(world.lights[b, lane])],
                    -1, cv2.LINE_AA, 4)
     c = world.cars
-    for k in np.flatnonzero(c.active[b]):
+    for k in np.flatnonzero(c.active[b] & ~c.controlled[b]):
         _box(img, to_px, c.x[b, k], c.y[b, k], c.yaw[b, k], CAR_LENGTH, CAR_WIDTH, CAR_RGB)
     p = world.peds
     for k in np.flatnonzero(p.active[b]):

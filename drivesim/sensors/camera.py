@@ -141,7 +141,7 @@ class Camera:
         yaws = np.concatenate([cars.yaw, peds.yaw, np.zeros_like(lxy[..., 0])], axis=1)
         heading = wrap_angle(yaws - world.ego.yaw[:, None])
         heading[:, k + p:] = 0.0
-        own = np.arange(k)[None, :] == world.state.ego.car[:, None]  # the camera's own car
+        own = np.arange(k)[None, :] == world.state.ego["car"][:, None]  # the camera's own car
         exists = np.concatenate([cars.active & ~own, peds.active, light_on], axis=1)
         inside = (u >= 0) & (u < cfg.width) & (v >= 0) & (v < cfg.height)
         lights = np.concatenate([np.zeros((world.batch_size, k + p), dtype=np.int8), light_state.astype(np.int8)], 1)
@@ -178,7 +178,7 @@ class Camera:
             (labels.centre[..., 0] > -margin) & (labels.centre[..., 0] < cfg.width + margin)
             & (labels.centre[..., 1] > -margin) & (labels.centre[..., 1] < cfg.height + margin)
             & np.concatenate([world.cars.active, world.peds.active, labels.light[:, k + p:] != Light.NONE], axis=1))
-        near[np.arange(world.batch_size), world.state.ego.car] = False  # the own car is drawn last, as the ego
+        near[np.arange(world.batch_size), world.state.ego["car"]] = False  # the own car is drawn last, as the ego
         corners = _box_corners_px(labels.centre, labels.size, labels.angle)  # (B, O, 4, 2)
         fixed = np.round(corners * (1 << _SHIFT)).astype(np.int32)
         centre_fixed = np.round(labels.centre * (1 << _SHIFT)).astype(np.int32)
