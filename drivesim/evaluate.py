@@ -23,7 +23,6 @@ from drivesim.scenarios.loader import Scenario, list_scenarios, load_scenario
 from drivesim.world import World
 
 
-
 @dataclass
 class _Tracker:
     """Per-world accumulators of the running episodes (arrays (B,))."""

@@ -67,32 +67,34 @@ def test_pedestrian_steps_out_at_its_time():
     p = world.peds.x.shape[1] - 1
     for _ in range(19):
         world.step(np.zeros((2, 2)))
-    assert (world.ped_script_left[:, p] == 0).all()
+    assert (world.peds.script_left[:, p] == 0).all()
     world.step(np.zeros((2, 2)))  # t = 2.0 s
-    assert (world.ped_script_left[:, p] > 0).all() and world.peds.active[:, p].all()
+    assert (world.peds.script_left[:, p] > 0).all() and world.peds.active[:, p].all()
     ahead = np.hypot(world.peds.x[:, p] - world.ego.x, world.peds.y[:, p] - world.ego.y)
     assert np.all((ahead > 15.0) & (ahead < 30.0))
     x0 = world.peds.x[:, p].copy(), world.peds.y[:, p].copy()
     world.step(np.zeros((2, 2)))
-    moved = np.hypot(world.peds.x[:, p] - x0[0], world.peds.y[:, p] - x0[1])
-    assert np.allclose(moved, 0.18, atol=1e-6)  # 1.8 m/s x 0.1 s, walking straight
+    dx, dy = world.peds.x[:, p] - x0[0], world.peds.y[:, p] - x0[1]
+    assert np.allclose(np.hypot(dx, dy), 0.18, atol=1e-6)  # 1.8 m/s x 0.1 s, walking straight ...
+    along = np.abs(dx * np.cos(world.ego.yaw) + dy * np.sin(world.ego.yaw)) / 0.18
+    assert np.all(along < 0.1)  # ... across the road (the ego drives along it)
 
 
 def test_lead_car_brakes_at_its_time():
     world = _world_with(EventConfig(EventKind.LEAD_CAR_BRAKES, time=3.0, duration=2.0), lead_car=True)
     for _ in range(30):
         world.step(np.zeros((2, 2)))
-    assert (world.car_brake_until[:, 0] == pytest.approx(5.0))
-    v = world.cars.v[:, 0].copy()
+    assert (world.cars.brake_until[:, 1] == pytest.approx(5.0))  # the lead car: the first NPC slot
+    v = world.cars.v[:, 1].copy()
     world.step(np.zeros((2, 2)))
-    assert np.all(world.cars.v[:, 0] <= np.maximum(v - 0.5, 0.0))
+    assert np.all(world.cars.v[:, 1] <= np.maximum(v - 0.5, 0.0))
 
 
 def test_light_turns_red_at_its_time():
     world = _world_with(EventConfig(EventKind.LIGHT_TURNS_RED, time=1.0), start="before_signal")
     for _ in range(10):
         world.step(np.zeros((2, 2)))
-    _, light = world.next_stop_line()
+    _, light = world.route.next_stop_line()
     assert (light == 2).all()  # yellow now, red after the yellow time
 
 
@@ -120,17 +122,17 @@ def test_car_runs_red_places_a_fast_car_on_a_crossing_approach():
     for _ in range(5):
         world.step(np.zeros((2, 2)))
     pool, m = world.pool, world.map_idx
-    lane = world.cars.lane[:, 0]
-    assert world.car_ignores_lights[:, 0].all() and world.cars.active[:, 0].all()
-    ego_lane = world.route[:, 0]
+    lane = world.cars.lane[:, 1]  # the red-light runner: the first NPC slot
+    assert world.cars.ignores_lights[:, 1].all() and world.cars.active[:, 1].all()
+    ego_lane = world.state.route_lanes[:, 0]
     assert (pool.lane_node[m, lane] == pool.lane_node[m, ego_lane]).all()  # same intersection ...
     assert (pool.lane_axis[m, lane] != pool.lane_axis[m, ego_lane]).all()  # ... from the crossing road
     assert (world.lights[np.arange(2), lane] == 3).all()  # facing red (the ego has green)
-    s0 = world.cars.s[:, 0].copy()
+    s0 = world.cars.s[:, 1].copy()
     for _ in range(10):
         world.step(np.zeros((2, 2)))
-    moved = world.cars.s[:, 0] - s0
-    assert (moved > 5.0).all() | (world.cars.lane[:, 0] != lane).all()  # it keeps going on red
+    moved = world.cars.s[:, 1] - s0
+    assert (moved > 5.0).all() | (world.cars.lane[:, 1] != lane).all()  # it keeps going on red
 
 
 def test_shipped_policy_loads_as_a_perception_agent_and_drives():

@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from drivesim.actors.pedestrians import PED_RADIUS
-from drivesim.actors.traffic import CAR_LENGTH, CAR_WIDTH
+from drivesim.actors.driver import CAR_LENGTH, CAR_WIDTH, PED_RADIUS
 from drivesim.config import EnvConfig, MapConfig, RewardConfig, TrafficConfig, VehicleConfig
 from drivesim.events import EVENT_NAMES, REWARD_TERMS, TERMINATING, detect_collisions, reward_terms
 from drivesim.geometry import box_corners, obb_overlap
@@ -44,9 +43,8 @@ def _detect(x, y, yaw, cars=None, car_active=None, peds=None, ped_active=None):
     p = np.array(peds, dtype=np.float64).T[:, None, :]
     car_active = np.ones((1, len(cars)), dtype=bool) if car_active is None else np.array([car_active])
     ped_active = np.ones((1, len(peds)), dtype=bool) if ped_active is None else np.array([ped_active])
-    return detect_collisions(np.array([x]), np.array([y]), np.array([yaw]), VEH, (c[0], c[1], c[2]), car_active,
-                             (p[0], p[1]), ped_active, RASTERS, np.zeros(1, dtype=np.int64), CITY.raster_origin,
-                             CITY.raster_resolution)
+    return detect_collisions(np.array([x]), np.array([y]), np.array([yaw]), VEH.length, VEH.width, (c[0], c[1], c[2]),
+                             car_active, (p[0], p[1]), ped_active, POOL.kernel, np.zeros(1, dtype=np.int64))
 
 
 def _at(fx, fy, dyaw=0.0):
@@ -199,9 +197,9 @@ def test_batched_rows_are_independent():
     yaw = np.array([EGO_YAW, 0.0])
     cx, cy, cyaw = _at(3.0, 0.0)
     cars = (np.array([[cx], [-900.0]]), np.array([[cy], [-900.0]]), np.array([[cyaw], [0.0]]))
-    col = detect_collisions(x, y, yaw, VEH, cars, np.ones((2, 1), dtype=bool), (np.full((2, 1), -900.0),
-                            np.full((2, 1), -900.0)), np.ones((2, 1), dtype=bool), RASTERS,
-                            np.zeros(2, dtype=np.int64), CITY.raster_origin, CITY.raster_resolution)
+    col = detect_collisions(x, y, yaw, VEH.length, VEH.width, cars, np.ones((2, 1), dtype=bool),
+                            (np.full((2, 1), -900.0), np.full((2, 1), -900.0)), np.ones((2, 1), dtype=bool), POOL.kernel,
+                            np.zeros(2, dtype=np.int64))
     np.testing.assert_array_equal(col.vehicle, [True, False])
     np.testing.assert_array_equal(col.static, [False, True])
     np.testing.assert_array_equal(col.off_road, [False, True])
@@ -286,7 +284,7 @@ def test_lane_keeping_speeding_comfort_values():
 
 
 def test_world_reward_is_sum_of_terms_and_building_crash_terminates():
-    cfg = EnvConfig(map=SMALL, traffic=TrafficConfig(n_cars=4, n_pedestrians=4))
+    cfg = EnvConfig(map=SMALL, traffic=TrafficConfig(n_cars=4, n_pedestrians=4), observations=("state",))
     world = World(cfg, 2)
     world.reset(np.array([1, 2]), np.array([0, 0]))
     rng = np.random.default_rng(0)
@@ -298,7 +296,7 @@ def test_world_reward_is_sum_of_terms_and_building_crash_terminates():
         np.testing.assert_array_equal(res.reward, total)
         assert set(res.events) == set(EVENT_NAMES)
     x0, y0, x1, y1 = world.pool.maps[int(world.map_idx[1])].buildings[0]
-    world.ego.x[1], world.ego.y[1], world.ego.v[1] = 0.5 * (x0 + x1), 0.5 * (y0 + y1), 0.0
+    world.cars.x[1, 0], world.cars.y[1, 0], world.cars.v[1, 0] = 0.5 * (x0 + x1), 0.5 * (y0 + y1), 0.0  # slot 0: the ego
     res = world.step(np.array([[0.0, 0.0], [0.0, -1.0]]))
     assert res.events["collision_static"][1] and res.terminated[1]
     assert res.terms["collision"][1] == -cfg.reward.collision

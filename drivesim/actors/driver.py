@@ -209,9 +209,9 @@ def _claims(maps: MapArrays, state: SimState, views: np.ndarray, m: int, w: int,
 
 @inner
 def clears_on_yellow(lanes: np.ndarray, m: int, connector: int, d_stop: float, v: float) -> bool:
-    """A car standing at the stop line waiting to turn left may turn when its light turns yellow
-    (the oncoming stream stops then), before it turns red: it crosses the line within a second."""
-    return lanes[m, connector].turn == _LEFT and d_stop < LINE_WAIT and v < 1.0
+    """A car at the stop line waiting to turn left may turn when its light turns yellow (the
+    oncoming stream stops then), if it crosses the line before red (checked by the caller)."""
+    return lanes[m, connector].turn == _LEFT and d_stop < LINE_WAIT
 
 
 @inner
@@ -400,6 +400,33 @@ def arrival_time(d: float, v: float, a: float, v_max: float) -> float:
 
 
 @inner
+def _out_of_reach(me, c: float, s: float, points: tuple, reach: float, side: float, horizon: float) -> bool:
+    """None of the points (x, y) comes into a box in the car's frame that holds its path."""
+    lo_x, hi_x, lo_y, hi_y = math.inf, -math.inf, math.inf, -math.inf
+    for ox, oy in points:
+        fx, fy = c * (ox - me.x) + s * (oy - me.y), -s * (ox - me.x) + c * (oy - me.y)
+        lo_x, hi_x, lo_y, hi_y = min(lo_x, fx), max(hi_x, fx), min(lo_y, fy), max(hi_y, fy)
+    return lo_x > horizon + reach or hi_x < -me.length or lo_y > side or hi_y < -side
+
+
+@inner
+def _there_when_passing(maps: MapArrays, state: SimState, scene: Scene, prof: Profile, w: int, q, m: int, me,
+                        px: float, py: float, d: float, v_max: float, reach: float) -> bool:
+    """Pedestrian q is within `reach` of the path point (px, py), d [m] ahead, while the car covers
+    it (from its front arriving to its rear leaving, give or take CROSSING_MARGIN)."""
+    t_in = arrival_time(d - me.length / 2 - prof.ped_clearance, me.v, prof.accel, v_max) - CROSSING_MARGIN
+    t_out = arrival_time(d + me.length / 2 + prof.ped_clearance, me.v, prof.accel, v_max) + CROSSING_MARGIN
+    if t_in > prof.crossing_horizon:
+        return False
+    for f in range(4):
+        t = min(max(t_in + (t_out - t_in) * f / 3, 0.0), prof.crossing_horizon)
+        wx, wy, _, _ = walk_ahead(maps, state, scene, w, q, m, t)
+        if (px - wx) ** 2 + (py - wy) ** 2 < reach * reach:
+            return True
+    return False
+
+
+@inner
 def pedestrian_gap(maps: MapArrays, state: SimState, scene: Scene, prof: Profile, m: int, w: int, i: int,
                    path: Path, d_stop: float, connector: int, v0: float) -> tuple[float, bool]:
     """Distance [m] to stop before pedestrians, and whether the car waits at its stop line for them.
@@ -407,20 +434,17 @@ def pedestrian_gap(maps: MapArrays, state: SimState, scene: Scene, prof: Profile
     Two checks. Near: stop in front of anybody in the corridor along the path now or `ped_predict`
     seconds on (walking on along their paths). Ahead: a pedestrian is in the way if it will be at a
     point of the path while the car passes that point (the car going on at up to v0, or the turn
-    speed in a turn; give or take CROSSING_MARGIN); if that point is in the junction ahead the car
-    waits at its stop line (when it can still stop there), else it stops short of it."""
+    speed in a turn); if that point is in the junction ahead the car waits at its stop line (when
+    it can still stop there), else it stops short of it."""
     if scene.n_road == 0:
         return math.inf, False
     me = state.cars[w, i]
     c, s = scene.cars[i].cos, scene.cars[i].sin
-    length, half_w, v = me.length, me.width / 2, me.v
-    reach = half_w + PED_RADIUS + prof.ped_clearance
-    through = d_stop + lane_length(maps.lanes, m, connector) + length if connector >= 0 else math.inf
-    v_max = v0
-    if connector >= 0 and maps.lanes[m, connector].turn != _STRAIGHT:
-        v_max = min(v0, prof.turn_speed)
-    # a box in the car's frame that holds the path (straight lanes; turns may swing wide)
-    side = reach + (prof.horizon if _turning(maps.lanes, m, path) else 0.5)
+    length = me.length
+    reach = me.width / 2 + PED_RADIUS + prof.ped_clearance
+    turning = connector >= 0 and maps.lanes[m, connector].turn != _STRAIGHT
+    v_max = min(v0, prof.turn_speed) if turning else v0
+    side = reach + (prof.horizon if _turning(maps.lanes, m, path) else 0.5)  # turns may swing wide
     n = min(int(prof.horizon / prof.path_step) + 1, MAX_SAMPLES)
     px, py = scene.samples[:, 0], scene.samples[:, 1]
     ready = False
@@ -429,12 +453,8 @@ def pedestrian_gap(maps: MapArrays, state: SimState, scene: Scene, prof: Profile
         q = state.peds[w, scene.peds[k].road]
         bx, by, _, _ = walk_ahead(maps, state, scene, w, q, m, prof.ped_predict)  # where it will be soon
         ex, ey, cx, cy = walk_ahead(maps, state, scene, w, q, m, prof.crossing_horizon)  # the farthest it gets
-        lo_x, hi_x, lo_y, hi_y = math.inf, -math.inf, math.inf, -math.inf
-        for ox, oy in ((q.x, q.y), (bx, by), (ex, ey), (cx, cy)):
-            fx, fy = c * (ox - me.x) + s * (oy - me.y), -s * (ox - me.x) + c * (oy - me.y)
-            lo_x, hi_x, lo_y, hi_y = min(lo_x, fx), max(hi_x, fx), min(lo_y, fy), max(hi_y, fy)
-        if lo_x > prof.horizon + reach or hi_x < -length or lo_y > side or hi_y < -side:
-            continue  # cannot come near the path this step
+        if _out_of_reach(me, c, s, ((q.x, q.y), (bx, by), (ex, ey), (cx, cy)), reach, side, prof.horizon):
+            continue
         if not ready:
             for j in range(n):
                 px[j], py[j] = path_point(maps, m, path, j * prof.path_step)
@@ -445,33 +465,27 @@ def pedestrian_gap(maps: MapArrays, state: SimState, scene: Scene, prof: Profile
             d = j * prof.path_step
             if d >= gap + length and d >= first_crossing:
                 break
-            near_now = (px[j] - q.x) ** 2 + (py[j] - q.y) ** 2 < reach * reach
-            near_soon = (px[j] - bx) ** 2 + (py[j] - by) ** 2 < reach * reach
-            if ahead and (near_now or near_soon):
+            near = min((px[j] - q.x) ** 2 + (py[j] - q.y) ** 2, (px[j] - bx) ** 2 + (py[j] - by) ** 2) < reach * reach
+            if ahead and near:
                 gap = min(gap, d - length / 2 - prof.ped_clearance)
-            if not moving or d >= first_crossing:
-                continue
-            # where is the pedestrian while the car covers this point (front arriving .. rear leaving)?
-            t_in = arrival_time(d - length / 2 - prof.ped_clearance, v, prof.accel, v_max) - CROSSING_MARGIN
-            t_out = arrival_time(d + length / 2 + prof.ped_clearance, v, prof.accel, v_max) + CROSSING_MARGIN
-            if t_in > prof.crossing_horizon:
-                continue
-            for f in range(4):
-                t = min(max(t_in + (t_out - t_in) * f / 3, 0.0), prof.crossing_horizon)
-                wx, wy, _, _ = walk_ahead(maps, state, scene, w, q, m, t)
-                if (px[j] - wx) ** 2 + (py[j] - wy) ** 2 < reach * reach:
-                    first_crossing = d
-                    break
-    gap = max(gap, 0.01)
-    waits_at_line = False
-    if math.isfinite(first_crossing):
-        at_junction = connector >= 0 and d_stop < prof.approach and first_crossing < through
-        if at_junction and d_stop > v * v / (2 * prof.max_decel):
-            waits_at_line = max(d_stop, 0.0) < gap
-            gap = min(gap, max(d_stop, 0.0))
-        else:
-            gap = min(gap, max(first_crossing - length / 2 - prof.ped_clearance, 0.0))
-    return gap, waits_at_line
+            if moving and d < first_crossing and _there_when_passing(maps, state, scene, prof, w, q, m, me, px[j],
+                                                                      py[j], d, v_max, reach):
+                first_crossing = d
+    return _stop_for_crossing(maps, prof, m, me, max(gap, 0.01), first_crossing, d_stop, connector)
+
+
+@inner
+def _stop_for_crossing(maps: MapArrays, prof: Profile, m: int, me, gap: float, first_crossing: float, d_stop: float,
+                       connector: int) -> tuple[float, bool]:
+    """The pedestrian gap given the first path point where people cross while the car passes: a
+    point in the junction ahead means waiting at the stop line, if the car can still stop there."""
+    if not math.isfinite(first_crossing):
+        return gap, False
+    through = d_stop + lane_length(maps.lanes, m, connector) + me.length if connector >= 0 else math.inf
+    at_junction = connector >= 0 and d_stop < prof.approach and first_crossing < through
+    if at_junction and d_stop > me.v * me.v / (2 * prof.max_decel):
+        return min(gap, max(d_stop, 0.0)), max(d_stop, 0.0) < gap
+    return min(gap, max(first_crossing - me.length / 2 - prof.ped_clearance, 0.0)), False
 
 
 class Decision(NamedTuple):
@@ -499,7 +513,7 @@ def decide(maps: MapArrays, state: SimState, scene: Scene, prof: Profile, m: int
             # the line before the light turns red
             node = lanes[m, stop_lane]
             tau = phase(scene.time, state.signal_offset[w, node.node], node.axis, *scene.timing)
-            crossing_time = math.sqrt(2 * (d_stop + length / 2) / prof.accel) + 0.5
+            crossing_time = arrival_time(d_stop + length / 2, v, prof.accel, prof.turn_speed) + 0.5
             must = scene.timing[0] + scene.timing[1] - tau < crossing_time
         if not must and d_stop < prof.approach:
             must = exit_blocked(lanes, scene.cars, m, connector) or must_yield(maps, state, scene, m, w, i,

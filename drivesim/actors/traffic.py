@@ -9,10 +9,11 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import prange
 
 from drivesim import rng
-from drivesim.actors.driver import CAR_LENGTH, Path, Scene, decide, npc_profile
-from drivesim.jit import inner
+from drivesim.actors.driver import CAR_LENGTH, Path, Scene, build_scene, decide, leader, npc_profile
+from drivesim.jit import inner, parallel_kernel
 from drivesim.map.city import MapArrays
 from drivesim.map.lanes import pose
 from drivesim.params import WorldParams
@@ -20,6 +21,7 @@ from drivesim.state import SimState
 
 if TYPE_CHECKING:
     from drivesim.workspace import Workspace
+    from drivesim.world import World
 
 SCRIPTED_BRAKE = 6.0  # [m/s^2] deceleration of a car told to brake hard by a scenario event
 GRIDLOCK_TIME = 30.0  # [s] standing still before a car far from the controlled car is moved elsewhere
@@ -108,3 +110,28 @@ def break_gridlock(maps: MapArrays, params: WorldParams, state: SimState, m: int
         car.lane, car.s, car.v, car.next = spawn.lane, spawn.s, 0.0, choose_next(maps.lanes, m, spawn.lane, u)
         car.x, car.y, car.yaw = x, y, yaw
         car.stopped_time = 0.0
+
+
+@parallel_kernel
+def _leaders_batch(maps: MapArrays, params: WorldParams, state: SimState, ws: Workspace, dt: float,
+                   out: np.ndarray) -> None:
+    for index in prange(out.shape[0]):
+        w = np.int64(index)  # prange counts in uint64: back to the kernels' int64
+        world = params.world[w]
+        n = 1 + world.n_cars
+        m = state.clock[w].map
+        scene = build_scene(maps, state, ws, m, w, n, world.n_peds, state.clock[w].t * dt,
+                            (world.green_time, world.yellow_time, world.all_red_time))
+        for i in range(n):
+            car = state.cars[w, i]
+            out[w, i, 0], out[w, i, 1] = np.inf, 0.0
+            if car.active and not car.controlled:
+                out[w, i, 0], out[w, i, 1] = leader(maps, scene, m, i, npc_path(maps.lanes, car, m))
+
+
+def leader_gaps(world: World) -> tuple[np.ndarray, np.ndarray]:
+    """(B, C) bumper-to-bumper gap [m] and speed [m/s] of the leader every NPC car follows now (inf
+    gap when free; controlled and empty slots inf): the driver model's `leader`, for inspection."""
+    out = np.empty((*world.state.cars.shape, 2))
+    _leaders_batch(world.maps.kernel, world.params, world.state, world.workspace, world.shared.dt, out)
+    return out[..., 0], out[..., 1]

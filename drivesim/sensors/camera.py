@@ -207,11 +207,11 @@ class Camera:
         out = frames.astype(np.float32)
         if cfg.colour_jitter > 0:
             clock = world.state.clock
-            u = rng.uniform(clock.seed[:, None], clock.episode[:, None], rng.Stream.SCENARIO, np.arange(3)[None, :])
+            u = rng.uniform(clock["seed"][:, None], clock["episode"][:, None], rng.Stream.SCENARIO, np.arange(3)[None, :])
             out *= (1.0 + cfg.colour_jitter * (2.0 * u - 1.0))[:, None, None, :]
         if cfg.noise_std > 0:
             clock = world.state.clock
-            pick = rng.integers(NOISE_BANK, clock.seed, clock.episode, clock.t, rng.Stream.SCENARIO)
+            pick = rng.integers(NOISE_BANK, clock["seed"], clock["episode"], clock["t"], rng.Stream.SCENARIO)
             out += cfg.noise_std * self.noise[pick]
         return np.clip(out, 0, 255).astype(np.uint8)
 

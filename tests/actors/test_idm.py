@@ -7,14 +7,13 @@ import math
 import numpy as np
 import pytest
 
+from drivesim.actors.driver import CAR_LENGTH
 from drivesim.actors.idm import MAX_DECEL, idm_accel
-from drivesim.actors.signals import Light
-from drivesim.actors.traffic import CAR_LENGTH, step_cars
+from drivesim.actors.signals import Light, cycle_time
 from drivesim.config import TrafficConfig
-from drivesim.map.city import LaneKind
+from drivesim.map.city import LaneKind, Turn
 from drivesim.map.lanes import lane_pose
-from drivesim.world import World
-from tests.actors.helpers import far_ego, make_cars, make_ctx, move_ego_away, small_env_config, small_pool
+from tests.actors.helpers import place_car, set_light, small_pool, step, traffic_world
 
 CFG = TrafficConfig()
 PARAMS = dict(a=CFG.idm_accel, b=CFG.idm_decel, time_headway=CFG.idm_time_headway, min_gap=CFG.idm_min_gap)
@@ -60,27 +59,43 @@ def test_faster_leader_reduces_braking():
     assert _idm(8.0, 11.0, 15.0, 12.0) > _idm(8.0, 11.0, 15.0, 0.0)
 
 
-# --------------------------------------------------------------------------- cars with step_cars
+# --------------------------------------------------------------------------- NPC cars in a world
 POOL = small_pool()
 M0 = POOL.maps[0]
-# a signalised road lane ending at a signalised intersection and long enough for the tests
+# a road lane ending at a signalised intersection and long enough for the tests
 SIGNAL_LANE = int(next(lane for lane in np.flatnonzero(M0.lane_kind == LaneKind.ROAD)
                        if M0.node_signal[M0.lane_node[lane]] and M0.lane_len[lane] > 40.0))
+NODE, AXIS = int(M0.lane_node[SIGNAL_LANE]), int(M0.lane_axis[SIGNAL_LANE])
+GREEN, RED, YELLOW = 0.0, CFG.green_time + CFG.yellow_time + 0.5, CFG.green_time + 0.2  # phase times [s]
+
+
+def _connector(turn: Turn) -> int:
+    succ = M0.lane_next[SIGNAL_LANE, : M0.lane_n_next[SIGNAL_LANE]]
+    return int(next((c for c in succ if M0.lane_turn[c] == turn), succ[0]))
+
+
+def _step_with_light(world, phase: float, n: int = 1) -> None:
+    """Step while holding the signal of SIGNAL_LANE at `phase` seconds into its cycle."""
+    for _ in range(n):
+        set_light(world, NODE, AXIS, phase - world.config.dt)
+        step(world)
 
 
 def test_follower_stops_behind_stopped_leader_without_overlap():
     lane = SIGNAL_LANE
     leader_s = 34.0
-    cars = make_cars(POOL, [[lane, lane]], s=[[leader_s, 3.0]], v=[[0.0, 11.0]], v0=[[11.0, 11.0]])
-    ego = far_ego(1)
+    world = traffic_world(2)
+    place_car(world, 1, lane, leader_s, 0.0)
+    place_car(world, 2, lane, 3.0, 11.0)
+    c = world.cars
     gaps, speeds = [], []
-    for step in range(300):
-        cars = step_cars(cars, ego, make_ctx(POOL, 1, step=step + 1))
+    for _ in range(300):
+        _step_with_light(world, GREEN)
         # the leader has broken down: hold it in place
-        cars.s[0, 0], cars.v[0, 0], cars.lane[0, 0] = leader_s, 0.0, lane
-        assert cars.lane[0, 1] == lane, "the follower drove through its leader"
-        gaps.append(leader_s - cars.s[0, 1] - CAR_LENGTH)
-        speeds.append(cars.v[0, 1])
+        place_car(world, 1, lane, leader_s, 0.0)
+        assert c.lane[0, 2] == lane, "the follower drove through its leader"
+        gaps.append(leader_s - c.s[0, 2] - CAR_LENGTH)
+        speeds.append(c.v[0, 2])
     gaps = np.array(gaps)
     assert gaps.min() > 0.0
     assert speeds[-1] < 0.05
@@ -94,46 +109,40 @@ def test_follower_brakes_for_leader_across_an_intersection():
     lane = SIGNAL_LANE
     conn = int(M0.lane_next[lane, 0])
     exit_lane = int(M0.lane_next[conn, 0])
-    cars = make_cars(POOL, [[exit_lane, lane]], s=[[6.0, 10.0]], v=[[0.0, 10.0]],
-                     nxt=[[M0.lane_next[exit_lane, 0], conn]])
-    ego = far_ego(1)
+    world = traffic_world(2)
+    place_car(world, 1, exit_lane, 6.0, 0.0)
+    place_car(world, 2, lane, 10.0, 10.0, nxt=conn)
+    c = world.cars
     path = {lane: 0.0, conn: M0.lane_len[lane], exit_lane: M0.lane_len[lane] + M0.lane_len[conn]}
     leader_pos = path[exit_lane] + 6.0
-    for step in range(300):
-        cars = step_cars(cars, ego, make_ctx(POOL, 1, step=step + 1))
-        cars.s[0, 0], cars.v[0, 0], cars.lane[0, 0] = 6.0, 0.0, exit_lane
-        assert int(cars.lane[0, 1]) in path
-        gap = leader_pos - (path[int(cars.lane[0, 1])] + cars.s[0, 1]) - CAR_LENGTH
+    for _ in range(300):
+        _step_with_light(world, GREEN)
+        place_car(world, 1, exit_lane, 6.0, 0.0)
+        assert int(c.lane[0, 2]) in path
+        gap = leader_pos - (path[int(c.lane[0, 2])] + c.s[0, 2]) - CAR_LENGTH
         assert gap > 0.0
-    assert cars.v[0, 1] < 0.05
-
-
-def _lights(state: int) -> np.ndarray:
-    lights = np.zeros((1, POOL.lane_len.shape[1]), dtype=np.int8)
-    lights[0, SIGNAL_LANE] = state
-    return lights
+    assert c.v[0, 2] < 0.05
 
 
 def test_car_stops_at_red_light_then_proceeds_on_green():
     lane = SIGNAL_LANE
     length = M0.lane_len[lane]
-    cars = make_cars(POOL, [[lane]], s=3.0, v=10.0)
-    ego = far_ego(1)
-    step = 0
+    world = traffic_world(1)
+    place_car(world, 1, lane, 3.0, 10.0)
+    c = world.cars
     for _ in range(250):
-        step += 1
-        cars = step_cars(cars, ego, make_ctx(POOL, 1, lights=_lights(Light.RED), step=step))
-        assert cars.lane[0, 0] == lane, "ran the red light"
-        assert cars.s[0, 0] + CAR_LENGTH / 2 <= length + 1e-9, "front bumper over the stop line"
-    assert cars.v[0, 0] < 0.05
-    assert length - (cars.s[0, 0] + CAR_LENGTH / 2) < 3.0  # waits at the stop line, not far back
+        _step_with_light(world, RED)
+        assert world.lights[0, lane] == Light.RED
+        assert c.lane[0, 1] == lane, "ran the red light"
+        assert c.s[0, 1] + CAR_LENGTH / 2 <= length + 1e-9, "front bumper over the stop line"
+    assert c.v[0, 1] < 0.05
+    assert length - (c.s[0, 1] + CAR_LENGTH / 2) < 3.0  # waits at the stop line, not far back
     for _ in range(100):
-        step += 1
-        cars = step_cars(cars, ego, make_ctx(POOL, 1, lights=_lights(Light.GREEN), step=step))
-        if cars.lane[0, 0] != lane:
+        _step_with_light(world, GREEN)
+        if c.lane[0, 1] != lane:
             break
-    assert cars.lane[0, 0] == M0.lane_next[lane, 0] or cars.lane[0, 0] in M0.lane_next[lane]
-    assert M0.lane_kind[cars.lane[0, 0]] == LaneKind.CONNECTOR
+    assert c.lane[0, 1] in M0.lane_next[lane]
+    assert M0.lane_kind[c.lane[0, 1]] == LaneKind.CONNECTOR
 
 
 def test_car_close_to_stop_line_when_light_turns_red_does_not_stop_impossibly():
@@ -142,47 +151,67 @@ def test_car_close_to_stop_line_when_light_turns_red_does_not_stop_impossibly():
     lane = SIGNAL_LANE
     length = M0.lane_len[lane]
     near = length - CAR_LENGTH / 2 - 1.0
-    cars = make_cars(POOL, [[lane, lane]], s=[[near, 5.0]], v=[[12.0, 10.0]])
-    cars = step_cars(cars, far_ego(1), make_ctx(POOL, 1, lights=_lights(Light.RED), step=1))
-    assert cars.v[0, 0] > 4.0  # did not brake from 12 m/s to 0 in one step
-    far = make_cars(POOL, [[lane]], s=3.0, v=8.0)
-    for step in range(200):
-        far = step_cars(far, far_ego(1), make_ctx(POOL, 1, lights=_lights(Light.YELLOW), step=step + 1))
-        assert far.lane[0, 0] == lane
-    assert far.v[0, 0] < 0.05
+    world = traffic_world(2)
+    place_car(world, 1, lane, near, 12.0)
+    place_car(world, 2, lane, 5.0, 10.0)
+    _step_with_light(world, RED)
+    assert world.cars.v[0, 1] > 4.0  # did not brake from 12 m/s to 0 in one step
+    far = traffic_world(1)
+    place_car(far, 1, lane, 3.0, 8.0, nxt=_connector(Turn.STRAIGHT))
+    for _ in range(200):
+        _step_with_light(far, YELLOW)
+        assert world.lights[0, lane] != Light.NONE
+        assert far.cars.lane[0, 1] == lane
+    assert far.cars.v[0, 1] < 0.05
+
+
+def test_car_waiting_to_turn_left_clears_on_yellow_before_red():
+    """A car at the stop line waiting to turn left goes when its light turns yellow (the oncoming
+    stream stops) and crosses the line before red (a car that is not at the line, or goes straight,
+    stops for the yellow: see above)."""
+    lane = int(next(lane for lane in np.flatnonzero(M0.lane_kind == LaneKind.ROAD) if M0.node_signal[M0.lane_node[lane]]
+                    and Turn.LEFT in M0.lane_turn[M0.lane_next[lane, : M0.lane_n_next[lane]]]))
+    left = int(next(c for c in M0.lane_next[lane, : M0.lane_n_next[lane]] if M0.lane_turn[c] == Turn.LEFT))
+    length = M0.lane_len[lane]
+    world = traffic_world(1)
+    place_car(world, 1, lane, length - CAR_LENGTH / 2 - 2.0, 0.0, nxt=left)
+    set_light(world, int(M0.lane_node[lane]), int(M0.lane_axis[lane]), CFG.green_time)  # yellow starts now
+    lights = []
+    for _ in range(int(CFG.yellow_time / world.config.dt)):
+        step(world)
+        lights.append(int(world.lights[0, lane]))
+        if world.cars.lane[0, 1] != lane:
+            break
+    assert world.cars.lane[0, 1] == left and Light.YELLOW in lights and Light.RED not in lights[:-1]
 
 
 def test_world_car_waits_for_red_light_at_stop_line():
-    """Through the World: force the signal phase with `signal_offset` and check the NPC waits on red
+    """Through the World: force the signal phase with the offsets and check the NPC waits on red
     and leaves on green."""
-    cfg = small_env_config(n_cars=1, n_pedestrians=0)
-    world = World(cfg, 1)
-    world.reset(np.array([3]), np.array([0]))
-    move_ego_away(world)
-    tc = cfg.traffic
+    world = traffic_world(1, seed=3)
+    tc = world.config.traffic
     m = int(world.map_idx[0])
     city = world.pool.maps[m]
     lane = int(next(lane for lane in np.flatnonzero(city.lane_kind == LaneKind.ROAD)
                     if city.node_signal[city.lane_node[lane]] and city.lane_len[lane] > 40.0))
     node, axis = int(city.lane_node[lane]), int(city.lane_axis[lane])
-    cycle = world.cycle
     # axis `axis` of `node` turns red at t = 0 and stays red for half a cycle plus the all-red time
-    world.signal_offset[0, node] = (tc.green_time + tc.yellow_time + axis * cycle / 2) % cycle
-    red_steps = int((cycle / 2 + tc.all_red_time) / cfg.dt)
+    set_light(world, node, axis, tc.green_time + tc.yellow_time)
+    red_steps = int((cycle_time(tc) / 2 + tc.all_red_time) / world.config.dt)
+    place_car(world, 1, lane, 3.0, 9.0, nxt=int(city.lane_next[lane, 0]))
     c = world.cars
-    c.lane[0, 0], c.s[0, 0], c.v[0, 0], c.next[0, 0] = lane, 3.0, 9.0, city.lane_next[lane, 0]
     length = city.lane_len[lane]
     for _ in range(red_steps - 2):
-        world.step(np.zeros((1, 2)))
+        step(world)
         assert world.lights[0, lane] == Light.RED
-        assert world.cars.lane[0, 0] == lane, "NPC ran a red light"
-        assert world.cars.s[0, 0] + CAR_LENGTH / 2 <= length + 1e-9
-    assert world.cars.v[0, 0] < 0.05
+        assert c.lane[0, 1] == lane, "NPC ran a red light"
+        assert c.s[0, 1] + CAR_LENGTH / 2 <= length + 1e-9
+    assert c.v[0, 1] < 0.05
     for _ in range(150):
-        world.step(np.zeros((1, 2)))
-        if world.cars.lane[0, 0] != lane:
+        step(world)
+        if c.lane[0, 1] != lane:
             break
     assert world.lights[0, lane] == Light.GREEN
-    assert world.cars.lane[0, 0] != lane, "NPC did not proceed on green"
-    x, y, _ = lane_pose(world.pool, np.array([m]), world.cars.lane[:, 0], world.cars.s[:, 0])
-    assert x[0] == pytest.approx(world.cars.x[0, 0]) and y[0] == pytest.approx(world.cars.y[0, 0])
+    assert c.lane[0, 1] != lane, "NPC did not proceed on green"
+    x, y, _ = lane_pose(world.pool, np.array([m]), c.lane[:, 1], c.s[:, 1])
+    assert x[0] == pytest.approx(c.x[0, 1]) and y[0] == pytest.approx(c.y[0, 1])

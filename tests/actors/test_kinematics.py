@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from drivesim.actors.kinematics import EgoState, actuate, bicycle_step
+from drivesim.actors.kinematics import EgoState, actuate_batch, bicycle_step
 from drivesim.config import VehicleConfig
 
 VEH = VehicleConfig()
@@ -100,18 +100,18 @@ def test_batched_rows_independent():
 def test_actuate_full_throttle_and_brake_map_to_limits():
     v = np.array([5.0, 5.0, 5.0])
     action = np.array([[0.0, 1.0], [0.0, -1.0], [0.0, 0.0]])
-    _, new_v, accel = actuate(action, np.zeros(3), v, VEH, DT)
+    _, new_v, accel = actuate_batch(action, np.zeros(3), v, VEH, DT)
     np.testing.assert_allclose(accel, [VEH.max_accel, -VEH.max_brake, 0.0], atol=1e-12)
     np.testing.assert_allclose(new_v, [5.0 + VEH.max_accel * DT, 5.0 - VEH.max_brake * DT, 5.0], atol=1e-12)
     # partial commands scale linearly
-    _, _, accel = actuate(np.array([[0.0, 0.5], [0.0, -0.25]]), np.zeros(2), np.array([5.0, 5.0]), VEH, DT)
+    _, _, accel = actuate_batch(np.array([[0.0, 0.5], [0.0, -0.25]]), np.zeros(2), np.array([5.0, 5.0]), VEH, DT)
     np.testing.assert_allclose(accel, [0.5 * VEH.max_accel, -0.25 * VEH.max_brake], atol=1e-12)
 
 
 def test_speed_clipped_at_max_speed():
     v, steer = np.array([VEH.max_speed - 0.1]), np.zeros(1)
     for _ in range(100):
-        steer, v, accel = actuate(np.array([[0.0, 1.0]]), steer, v, VEH, DT)
+        steer, v, accel = actuate_batch(np.array([[0.0, 1.0]]), steer, v, VEH, DT)
         assert v[0] <= VEH.max_speed
     assert v[0] == VEH.max_speed
     assert accel[0] == 0.0  # the applied acceleration reports the clipped change
@@ -121,7 +121,7 @@ def test_braking_never_reverses():
     v, steer = np.array([1.0]), np.zeros(1)
     speeds = []
     for _ in range(20):
-        steer, v, accel = actuate(np.array([[0.0, -1.0]]), steer, v, VEH, DT)
+        steer, v, accel = actuate_batch(np.array([[0.0, -1.0]]), steer, v, VEH, DT)
         speeds.append(v[0])
     assert min(speeds) == 0.0 and all(s >= 0.0 for s in speeds)
     assert accel[0] == 0.0
@@ -135,7 +135,7 @@ def test_steering_rate_limited():
     max_delta = VEH.max_steer_rate * DT
     history = [0.0]
     for _ in range(30):
-        steer, v, _ = actuate(np.array([[1.0, 0.0]]), steer, v, VEH, DT)
+        steer, v, _ = actuate_batch(np.array([[1.0, 0.0]]), steer, v, VEH, DT)
         history.append(steer[0])
     steps = np.diff(history)
     assert np.all(steps <= max_delta + 1e-12)
@@ -143,11 +143,11 @@ def test_steering_rate_limited():
     assert history[-1] == pytest.approx(VEH.max_steer)  # reaches the commanded angle and stays
     assert max(history) <= VEH.max_steer + 1e-12
     # full reversal also obeys the rate limit
-    steer, _, _ = actuate(np.array([[-1.0, 0.0]]), steer, v, VEH, DT)
+    steer, _, _ = actuate_batch(np.array([[-1.0, 0.0]]), steer, v, VEH, DT)
     assert steer[0] == pytest.approx(VEH.max_steer - max_delta)
 
 
 def test_small_steering_command_reached_in_one_step():
-    steer, _, _ = actuate(np.array([[0.1, 0.0]]), np.zeros(1), np.zeros(1), VEH, DT)
+    steer, _, _ = actuate_batch(np.array([[0.1, 0.0]]), np.zeros(1), np.zeros(1), VEH, DT)
     assert 0.1 * VEH.max_steer < VEH.max_steer_rate * DT
     assert steer[0] == pytest.approx(0.1 * VEH.max_steer)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from drivesim.actors.pedestrians import Pedestrians, choose_next_segment, pedestrian_pose, step_pedestrians
+from drivesim.actors.pedestrians import choose_next_segment, pedestrian_pose
 from drivesim.actors.signals import walk_signal
 from drivesim.map.city import PedPathKind
 from drivesim.world import World
-from tests.actors.helpers import move_ego_away, small_env_config, small_pool
+from tests.actors.helpers import EGO, move_ego_away, set_light, small_env_config, small_pool, step
 
 POOL = small_pool()
 M0 = POOL.maps[0]
@@ -32,11 +32,11 @@ def ped_run():
     world = World(cfg, batch)
     world.reset(np.arange(batch) + 11, np.zeros(batch))
     move_ego_away(world)
-    snaps = [world.peds]
+    snaps = [world.peds.copy()]
     times, actions = [world.time.copy()], np.zeros((batch, 2))
     for _ in range(1200):
         world.step(actions)
-        snaps.append(world.peds)
+        snaps.append(world.peds.copy())
         times.append(world.time.copy())
     return world, snaps, times
 
@@ -105,7 +105,7 @@ def test_law_abiding_pedestrians_enter_signalised_crosswalks_only_on_walk(ped_ru
         seg = cur.seg[rows, cols]
         node, axis = pool.ped_node[m[rows], seg], pool.ped_axis[m[rows], seg]
         signalised = pool.node_signal[m[rows], node]
-        walk = walk_signal(times[k][rows], world.signal_offset[rows, node], axis, signalised, world.config.traffic)
+        walk = walk_signal(times[k][rows], world.state.signal_offset[rows, node], axis, signalised, world.config.traffic)
         assert np.all(walk), f"step {k}: pedestrians {list(zip(rows, cols, strict=True))} crossed against the signal"
         entries += int(signalised.sum())
     assert entries >= 1  # the check above actually ran on signalised crosswalks
@@ -113,90 +113,117 @@ def test_law_abiding_pedestrians_enter_signalised_crosswalks_only_on_walk(ped_ru
 
 # ------------------------------------------------------------------------ a single pedestrian
 def _kerb_setup():
-    """A sidewalk segment whose successors include a crosswalk."""
+    """A sidewalk segment whose successors include a crosswalk of a signalised intersection."""
     for seg in np.flatnonzero(M0.ped_kind == PedPathKind.SIDEWALK):
         succ = M0.ped_next[seg, : M0.ped_n_next[seg]]
-        cross = [c for c in succ if M0.ped_kind[c] == PedPathKind.CROSSWALK]
+        cross = [c for c in succ if M0.ped_kind[c] == PedPathKind.CROSSWALK and M0.node_signal[M0.ped_node[c]]]
         if cross:
             return int(seg), int(cross[0])
-    raise AssertionError("no crosswalk in the test map")
+    raise AssertionError("no signalised crosswalk in the test map")
 
 
-def _one_ped(seg, nxt, s, jaywalker=False, speed=1.4):
-    i = lambda v: np.array([[v]], dtype=np.int64)  # noqa: E731
-    f = lambda v: np.array([[v]], dtype=np.float64)  # noqa: E731
-    b = lambda v: np.array([[v]], dtype=bool)  # noqa: E731
-    x, y, yaw = pedestrian_pose(POOL, np.zeros((1, 1), dtype=np.int64), i(seg), f(s))
-    return Pedestrians(i(seg), i(nxt), f(s), f(speed), b(jaywalker), b(True), x, y, yaw, b(True))
+def _one_ped(seg, nxt, s, jaywalker=False, speed=1.4) -> World:
+    """A world with one pedestrian on `seg` (heading for `nxt`) and only the ego, parked far away."""
+    world = World(small_env_config(n_cars=0, n_pedestrians=1), 1)
+    world.reset(np.array([0]), np.array([0]))
+    move_ego_away(world)
+    q = world.peds
+    x, y, yaw = pedestrian_pose(POOL, np.zeros(1, dtype=np.int64), np.array([seg]), np.array([s]))
+    q.seg[0, 0], q.next[0, 0], q.s[0, 0], q.speed[0, 0], q.jaywalker[0, 0] = seg, nxt, s, speed, jaywalker
+    q.active[0, 0], q.moving[0, 0], q.script_left[0, 0] = True, True, 0.0
+    q.x[0, 0], q.y[0, 0], q.yaw[0, 0] = x[0], y[0], yaw[0]
+    return world
 
 
-def _step(peds, walk: bool, car_xy=(-500.0, -500.0), step=1, car_speed=0.0):
-    node_walk = np.full((1, POOL.node_xy.shape[1], 2), walk)
-    car = np.array([[car_xy]], dtype=np.float64)
-    keys = (np.array([0], dtype=np.uint64), np.array([0]), np.array([step]))
-    return step_pedestrians(peds, POOL, np.zeros(1, dtype=np.int64), node_walk, car, car_speed=np.array([[car_speed]]),
-                            car_active=np.ones((1, 1), dtype=bool), keys=keys, dt=DT)
+def _step(world, walk: bool, car_xy=(-500.0, -500.0), car_speed=0.0):
+    """One step with the crosswalk ahead of the pedestrian showing `walk`, and the car (the ego) at
+    car_xy [m] driving at car_speed [m/s]."""
+    cross = int(world.peds.next[0, 0]) if world.peds.seg[0, 0] != CROSS else CROSS
+    node, crossed = int(M0.ped_node[cross]), int(M0.ped_axis[cross])
+    set_light(world, node, 1 - crossed, 0.0 if walk else world.config.traffic.green_time)  # walk: the other axis' green
+    c = world.cars
+    c.x[0, EGO], c.y[0, EGO], c.v[0, EGO], c.yaw[0, EGO] = car_xy[0], car_xy[1], car_speed, 0.0
+    step(world)
+    return world.peds
+
+
+SEG, CROSS = _kerb_setup()
 
 
 def test_waits_at_kerb_until_walk_then_crosses():
-    seg, cross = _kerb_setup()
+    seg, cross = SEG, CROSS
     length = M0.ped_len[seg]
-    peds = _one_ped(seg, cross, length - 0.05)
-    for k in range(50):
-        peds = _step(peds, walk=False, step=k + 1)
+    world = _one_ped(seg, cross, length - 0.05)
+    for _ in range(50):
+        peds = _step(world, walk=False)
         assert peds.seg[0, 0] == seg and peds.next[0, 0] == cross
         assert peds.s[0, 0] == pytest.approx(length)
         assert not peds.moving[0, 0]
         np.testing.assert_allclose([peds.x[0, 0], peds.y[0, 0]], M0.ped_b[seg], atol=1e-9)
-    peds = _step(peds, walk=True, step=51)
+    peds = _step(world, walk=True)
     assert peds.seg[0, 0] == cross
     assert peds.moving[0, 0]
     assert peds.s[0, 0] == pytest.approx(1.4 * DT, abs=1e-9)
     # keeps crossing even if the signal changes mid-way
-    for k in range(5):
+    for _ in range(5):
         before = peds.s[0, 0]
-        peds = _step(peds, walk=False, step=52 + k)
+        peds = _step(world, walk=False)
         assert peds.seg[0, 0] == cross and peds.s[0, 0] > before
 
 
 def test_car_on_crosswalk_keeps_pedestrian_on_kerb():
-    seg, cross = _kerb_setup()
+    seg, cross = SEG, CROSS
     length = M0.ped_len[seg]
     mid = 0.5 * (M0.ped_a[cross] + M0.ped_b[cross])
-    peds = _one_ped(seg, cross, length - 0.05)
-    peds = _step(peds, walk=True, car_xy=tuple(mid))
+    world = _one_ped(seg, cross, length - 0.05)
+    peds = _step(world, walk=True, car_xy=tuple(mid))
     assert peds.seg[0, 0] == seg and not peds.moving[0, 0]
-    peds = _step(peds, walk=True, step=2)
+    peds = _step(world, walk=True)
     assert peds.seg[0, 0] == cross
 
 
 def test_fast_car_approaching_crosswalk_keeps_pedestrian_on_kerb():
     """A car 8 m from the crosswalk does not block it while standing, but does at 10 m/s."""
-    seg, cross = _kerb_setup()
+    seg, cross = SEG, CROSS
     a, b = M0.ped_a[cross], M0.ped_b[cross]
     u = (b - a) / np.linalg.norm(b - a)
     normal = np.array([-u[1], u[0]])
     car = 0.5 * (a + b) + 8.0 * normal
-    peds = _one_ped(seg, cross, M0.ped_len[seg] - 0.05)
-    assert _step(peds, walk=True, car_xy=tuple(car), car_speed=0.0).seg[0, 0] == cross
-    blocked = _step(peds, walk=True, car_xy=tuple(car), car_speed=10.0)
+    standing = _one_ped(seg, cross, M0.ped_len[seg] - 0.05)
+    assert _step(standing, walk=True, car_xy=tuple(car), car_speed=0.0).seg[0, 0] == cross
+    moving = _one_ped(seg, cross, M0.ped_len[seg] - 0.05)
+    blocked = _step(moving, walk=True, car_xy=tuple(car), car_speed=10.0)
     assert blocked.seg[0, 0] == seg and not blocked.moving[0, 0]
 
 
+def test_pedestrian_on_the_road_does_not_walk_into_a_car():
+    """Halfway across, a pedestrian stops in front of a car standing on the crosswalk, and walks on
+    once it has gone."""
+    world = _one_ped(CROSS, int(M0.ped_next[CROSS, 0]), 0.0)
+    a, b = M0.ped_a[CROSS], M0.ped_b[CROSS]
+    u = (b - a) / np.linalg.norm(b - a)
+    car = a + u * 4.0  # a car standing across the crosswalk, 4 m in
+    for _ in range(40):
+        peds = _step(world, walk=True, car_xy=tuple(car))
+    ahead = np.dot(np.array([peds.x[0, 0], peds.y[0, 0]]) - a, u)
+    assert not peds.moving[0, 0] and ahead < 4.0 - 1.9 / 2 and peds.seg[0, 0] == CROSS
+    for _ in range(5):
+        peds = _step(world, walk=True)
+    assert peds.moving[0, 0] and np.dot(np.array([peds.x[0, 0], peds.y[0, 0]]) - a, u) > ahead
+
+
 def test_jaywalker_ignores_signal():
-    seg, cross = _kerb_setup()
-    peds = _one_ped(seg, cross, M0.ped_len[seg] - 0.05, jaywalker=True)
-    peds = _step(peds, walk=False)
-    assert peds.seg[0, 0] == cross and peds.moving[0, 0]
+    world = _one_ped(SEG, CROSS, M0.ped_len[SEG] - 0.05, jaywalker=True)
+    peds = _step(world, walk=False)
+    assert peds.seg[0, 0] == CROSS and peds.moving[0, 0]
 
 
 def test_pedestrian_mid_segment_walks_at_its_speed():
-    seg, cross = _kerb_setup()
-    peds = _one_ped(seg, cross, 0.0, speed=1.2)
-    for k in range(10):
-        peds = _step(peds, walk=False, step=k + 1)
-    assert peds.s[0, 0] == pytest.approx(min(12 * DT, M0.ped_len[seg]))
-    assert peds.seg[0, 0] == seg
+    world = _one_ped(SEG, CROSS, 0.0, speed=1.2)
+    for _ in range(10):
+        peds = _step(world, walk=False)
+    assert peds.s[0, 0] == pytest.approx(min(12 * DT, M0.ped_len[SEG]))
+    assert peds.seg[0, 0] == SEG
 
 
 def test_choose_next_segment_respects_jaywalk_flag():

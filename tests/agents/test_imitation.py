@@ -22,7 +22,9 @@ def test_suite_env_concatenates_groups_in_order():
     env = _suite((2, 3))
     obs = env.reset()
     assert obs.shape == (5, env.observation_space.shape[0]) and env.num_envs == 5
-    assert [w.batch_size for w in env.worlds] == [2, 3]
+    assert env.world.batch_size == 5 and env.bounds.tolist() == [0, 2, 5]  # one batch, groups in order
+    assert [c.scenario for c in env.world.configs] == [env.groups[0].config.scenario] * 2 + [
+        env.groups[1].config.scenario] * 3
     obs, reward, done, infos = env.step(np.zeros((5, 2), dtype=np.float32))
     assert reward.shape == (5,) and done.shape == (5,) and len(infos) == 5
     assert expert_actions(env, ExpertAgent()).shape == (5, 2)
@@ -36,7 +38,7 @@ def test_suite_env_is_deterministic_and_groups_get_distinct_seeds():
         oa, *_ = a.step(act)
         ob, *_ = b.step(act)
     np.testing.assert_array_equal(oa, ob)
-    assert a.worlds[0].route_total[0] != a.worlds[1].route_total[0]  # different scenario, different seed
+    assert a.world.route_total[0] != a.world.route_total[2]  # different scenario, different seed
 
 
 def test_suite_env_terminal_observations_per_group():

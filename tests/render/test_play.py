@@ -118,7 +118,7 @@ def test_r_resets_with_the_next_seed(game: Game) -> None:
         game.tick()
     _key(game, pygame.K_r)
     assert game.world.t[0] == 0
-    assert int(game.world.seed[0]) == 4
+    assert int(game.world.state.clock['seed'][0]) == 4
     assert game.episode_return == 0.0
 
 
@@ -161,14 +161,14 @@ def test_f12_and_v_write_files(game: Game, tmp_path: Path) -> None:
 
 
 def test_episode_end_shows_outcome_then_resets(game: Game) -> None:
-    game.world.ego.x[0] += 50.0  # far off the route: the episode ends off_route
+    game.world.cars.x[0, 0] += 50.0  # the ego (car slot 0) far off the route: the episode ends off_route
     game.tick()
     assert game.outcome == "off_route"
     frame = game.render_frame()
     assert frame.shape == (WINDOW_SIZE[1], WINDOW_SIZE[0], 3)
     for _ in range(game.outcome_frames):
         game.tick()
-    assert game.world.t[0] == 0 and int(game.world.seed[0]) == 4
+    assert game.world.t[0] == 0 and int(game.world.state.clock['seed'][0]) == 4
 
 
 def test_escape_quits(game: Game) -> None:

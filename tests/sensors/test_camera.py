@@ -26,9 +26,9 @@ def _driven_world(batch=4, steps=80, **traffic):
 def _isolated_world():
     world = World(EnvConfig(map=SMALL_MAP, traffic=TrafficConfig(n_cars=2, n_pedestrians=2)), 1)
     world.reset(np.array([5]), np.array([0]))
-    world.cars.active[:] = False
+    world.cars.active[:, 1:] = False  # slot 0 is the ego
     world.peds.active[:] = False
-    world.signal_offset[:] = 0.0
+    world.state.signal_offset[:] = 0.0
     return world
 
 
@@ -37,6 +37,7 @@ def _place_ahead(world, kind, forward, left, yaw_offset=0.0, index=0):
     x = world.ego.x[0] + c * forward - s * left
     y = world.ego.y[0] + s * forward + c * left
     actors = world.cars if kind == "car" else world.peds
+    index += kind == "car"  # car slot 0 is the ego
     actors.active[0, index] = True
     actors.x[0, index], actors.y[0, index], actors.yaw[0, index] = x, y, world.ego.yaw[0] + yaw_offset
 

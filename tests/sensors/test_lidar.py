@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from drivesim.actors.traffic import CAR_LENGTH
+from drivesim.actors.driver import CAR_LENGTH
 from drivesim.config import EnvConfig, MapConfig, TrafficConfig
 from drivesim.sensors.lidar import LidarHit, lidar_scan
 from drivesim.world import World
@@ -14,7 +14,7 @@ def world():
     cfg = EnvConfig(map=MapConfig(blocks_x=2, blocks_y=2, pool_size=1), traffic=TrafficConfig(n_cars=3, n_pedestrians=2))
     w = World(cfg, 1)
     w.reset(np.array([0]), np.array([0]))
-    w.cars.active[:] = False
+    w.cars.active[:, 1:] = False  # slot 0 is the ego
     w.peds.active[:] = False
     return w
 
@@ -22,14 +22,14 @@ def world():
 def _place_ego_in_open_road(w):
     """Ego in the middle of an intersection, heading east, so buildings are far."""
     node = w.pool.node_xy[0, np.argmax(w.pool.node_degree[0])]
-    w.ego.x[:], w.ego.y[:], w.ego.yaw[:] = node[0], node[1], 0.0
+    w.cars.x[0, 0], w.cars.y[0, 0], w.cars.yaw[0, 0] = node[0], node[1], 0.0
     return node
 
 
 def test_car_ahead_range_within_1cm(world):
     node = _place_ego_in_open_road(world)
-    world.cars.active[0, 0] = True
-    world.cars.x[0, 0], world.cars.y[0, 0], world.cars.yaw[0, 0] = node[0] + 12.0, node[1], 0.0
+    world.cars.active[0, 1] = True
+    world.cars.x[0, 1], world.cars.y[0, 1], world.cars.yaw[0, 1] = node[0] + 12.0, node[1], 0.0
     ranges, classes = lidar_scan(world)
     max_range = world.config.lidar.max_range
     assert ranges[0, 0] * max_range == pytest.approx(12.0 - CAR_LENGTH / 2, abs=0.01)
