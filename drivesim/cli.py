@@ -31,7 +31,8 @@ def _parse_obs(text: str) -> tuple[tuple[str, ...], ...]:
 def cmd_bench(args: argparse.Namespace) -> int:
     from drivesim.bench import OBS_MODES, run_bench, to_json
 
-    results = run_bench(args.seconds, args.batch_sizes, args.obs or OBS_MODES, progress=not args.json)
+    results = run_bench(args.seconds, args.batch_sizes, args.obs or OBS_MODES, progress=not args.json,
+                        extras=not args.no_extras)
     if args.json:
         print(to_json(results))
     return 0
@@ -149,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     bench = sub.add_parser("bench", help="measure env-steps/s of the single and batched envs")
     bench.add_argument("--json", action="store_true", help="print results as JSON")
+    bench.add_argument("--no-extras", action="store_true",
+                       help="skip the expert-driven and mixed-suite batches and the cold compile time")
     bench.add_argument("--seconds", type=float, default=2.0, help="measuring time per configuration [s]")
     bench.add_argument("--batch-sizes", type=_parse_ints, default=(1, 16, 64, 256), help="e.g. 1,16,64,256")
     bench.add_argument("--obs", type=_parse_obs, default=None,

@@ -15,7 +15,6 @@ from drivesim.actors.driver import CAR_LENGTH, CAR_WIDTH
 from drivesim.actors.pedestrians import next_segment, segment_pose
 from drivesim.actors.signals import update_lights
 from drivesim.actors.traffic import choose_next
-from drivesim.arrays import smallest
 from drivesim.jit import inner, kernel
 from drivesim.map.city import LaneKind, MapArrays, PedPathKind
 from drivesim.map.lanes import pose
@@ -163,23 +162,39 @@ def _reset_controlled_car(maps: MapArrays, params: WorldParams, shared: SharedPa
 
 
 @inner
+def _draw_distinct(keys: np.ndarray, n: int, seed: np.uint64, episode: int, stream: int, attempt: int) -> tuple[int, int]:
+    """A uniformly random index in [0, n) not yet taken (keys[:n].taken), drawn by rejection from
+    the keyed stream starting at `attempt`; returns (index or -1 after 8 n attempts, next attempt)."""
+    while attempt < 8 * n:
+        k = rng.pick(n, rng.uniform4(seed, episode, stream, attempt))
+        attempt += 1
+        if not keys[k].taken:
+            keys[k].taken = True
+            return k, attempt
+    return -1, attempt
+
+
+@inner
 def _reset_npcs(maps: MapArrays, params: WorldParams, state: SimState, ws: Workspace, m: int, w: int,
                 seed: np.uint64, episode: int) -> None:
-    """NPC k (car slot 1 + k) on the k-th spawn slot of a keyed random order, away from the
-    controlled car; NPCs beyond the free slots stay empty."""
+    """NPC k (car slot 1 + k) on a random free spawn slot (distinct, away from the controlled car);
+    NPCs that find none stay empty."""
     world = params.world[w]
     if world.n_cars == 0:
         return
     ego = state.cars[w, EGO]
     n_slots = maps.info[m].n_spawn
     keys = ws.keys[w]
-    for slot in range(n_slots):
+    for slot in range(n_slots):  # a slot near the controlled car counts as taken
         spawn = maps.spawns[m, slot]
         x, y, _ = pose(maps.samples, m, spawn.lane, spawn.s)
-        free = math.hypot(x - ego.x, y - ego.y) >= SPAWN_CLEARANCE
-        keys[slot].key = rng.uniform4(seed, episode, rng.Stream.CAR_SPAWN, slot) if free else np.inf
-    for k in range(smallest(keys, n_slots, world.n_cars)):
-        spawn = maps.spawns[m, keys[k].order]
+        keys[slot].taken = math.hypot(x - ego.x, y - ego.y) < SPAWN_CLEARANCE
+    attempt = 0
+    for k in range(world.n_cars):
+        slot, attempt = _draw_distinct(keys, n_slots, seed, episode, rng.Stream.CAR_SPAWN, attempt)
+        if slot < 0:
+            break
+        spawn = maps.spawns[m, slot]
         v0 = world.speed_limit * (0.8 + 0.3 * rng.uniform4(seed, episode, rng.Stream.CAR_SPEED, k))
         nxt = choose_next(maps.lanes, m, spawn.lane, rng.uniform4(seed, episode, rng.Stream.CAR_TURN, k))
         _set_car(state.cars[w, 1 + k], spawn.lane, nxt, spawn.s, pose(maps.samples, m, spawn.lane, spawn.s), 0.5 * v0,
@@ -213,24 +228,24 @@ def _place_lead_car(maps: MapArrays, params: WorldParams, state: SimState, m: in
 @inner
 def _reset_pedestrians(maps: MapArrays, params: WorldParams, state: SimState, ws: Workspace, m: int, w: int,
                        seed: np.uint64, episode: int) -> None:
-    """Pedestrian p on the p-th sidewalk segment of a keyed random order, at a random position;
-    pedestrians beyond the sidewalk segments stay inactive."""
+    """Pedestrian p on a random sidewalk segment (distinct), at a random position; pedestrians that
+    find none stay inactive."""
     world = params.world[w]
     if world.n_peds == 0:
         return
     n_seg = maps.info[m].n_ped
     keys = ws.keys[w]
-    for seg in range(n_seg):
-        sidewalk = maps.paths[m, seg].kind == _SIDEWALK
-        keys[seg].key = rng.uniform4(seed, episode, rng.Stream.PED_SPAWN, seg) if sidewalk else np.inf
-    count = smallest(keys, n_seg, world.n_peds)
+    for seg in range(n_seg):  # crossings count as taken
+        keys[seg].taken = maps.paths[m, seg].kind != _SIDEWALK
+    attempt = 0
     for p in range(world.n_peds):
-        seg = keys[p].order if p < count else keys[0].order
+        seg, attempt = _draw_distinct(keys, n_seg, seed, episode, rng.Stream.PED_SPAWN, attempt)
         q = state.peds[w, p]
+        q.active = seg >= 0
+        seg = max(seg, 0)
         q.seg, q.jaywalker = seg, rng.uniform4(seed, episode, rng.Stream.PED_JAYWALK, p) < world.jaywalk_share
         q.s = rng.uniform4(seed, episode, rng.Stream.PED_SPAWN, p + KEY_OFFSET) * maps.paths[m, seg].length
         q.speed = world.ped_speed * (0.75 + 0.5 * rng.uniform4(seed, episode, rng.Stream.PED_SPEED, p))
         q.next = next_segment(maps.paths, m, seg, q.jaywalker, rng.uniform4(seed, episode, rng.Stream.PED_TURN, p))
         q.x, q.y, q.yaw = segment_pose(maps.paths, m, seg, q.s)
-        q.active = p < count
         q.moving, q.script_left = q.active, 0.0

@@ -71,16 +71,21 @@ class Sensors(NamedTuple):
     beam_offsets: np.ndarray  # (N,) [rad] beam angles relative to the heading
 
 
+STEP, OBSERVE, SKIP = 2, 1, 0  # what step_batch does with a world
+
+
 @parallel_kernel
 def step_batch(maps: MapArrays, params: WorldParams, shared: SharedParams, state: SimState, ws: Workspace,
-               actions: np.ndarray, out: StepOutput, sensors: Sensors, advance: bool) -> None:
-    """Advance every world by dt with actions (B, 2) in [-1, 1] (validated) and fill the sensors of
-    the new state; with advance=False only fill the sensors (after a reset)."""
+               actions: np.ndarray, out: StepOutput, sensors: Sensors, mode: np.ndarray) -> None:
+    """Per world (mode (B,) int8): STEP advances it by dt with actions (B, 2) in [-1, 1] (validated)
+    and fills the sensors of its new state; OBSERVE only fills its sensors (after a reset); SKIP
+    leaves it alone."""
     for index in prange(len(state.clock)):
         w = np.int64(index)  # prange counts in uint64: back to the kernels' int64
-        if advance:
+        if mode[w] == STEP:
             step_world(maps, params, shared, state, ws, actions, out, w)
-        observe_world(maps, params, shared, state, ws, sensors, w)
+        if mode[w] != SKIP:
+            observe_world(maps, params, shared, state, ws, sensors, w)
 
 
 @inner

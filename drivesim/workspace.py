@@ -28,10 +28,12 @@ class Workspace(NamedTuple):
     keys: np.ndarray  # (B, K) KEY: sort keys (spawn slots, lidar candidates)
     beams: np.ndarray  # (B, N) BEAM
     samples: np.ndarray  # (B, MAX_SAMPLES, 2) [m] points along a driver's path
+    lane_head: np.ndarray  # (B, L) int: the first car of each lane (lists through CAR_VIEW.next_on_lane)
 
 
-def allocate_workspace(b: int, cars: int, peds: int, beams: int, keys: int) -> Workspace:
+def allocate_workspace(b: int, cars: int, peds: int, beams: int, keys: int, lanes: int) -> Workspace:
     """Scratch for b worlds of up to `cars` cars and `peds` pedestrians, `beams` lidar beams, and
     `keys` sort keys (the largest of spawn slots, pedestrian segments, buildings and actors)."""
     return Workspace(np.zeros((b, cars), dtype=CAR_VIEW), np.zeros((b, peds), dtype=PED_VIEW),
-                     np.zeros((b, keys), dtype=KEY), np.zeros((b, beams), dtype=BEAM), np.zeros((b, MAX_SAMPLES, 2)))
+                     np.zeros((b, keys), dtype=KEY), np.zeros((b, beams), dtype=BEAM), np.zeros((b, MAX_SAMPLES, 2)),
+                     np.full((b, lanes), -1, dtype=np.int64))

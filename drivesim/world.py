@@ -26,7 +26,7 @@ from drivesim.sensors.camera import Camera, CameraLabels
 from drivesim.sensors.raycast import beam_offsets
 from drivesim.sensors.state import STATE_DIM
 from drivesim.state import SimState, allocate
-from drivesim.step import Sensors, StepOutput, step_batch
+from drivesim.step import OBSERVE, SKIP, STEP, Sensors, StepOutput, step_batch
 from drivesim.workspace import Workspace, allocate_workspace
 
 _EMPTY_F32 = np.zeros((0, 0), dtype=np.float32)
@@ -74,7 +74,8 @@ class World:
                                         k.lanes.shape[1])
         keys = max(int(self.maps.n_spawn.max()), int(self.maps.n_ped.max()), int(self.maps.n_buildings.max()), cars,
                    peds, 1)
-        self.workspace: Workspace = allocate_workspace(self.batch_size, cars, peds, self.shared.lidar_beams, keys)
+        self.workspace: Workspace = allocate_workspace(self.batch_size, cars, peds, self.shared.lidar_beams, keys,
+                                                       k.lanes.shape[1])
         self.route = RouteView(self)
         self._beams = beam_offsets(self.shared.lidar_beams, self.shared.lidar_fov)
         self._sensors: Sensors | None = None  # filled by the last reset/step
@@ -167,21 +168,31 @@ class World:
         episodes = np.broadcast_to(np.asarray(episodes, dtype=np.int64).reshape(-1), rows.shape)
         reset_worlds(self.maps.kernel, self.params, self.shared, self.state, self.workspace, np.ascontiguousarray(rows),
                      np.ascontiguousarray(seeds), np.ascontiguousarray(episodes))
-        self._sensors = None
+        # sensors of the other worlds stay valid; the arrays handed out before are never changed
+        previous = self._sensors
+        self._sensors = self._new_sensors() if previous is None else Sensors(
+            previous.lidar.copy(), previous.lidar_class.copy(), previous.state.copy(), self._beams)
+        mode = np.full(self.batch_size, SKIP if previous is not None else OBSERVE, dtype=np.int8)
+        mode[rows] = OBSERVE
+        self._run(np.zeros((self.batch_size, 2)), self._sensors, mode)
 
     def step(self, action: np.ndarray) -> StepResult:
         """Advance every world by dt with actions (B, 2) in [-1, 1] (already validated); the lidar
         and state observations of the new state are computed in the same pass."""
-        b = self.batch_size
-        out = StepOutput(np.empty(b), np.empty(b, dtype=bool), np.empty(b, dtype=bool),
-                         np.empty((b, len(REWARD_TERMS))), np.empty((b, len(EVENT_NAMES)), dtype=bool))
         sensors = self._new_sensors()
-        step_batch(self.maps.kernel, self.params, self.shared, self.state, self.workspace,
-                   np.ascontiguousarray(action, dtype=np.float64), out, sensors, True)
+        out = self._run(np.ascontiguousarray(action, dtype=np.float64), sensors,
+                        np.full(self.batch_size, STEP, dtype=np.int8))
         self._sensors = sensors
         return StepResult(out.reward, out.terminated, out.truncated,
                           {name: out.terms[:, i] for i, name in enumerate(REWARD_TERMS)},
                           {name: out.events[:, i] for i, name in enumerate(EVENT_NAMES)})
+
+    def _run(self, actions: np.ndarray, sensors: Sensors, mode: np.ndarray) -> StepOutput:
+        b = self.batch_size
+        out = StepOutput(np.empty(b), np.empty(b, dtype=bool), np.empty(b, dtype=bool),
+                         np.empty((b, len(REWARD_TERMS))), np.empty((b, len(EVENT_NAMES)), dtype=bool))
+        step_batch(self.maps.kernel, self.params, self.shared, self.state, self.workspace, actions, out, sensors, mode)
+        return out
 
     def _new_sensors(self) -> Sensors:
         keys, b, n = self.config.observations, self.batch_size, self.shared.lidar_beams
@@ -192,14 +203,9 @@ class World:
 
     def observe(self) -> tuple[dict[str, np.ndarray], CameraLabels | None]:
         """Batched observation of the current state (every value has a leading axis B) and, when the
-        camera is on, its labels from the same render pass."""
+        camera is on, its labels from the same render pass. Call `reset` first."""
         if self._sensors is None:
-            self._sensors = self._new_sensors()
-            b = self.batch_size
-            idle = StepOutput(np.empty(b), np.empty(b, dtype=bool), np.empty(b, dtype=bool),
-                              np.empty((b, len(REWARD_TERMS))), np.empty((b, len(EVENT_NAMES)), dtype=bool))
-            step_batch(self.maps.kernel, self.params, self.shared, self.state, self.workspace, np.zeros((b, 2)), idle,
-                       self._sensors, False)
+            raise RuntimeError("call reset() before observe()")
         obs: dict[str, np.ndarray] = {}
         labels = None
         for key in self.config.observations:

@@ -13,11 +13,21 @@ def _run(*args: str, cwd=None) -> subprocess.CompletedProcess:
 
 
 def test_bench_json():
-    out = _run("bench", "--seconds", "0.05", "--batch-sizes", "1,4", "--obs", "state,camera+lidar+state", "--json")
+    out = _run("bench", "--seconds", "0.05", "--batch-sizes", "1,4", "--obs", "state,camera+lidar+state", "--json",
+               "--no-extras")
     assert out.returncode == 0, out.stderr
     results = json.loads(out.stdout)["results"]
     assert len(results) == 2 * 3  # per mode: single + two batch sizes
     assert all(r["env_steps_per_s"] > 0 and r["peak_rss_mb"] > 0 for r in results)
+
+
+def test_bench_extras_expert_suite_and_cold_compile():
+    out = _run("bench", "--seconds", "0.05", "--batch-sizes", "2", "--obs", "state", "--json")
+    assert out.returncode == 0, out.stderr
+    results = {r["env"]: r for r in json.loads(out.stdout)["results"]}
+    assert results["expert"]["batch_size"] == 256 and results["expert"]["env_steps_per_s"] > 0
+    assert results["suite"]["env_steps_per_s"] > 0
+    assert results["compile"]["seconds"] > 0  # measured in a fresh process with an empty cache
 
 
 def test_bench_rejects_unknown_observation():

@@ -88,6 +88,8 @@ CAR_VIEW = np.dtype([
     ("accel", np.float64),  # [m/s^2] an NPC's acceleration this step, decided before anybody moves
     ("stop_lane", np.int64),  # the stop line an NPC must hold at (-1)
     ("hit", np.bool_),  # touches the controlled car (collision check)
+    ("next_on_lane", np.int64),  # the next valid car on the same lane (-1): lists headed by Scene.lane_head
+    ("junction", np.int64),  # the k-th car in or at a junction (the first Scene.n_junction are valid)
 ], align=True)
 PED_VIEW = np.dtype([
     ("road", np.int64),  # the k-th pedestrian on or about to enter the road (the first Scene.n_road are valid)
@@ -106,6 +108,8 @@ class Scene(NamedTuple):
     samples: np.ndarray  # (MAX_SAMPLES, 2) scratch for points along a driver's path
     time: float  # [s] episode time
     timing: tuple[float, float, float]  # [s] green, yellow and all-red time of the world's lights
+    lane_head: np.ndarray  # (L,) the first valid car on each lane (-1), then CAR_VIEW.next_on_lane
+    n_junction: int  # cars inside a junction, claiming one, or controlled: cars[:n_junction].junction
 
 
 class Path(NamedTuple):
@@ -140,22 +144,15 @@ def on_road(paths: np.ndarray, peds: np.ndarray, m: int, w: int, p: int, margin:
 @inner
 def build_scene(maps: MapArrays, state: SimState, ws: Workspace, m: int, w: int, n_cars: int, n_peds: int, time: float,
                 timing: tuple[float, float, float]) -> Scene:
-    cars = ws.cars[w, :n_cars]
+    cars, heads = ws.cars[w, :n_cars], ws.lane_head[w]
+    _see_cars(maps, state, cars, heads, m, w)
     for j in range(n_cars):
-        car, view = state.cars[w, j], cars[j]
-        view.valid, view.to_stop, view.lane, view.prev = car.active and car.on_lane, np.inf, car.lane, -1
-        view.s, view.v, view.length, view.rank, view.claims, view.in_junction = 0.0, 0.0, 0.0, 0, False, False
-        if not car.active:
-            continue
-        lane = maps.lanes[m, car.lane]
-        view.s, view.v, view.length, view.prev = car.s, car.v, car.length, lane.prev
-        view.to_stop = lane.length - car.s - car.length / 2
-        view.cos, view.sin = math.cos(car.yaw), math.sin(car.yaw)
-        view.in_junction = lane.kind == _CONNECTOR
-        if car.next >= 0:
-            view.rank = 1 if maps.lanes[m, car.next].turn == _LEFT else 0
+        cars[j].claims = cars[j].valid and _claims(maps, state, cars, heads, m, w, j)
+    n_junction = 0
     for j in range(n_cars):
-        cars[j].claims = cars[j].valid and _claims(maps, state, cars, m, w, j)
+        if state.cars[w, j].active and (cars[j].in_junction or cars[j].claims or state.cars[w, j].controlled):
+            cars[n_junction].junction = j
+            n_junction += 1
     peds = ws.peds[w, :n_peds]
     n_road = 0
     for p in range(n_peds):
@@ -166,28 +163,52 @@ def build_scene(maps: MapArrays, state: SimState, ws: Workspace, m: int, w: int,
         if on_road(maps.paths, state.peds, m, w, p):
             peds[n_road].road = p
             n_road += 1
-    return Scene(cars, peds, n_road, ws.samples[w], time, timing)
+    return Scene(cars, peds, n_road, ws.samples[w], time, timing, heads, n_junction)
 
 
 @inner
-def exit_blocked(lanes: np.ndarray, cars: np.ndarray, m: int, connector: int) -> bool:
+def _see_cars(maps: MapArrays, state: SimState, cars: np.ndarray, heads: np.ndarray, m: int, w: int) -> None:
+    """Fill the car views (C,) CAR_VIEW and the per-lane lists (heads (L,)) of world w."""
+    for k in range(len(heads)):
+        heads[k] = -1
+    for j in range(len(cars)):
+        car, view = state.cars[w, j], cars[j]
+        view.valid, view.to_stop, view.lane, view.prev = car.active and car.on_lane, np.inf, car.lane, -1
+        view.s, view.v, view.length, view.rank, view.claims, view.in_junction = 0.0, 0.0, 0.0, 0, False, False
+        view.next_on_lane = -1
+        if not car.active:
+            continue
+        lane = maps.lanes[m, car.lane]
+        view.s, view.v, view.length, view.prev = car.s, car.v, car.length, lane.prev
+        view.to_stop = lane.length - car.s - car.length / 2
+        view.cos, view.sin = math.cos(car.yaw), math.sin(car.yaw)
+        view.in_junction = lane.kind == _CONNECTOR
+        if car.next >= 0:
+            view.rank = 1 if maps.lanes[m, car.next].turn == _LEFT else 0
+        if view.valid:
+            view.next_on_lane, heads[car.lane] = heads[car.lane], j
+
+
+@inner
+def exit_blocked(lanes: np.ndarray, cars: np.ndarray, heads: np.ndarray, m: int, connector: int) -> bool:
     """The lane after `connector` has no room near its start for one more car, counting the cars
-    already inside the junction on their way into it ("don't block the box"); cars (C,) CAR_VIEW."""
+    already inside the junction on their way into it ("don't block the box"); cars (C,) CAR_VIEW,
+    heads (L,) the first car of each lane."""
     exit_lane = lanes[m, connector].next[0]
     first, entering = math.inf, 0.0
+    j = heads[exit_lane]
+    while j >= 0:
+        first = min(first, cars[j].s)
+        j = cars[j].next_on_lane
     for j in range(len(cars)):
         car = cars[j]
-        if not car.valid:
-            continue
-        if car.lane == exit_lane:
-            first = min(first, car.s)
-        elif car.in_junction and lanes[m, car.lane].next[0] == exit_lane and car.lane != connector:
+        if car.valid and car.in_junction and car.lane != connector and lanes[m, car.lane].next[0] == exit_lane:
             entering += car.length + 2.0
     return first < EXIT_ROOM + entering
 
 
 @inner
-def _claims(maps: MapArrays, state: SimState, views: np.ndarray, m: int, w: int, j: int) -> bool:
+def _claims(maps: MapArrays, state: SimState, views: np.ndarray, heads: np.ndarray, m: int, w: int, j: int) -> bool:
     """Car j approaches an intersection free to go and claims its connector: on a road lane with a
     successor, not waiting at its line (for a light, people or another car), its exit not blocked
     (controlled cars always claim their way), moving or at the line, within reach of the line, and
@@ -197,7 +218,7 @@ def _claims(maps: MapArrays, state: SimState, views: np.ndarray, m: int, w: int,
         return False
     if not (car.v > 0.3 or d < 3.0) or d >= max(APPROACH, car.v * CLAIM_TIME):
         return False
-    if not car.controlled and exit_blocked(maps.lanes, views, m, car.next):
+    if not car.controlled and exit_blocked(maps.lanes, views, heads, m, car.next):
         return False
     light = state.lights[w, car.lane]
     if car.ignores_lights or d < car.v * car.v / (2 * MAX_DECEL) - 0.5:
@@ -221,7 +242,8 @@ def must_yield(maps: MapArrays, state: SimState, scene: Scene, m: int, w: int, i
     connector that conflicts with it, or one with priority claims a conflicting connector
     (straight/right before left, then nearer the stop line, then the lower car slot)."""
     my_rank = 1 if maps.lanes[m, connector].turn == _LEFT else 0
-    for j in range(len(scene.cars)):
+    for k in range(scene.n_junction):
+        j = scene.cars[k].junction
         view = scene.cars[j]
         if j == i or not view.valid:
             continue
@@ -269,34 +291,49 @@ def stop_line(lanes: np.ndarray, path: Path, m: int, length: float) -> tuple[flo
 
 # ---------------------------------------------------------------------------------- the rules
 @inner
+def _nearest_on(scene: Scene, lane: int, i: int, s: float, offset: float, only_ahead: bool, near_start: bool,
+                best: tuple[float, float, float]) -> tuple[float, float, float]:
+    """The nearest car on `lane` (not i) at distance offset + its s [m] (only_ahead: of those ahead
+    of s, at distance s_j - s; near_start: only cars within SHARED_START of the lane's start),
+    against the best (distance, length, speed) so far."""
+    j = scene.lane_head[lane] if lane >= 0 else -1
+    while j >= 0:
+        o = scene.cars[j]
+        if j != i and (not near_start or o.s < SHARED_START):
+            if only_ahead:
+                if o.s > s or (o.s == s and j > i):
+                    d = o.s - s
+                    if d < best[0]:
+                        best = (d, o.length, o.v)
+            elif offset + o.s < best[0]:
+                best = (offset + o.s, o.length, o.v)
+        j = o.next_on_lane
+    return best
+
+
+@inner
 def leader(maps: MapArrays, scene: Scene, m: int, i: int, path: Path) -> tuple[float, float]:
     """Bumper-to-bumper gap [m] and speed [m/s] of the nearest car ahead of car i along the path
     lanes, or near the start of a connector leaving the same lane (inf gap when free)."""
+    lanes = maps.lanes
     l0, s = path.l0, path.s
-    to_end = maps.lanes[m, l0].length - s
-    to_l2 = to_end + maps.lanes[m, path.l1].length if path.l1 >= 0 else math.inf
-    prev0 = maps.lanes[m, l0].prev
-    best, best_len, v_lead = math.inf, CAR_LENGTH, 0.0
-    for j in range(len(scene.cars)):
-        o = scene.cars[j]
-        if j == i or not o.valid:
-            continue
-        ahead = o.s > s or (o.s == s and j > i)
-        d = math.inf
-        if o.lane == l0:
-            d = o.s - s if ahead else math.inf
-        elif o.lane == path.l1:
-            d = to_end + o.s
-        elif o.lane == path.l2 and path.l1 >= 0:
-            d = to_l2 + o.s
-        if o.s < SHARED_START:  # connectors leaving the same lane overlap near their start
-            if o.prev == l0:
-                d = min(d, to_end + o.s)
-            elif prev0 >= 0 and o.prev == prev0 and s < SHARED_START and ahead:
-                d = min(d, o.s - s)
-        if d < best:
-            best, best_len, v_lead = d, o.length, o.v
-    return best - (scene.cars[i].length + best_len) / 2, v_lead
+    to_end = lanes[m, l0].length - s
+    best = (math.inf, CAR_LENGTH, 0.0)
+    best = _nearest_on(scene, l0, i, s, 0.0, True, False, best)
+    if path.l1 >= 0:
+        best = _nearest_on(scene, path.l1, i, s, to_end, False, False, best)
+        if path.l2 >= 0:
+            best = _nearest_on(scene, path.l2, i, s, to_end + lanes[m, path.l1].length, False, False, best)
+    here = lanes[m, l0]
+    if here.kind == _ROAD:  # connectors leaving this lane overlap near their start: cars on them lead
+        for k in range(here.n_next):
+            best = _nearest_on(scene, here.next[k], i, s, to_end, False, True, best)
+    elif here.prev >= 0 and s < SHARED_START:  # near the start of a connector: cars ahead on its siblings
+        prev = lanes[m, here.prev]
+        for k in range(prev.n_next):
+            if prev.next[k] != l0:
+                best = _nearest_on(scene, prev.next[k], i, s, 0.0, True, True, best)
+    return best[0] - (scene.cars[i].length + best[1]) / 2, best[2]
 
 
 @inner
@@ -321,9 +358,10 @@ def crossing_gap(state: SimState, scene: Scene, w: int, i: int) -> float:
     ci, si, in_junction = mine.cos, mine.sin, mine.in_junction
     looks = in_junction or mine.to_stop < CROSS_LOOKAHEAD
     gap = math.inf
-    for j in range(len(scene.cars)):
+    for k in range(scene.n_junction):
+        j = scene.cars[k].junction
         other, view = state.cars[w, j], scene.cars[j]
-        if j == i or not other.active:
+        if j == i:
             continue
         cos_diff = ci * view.cos + si * view.sin
         if other.controlled:
@@ -516,8 +554,8 @@ def decide(maps: MapArrays, state: SimState, scene: Scene, prof: Profile, m: int
             crossing_time = arrival_time(d_stop + length / 2, v, prof.accel, prof.turn_speed) + 0.5
             must = scene.timing[0] + scene.timing[1] - tau < crossing_time
         if not must and d_stop < prof.approach:
-            must = exit_blocked(lanes, scene.cars, m, connector) or must_yield(maps, state, scene, m, w, i,
-                                                                                connector, d_stop)
+            must = exit_blocked(lanes, scene.cars, scene.lane_head, m, connector) or must_yield(
+                maps, state, scene, m, w, i, connector, d_stop)
         if must and d_stop > v * v / (2 * prof.max_decel) - STOP_MARGIN and not me.ignores_lights:
             stop_gap = max(d_stop, 0.0) + STOP_MARGIN
     gap_lead, v_lead = leader(maps, scene, m, i, path)
