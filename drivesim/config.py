@@ -270,9 +270,15 @@ class EnvConfig:
     off_route_distance: float = 8.0  # [m] lateral distance from the route that ends the episode, in [2, 50]
 
     def __post_init__(self) -> None:
-        # accept lists (e.g. from TOML / gymnasium.make kwargs) for the tuple fields
+        # accept lists (e.g. from TOML / gymnasium.make kwargs) for the tuple fields, and plain
+        # dicts of fields for the sub-configs (EnvConfig(traffic={"n_cars": 8}))
         object.__setattr__(self, "observations", tuple(self.observations))
         object.__setattr__(self, "route_length", tuple(float(v) for v in self.route_length))
+        hints = get_type_hints(EnvConfig)
+        for f in fields(self):
+            value, kind = getattr(self, f.name), hints[f.name]
+            if isinstance(value, dict) and isinstance(kind, type) and dataclasses.is_dataclass(kind):
+                object.__setattr__(self, f.name, _build(kind, value, "EnvConfig", prefix=f"{f.name}."))
         self.validate()
 
     def validate(self) -> None:

@@ -13,8 +13,33 @@ from __future__ import annotations
 
 from numba import njit
 
+from collections.abc import Callable
+from typing import Any
+
 _OPTIONS = {"cache": True, "error_model": "numpy"}  # numpy semantics for x / 0 (inf, nan): no exception paths
-kernel = njit(**_OPTIONS)
-parallel_kernel = njit(parallel=True, **_OPTIONS)
 inner = njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, _nrt=False, error_model="numpy")
 part = njit(inline="always", no_cpython_wrapper=True, no_cfunc_wrapper=True, _nrt=False, error_model="numpy")
+ENTRY_POINTS: list[Any] = []  # every kernel / parallel_kernel dispatcher, for `cache_report`
+
+
+def kernel(fn: Callable) -> Any:
+    ENTRY_POINTS.append(njit(**_OPTIONS)(fn))
+    return ENTRY_POINTS[-1]
+
+
+def parallel_kernel(fn: Callable) -> Any:
+    ENTRY_POINTS.append(njit(parallel=True, **_OPTIONS)(fn))
+    return ENTRY_POINTS[-1]
+
+
+def cache_report() -> dict[str, dict[str, Any]]:
+    """For every entry kernel compiled or loaded in this process: where its cache lives and how
+    many of its signatures came from the cache (hits) or had to be compiled (misses)."""
+    report = {}
+    for dispatcher in ENTRY_POINTS:
+        if dispatcher.signatures:
+            stats = dispatcher.stats
+            report[f"{dispatcher.py_func.__module__}.{dispatcher.__name__}"] = {
+                "path": stats.cache_path, "hits": sum(stats.cache_hits.values()),
+                "misses": sum(stats.cache_misses.values())}
+    return report

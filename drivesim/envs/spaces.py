@@ -90,7 +90,7 @@ def step_info(world: World, terms: dict[str, np.ndarray], events: dict[str, np.n
         "distance": world.distance.copy(),  # [m] driven
         "speed": world.ego.v,  # [m/s]
         "time": world.time.astype(np.float64),  # [s]
-        "map_index": world.map_idx.copy(),
+        "map_index": world.map_idx - world.params.world["map_first"],  # map seed = MapConfig.seed + map_index
     }
     if world.config.camera_labels:
         info["camera_labels"] = (labels if labels is not None else world.camera.labels(world))._asdict()

@@ -86,3 +86,40 @@ def test_batch_size_does_not_change_a_world():
     for fs, fl in zip(small, large):
         for key in fs[0]:
             assert np.array_equal(fs[0][key], fl[0][key][:2]), key
+
+
+def test_mixed_scenario_batch_rows_equal_single_envs():
+    """One batch of different scenarios (different maps, traffic, scripted events, time limits):
+    every row equals a single env of that row's scenario and seed, bit for bit, across autoresets."""
+    from drivesim.scenarios.loader import load_scenario
+
+    names = ["red_light", "long_route", "jaywalker", "lead_car_brakes", "busy_intersection"]
+    configs = [load_scenario(n).config.replace(observations=("lidar", "state"), max_episode_steps=45 + 10 * i)
+               for i, n in enumerate(names)]
+    seeds = [31, 7, 1234, 5, 99]
+    actions = _actions(110, len(names))
+    env = CityDriveVectorEnv(configs=configs)
+    obs, _ = env.reset(seed=seeds)
+    frames = [(_flatten(obs), None, None, None)]
+    for a in actions:
+        obs, reward, terminated, truncated, info = env.step(a)
+        frames.append((_flatten(obs), reward.copy(), (terminated | truncated).copy(), _flatten(info)))
+    for row, (config, seed) in enumerate(zip(configs, seeds, strict=True)):
+        single = CityDriveEnv(config)
+        obs, _ = single.reset(seed=seed)
+        for key, value in _flatten(obs).items():
+            assert np.array_equal(value, frames[0][0][key][row]), (row, key)
+        needs_reset = False
+        for t, a in enumerate(actions, start=1):
+            if needs_reset:
+                obs, _ = single.reset()
+                reward, done = 0.0, False
+            else:
+                obs, reward, terminated, truncated, info = single.step(a[row])
+                done = terminated or truncated
+                for key, value in _flatten(info).items():
+                    assert np.array_equal(np.asarray(value), frames[t][3][key][row]), (row, t, key)
+            needs_reset = done
+            for key, value in _flatten(obs).items():
+                assert np.array_equal(value, frames[t][0][key][row]), (row, t, key)
+            assert reward == frames[t][1][row] and done == frames[t][2][row]
