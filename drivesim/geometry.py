@@ -7,18 +7,12 @@ import math
 
 import numpy as np
 
-from drivesim.jit import inner
+from drivesim.jit import inner, kernel
 
 
 def wrap_angle(a: np.ndarray) -> np.ndarray:
     """Wrap angles to [-pi, pi)."""
     return (a + np.pi) % (2 * np.pi) - np.pi
-
-
-def to_local(dx: np.ndarray, dy: np.ndarray, yaw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """World-frame offsets (dx, dy) -> frame rotated by yaw (x forward, y left)."""
-    c, s = np.cos(yaw), np.sin(yaw)
-    return c * dx + s * dy, -s * dx + c * dy
 
 
 def box_corners(x: np.ndarray, y: np.ndarray, yaw: np.ndarray, length: float | np.ndarray,
@@ -30,26 +24,14 @@ def box_corners(x: np.ndarray, y: np.ndarray, yaw: np.ndarray, length: float | n
     return np.stack([x[..., None] + c * lx - s * ly, y[..., None] + s * lx + c * ly], axis=-1)
 
 
-def obb_overlap(ax: np.ndarray, ay: np.ndarray, ayaw: np.ndarray, alen: float, awid: float,
+def obb_overlap(ax: np.ndarray, ay: np.ndarray, ayaw: np.ndarray, alen: float | np.ndarray, awid: float | np.ndarray,
                 bx: np.ndarray, by: np.ndarray, byaw: np.ndarray, blen: float | np.ndarray,
                 bwid: float | np.ndarray) -> np.ndarray:
-    """Separating-axis test between oriented boxes A and B (broadcast shapes) -> bool."""
-    dx, dy = bx - ax, by - ay
-    axes = (ayaw, ayaw + np.pi / 2, byaw, byaw + np.pi / 2)
-    overlap = np.ones(np.broadcast(dx, byaw).shape, dtype=bool)
-    for axis in axes:  # four separating axes (a fixed loop, not over actors)
-        ux, uy = np.cos(axis), np.sin(axis)
-        dist = np.abs(dx * ux + dy * uy)
-        ra = _half_projection(ayaw, alen, awid, ux, uy)
-        rb = _half_projection(byaw, blen, bwid, ux, uy)
-        overlap &= dist <= ra + rb
-    return overlap
-
-
-def _half_projection(yaw: np.ndarray, length: float | np.ndarray, width: float | np.ndarray,
-                     ux: np.ndarray, uy: np.ndarray) -> np.ndarray:
-    c, s = np.cos(yaw), np.sin(yaw)
-    return 0.5 * np.asarray(length) * np.abs(c * ux + s * uy) + 0.5 * np.asarray(width) * np.abs(-s * ux + c * uy)
+    """`boxes_overlap` (the step's separating-axis test) over broadcast arrays -> bool."""
+    args = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (ax, ay, ayaw, alen, awid, bx, by, byaw,
+                                                                            blen, bwid)))
+    flat = [np.ascontiguousarray(a).reshape(-1) for a in args]
+    return _overlap_many(*flat).reshape(args[0].shape)
 
 
 # ------------------------------------------------------------------------------ compiled forms
@@ -84,3 +66,12 @@ def boxes_overlap(ax: float, ay: float, ayaw: float, alen: float, awid: float,
         if abs(dx * ux + dy * uy) > ra + rb:
             return False
     return True
+
+
+@kernel
+def _overlap_many(ax: np.ndarray, ay: np.ndarray, ayaw: np.ndarray, alen: np.ndarray, awid: np.ndarray,
+                  bx: np.ndarray, by: np.ndarray, byaw: np.ndarray, blen: np.ndarray, bwid: np.ndarray) -> np.ndarray:
+    out = np.empty(len(ax), dtype=np.bool_)
+    for i in range(len(ax)):
+        out[i] = boxes_overlap(ax[i], ay[i], ayaw[i], alen[i], awid[i], bx[i], by[i], byaw[i], blen[i], bwid[i])
+    return out

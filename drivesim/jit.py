@@ -11,10 +11,10 @@ bit-identical for any batch).
 
 from __future__ import annotations
 
-from numba import njit
-
 from collections.abc import Callable
 from typing import Any
+
+from numba import njit
 
 _OPTIONS = {"cache": True, "error_model": "numpy"}  # numpy semantics for x / 0 (inf, nan): no exception paths
 inner = njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, _nrt=False, error_model="numpy")

@@ -43,6 +43,15 @@ def expand(maps: MapArrays, m: int, start_lane: int, goal_link: int, out: np.nda
     return n
 
 
+@kernel
+def expand_many(maps: MapArrays, m: np.ndarray, start_lane: np.ndarray, goal_link: np.ndarray, out: np.ndarray
+                ) -> np.ndarray:
+    n = np.empty(len(m), dtype=np.int64)
+    for k in range(len(m)):
+        n[k] = expand(maps, m[k], start_lane[k], goal_link[k], out[k])
+    return n
+
+
 @inner
 def lane_at(route_lanes: np.ndarray, route: np.ndarray, w: int, j: int) -> int:
     """Route lane j of world w, -1 outside the route."""

@@ -1,12 +1,14 @@
 """Shortest-path routing on the directed road links (one link per road direction).
 
-Routes are planned between links (a few dozen per city) with Floyd-Warshall, then expanded into
-lanes through the connector table; planning at reset is a handful of vectorised gathers.
+Routes are planned between links (a few dozen per city) with Floyd-Warshall once per map, then
+expanded into lanes through the connector table at every reset (`drivesim.route.expand`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from drivesim.map.city import MapPool
 
 
 def link_routing(lanes: dict[str, np.ndarray], link_lanes: np.ndarray, link_from: np.ndarray,
@@ -46,32 +48,15 @@ def floyd_warshall(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return dist, nxt
 
 
-def expand_route(next_hop: np.ndarray, lane_to_link: np.ndarray, lane_next: np.ndarray,
-                 lane_link: np.ndarray, map_idx: np.ndarray, start_lane: np.ndarray, goal_link: np.ndarray,
-                 max_lanes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Expand routes for a batch of worlds into lane sequences.
+def expand_route(pool: MapPool, map_idx: np.ndarray, start_lane: np.ndarray, goal_link: np.ndarray, max_lanes: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Routes (B, max_lanes) lane ids padded with -1 (road lane, connector, road lane, ...) and
+    their lengths n (B,) in lanes, from start road lanes (B,) to goal links (B,) of maps (B,): the
+    reset kernel's `drivesim.route.expand` over a batch."""
+    from drivesim.route import expand_many
 
-    Pool tables with a leading map axis M: next_hop (M, NL, NL), lane_to_link (M, L, NL),
-    lane_next (M, L, 3), lane_link (M, L). map_idx (B,), start_lane (B,) road lanes, goal_link (B,).
-    Returns route (B, max_lanes) lane ids padded with -1, and n (B,) route length in lanes
-    (road lane, connector, road lane, ...). The loop runs over route positions, never over worlds."""
     route = np.full((len(start_lane), max_lanes), -1, dtype=np.int64)
-    route[:, 0] = start_lane
-    n = np.ones(len(start_lane), dtype=np.int64)
-    lane = start_lane.copy()
-    link = lane_link[map_idx, start_lane]
-    active = link != goal_link
-    for r in range(1, max_lanes - 1, 2):
-        if not active.any():
-            break
-        nxt_link = next_hop[map_idx, link, goal_link]
-        conn = lane_to_link[map_idx, lane, np.maximum(nxt_link, 0)]
-        ok = active & (nxt_link >= 0) & (conn >= 0)
-        out_lane = lane_next[map_idx, np.maximum(conn, 0), 0]
-        route[ok, r] = conn[ok]
-        route[ok, r + 1] = out_lane[ok]
-        n = np.where(ok, r + 2, n)
-        lane = np.where(ok, out_lane, lane)
-        link = np.where(ok, nxt_link, link)
-        active = ok & (link != goal_link)
+    n = expand_many(pool.kernel, np.ascontiguousarray(map_idx, dtype=np.int64),
+                    np.ascontiguousarray(start_lane, dtype=np.int64), np.ascontiguousarray(goal_link, dtype=np.int64),
+                    route)
     return route, n

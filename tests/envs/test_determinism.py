@@ -51,17 +51,12 @@ def test_different_seeds_differ():
     assert not np.array_equal(a[-1][0]["state"], b[-1][0]["state"])
 
 
-@pytest.mark.parametrize("row", [0, 2])
-def test_single_env_matches_row_of_batch(row):
-    """World `row` of a batch seeded s behaves exactly like a single env seeded s + row,
-    including across the NEXT_STEP autoreset (single env: reset() without a seed)."""
-    batch, seed = 3, 11
-    actions = _actions(130, batch)
-    frames = _rollout_vector(batch, seed, actions)
-    env = CityDriveEnv(**SMALL)
-    obs, _ = env.reset(seed=seed + row)
+def _assert_single_env_equals_row(env: CityDriveEnv, seed: int, row: int, actions: np.ndarray, frames: list) -> None:
+    """A single env seeded `seed` reproduces row `row` of a batched rollout bit for bit, across
+    the NEXT_STEP autoreset (the single env resets without a seed: its next episode)."""
+    obs, _ = env.reset(seed=seed)
     for key, value in _flatten(obs).items():
-        assert np.array_equal(value, frames[0][0][key][row]), key
+        assert np.array_equal(value, frames[0][0][key][row]), (row, key)
     needs_reset = False
     for t, a in enumerate(actions, start=1):
         if needs_reset:
@@ -71,12 +66,20 @@ def test_single_env_matches_row_of_batch(row):
             obs, reward, terminated, truncated, info = env.step(a[row].astype(np.float32))
             done = terminated or truncated
             for key, value in _flatten(info).items():
-                assert np.array_equal(np.asarray(value), frames[t][3][key][row]), (t, key)
+                assert np.array_equal(np.asarray(value), frames[t][3][key][row]), (row, t, key)
         needs_reset = done
         for key, value in _flatten(obs).items():
-            assert np.array_equal(value, frames[t][0][key][row]), (t, key)
+            assert np.array_equal(value, frames[t][0][key][row]), (row, t, key)
         assert reward == frames[t][1][row]
         assert done == frames[t][2][row]
+
+
+@pytest.mark.parametrize("row", [0, 2])
+def test_single_env_matches_row_of_batch(row):
+    """World `row` of a batch seeded s behaves exactly like a single env seeded s + row."""
+    batch, seed = 3, 11
+    actions = _actions(130, batch)
+    _assert_single_env_equals_row(CityDriveEnv(**SMALL), seed + row, row, actions, _rollout_vector(batch, seed, actions))
 
 
 def test_batch_size_does_not_change_a_world():
@@ -105,21 +108,4 @@ def test_mixed_scenario_batch_rows_equal_single_envs():
         obs, reward, terminated, truncated, info = env.step(a)
         frames.append((_flatten(obs), reward.copy(), (terminated | truncated).copy(), _flatten(info)))
     for row, (config, seed) in enumerate(zip(configs, seeds, strict=True)):
-        single = CityDriveEnv(config)
-        obs, _ = single.reset(seed=seed)
-        for key, value in _flatten(obs).items():
-            assert np.array_equal(value, frames[0][0][key][row]), (row, key)
-        needs_reset = False
-        for t, a in enumerate(actions, start=1):
-            if needs_reset:
-                obs, _ = single.reset()
-                reward, done = 0.0, False
-            else:
-                obs, reward, terminated, truncated, info = single.step(a[row])
-                done = terminated or truncated
-                for key, value in _flatten(info).items():
-                    assert np.array_equal(np.asarray(value), frames[t][3][key][row]), (row, t, key)
-            needs_reset = done
-            for key, value in _flatten(obs).items():
-                assert np.array_equal(value, frames[t][0][key][row]), (row, t, key)
-            assert reward == frames[t][1][row] and done == frames[t][2][row]
+        _assert_single_env_equals_row(CityDriveEnv(config), seed, row, actions, frames)

@@ -60,10 +60,7 @@ def test_million_steps_of_the_mixed_suite(driver):
     agent, rng = ExpertAgent(), np.random.default_rng(1)
     episodes, rss = 0, []
     for step in range(1_000_000 // 256):
-        if driver == "random":
-            actions = rng.uniform(-1.2, 1.2, size=(256, 2))
-        else:
-            actions = agent.act(env.world)
+        actions = rng.uniform(-1.2, 1.2, size=(256, 2)) if driver == "random" else agent.act(env.world)
         obs, reward, terminated, truncated, info = env.step(actions)
         if step % 50 == 0:
             assert _finite(obs) and _finite(info) and np.isfinite(reward).all(), f"non-finite values at step {step}"

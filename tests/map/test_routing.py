@@ -96,8 +96,7 @@ def _expand_all(city, lane_index: int):
     starts, goals = starts.ravel(), goals.ravel()
     start_lane = city.link_lanes[starts, np.where(city.link_lanes[starts, lane_index] >= 0, lane_index, 0)]
     max_lanes = 2 * n_links + 3
-    route, n = expand_route(pool.link_next_hop, pool.lane_to_link_connector, pool.lane_next, pool.lane_link,
-                            np.zeros(len(starts), dtype=np.int64), start_lane, goals, max_lanes)
+    route, n = expand_route(pool, np.zeros(len(starts), dtype=np.int64), start_lane, goals, max_lanes)
     return starts, goals, start_lane, route, n
 
 
@@ -152,11 +151,9 @@ def test_expand_route_batched_over_a_pool():
     start_lane = np.array([maps[m].link_lanes[(g + 4) % len(maps[m].link_from), 0]
                            for m, g in zip(map_idx, goal, strict=True)])
     max_lanes = 2 * int(pool.n_links.max()) + 3
-    route, n = expand_route(pool.link_next_hop, pool.lane_to_link_connector, pool.lane_next, pool.lane_link,
-                            map_idx, start_lane, goal, max_lanes)
+    route, n = expand_route(pool, map_idx, start_lane, goal, max_lanes)
     for k in range(4):
-        single, n1 = expand_route(pool.link_next_hop, pool.lane_to_link_connector, pool.lane_next, pool.lane_link,
-                                  map_idx[k : k + 1], start_lane[k : k + 1], goal[k : k + 1], max_lanes)
+        single, n1 = expand_route(pool, map_idx[k : k + 1], start_lane[k : k + 1], goal[k : k + 1], max_lanes)
         np.testing.assert_array_equal(route[k], single[0])
         assert n[k] == n1[0]
         city = maps[map_idx[k]]
