@@ -1,6 +1,7 @@
 """Pedestrians: walk the sidewalk graph, cross at crosswalks on the walk signal; jaywalkers also take
 mid-block paths and ignore signals. Nobody steps onto the road while a car is on or about to reach
-the crossing, and nobody on the road walks into a car (they wait until it has gone). A scripted
+the crossing, and nobody on the road walks into a car (they wait until it has gone; someone in front
+of a moving car walks on, out of its lane). A scripted
 pedestrian walks straight along its heading until its script ends. Compiled per world;
 `pedestrian_pose` and `choose_next_segment` also have numpy forms for tools and tests."""
 
@@ -23,6 +24,7 @@ __all__ = ["PED_RADIUS", "choose_next_segment", "pedestrian_pose", "step_pedestr
 CROSSING_CLEARANCE = 2.75  # [m] a car centre this close to a crossing keeps pedestrians on the kerb
 CROSSING_LOOK = 1.5  # [s] ... plus the distance a moving car covers in this time
 STEP_BACK = 0.3  # [m] a pedestrian on the road stops this far from a car in its way
+STANDING = 1.0  # [m/s] a car slower than this is standing (a pedestrian in its lane ahead waits for it)
 
 
 _JAYWALK, _CROSSWALK, _SIDEWALK = int(PedPathKind.JAYWALK), int(PedPathKind.CROSSWALK), int(PedPathKind.SIDEWALK)
@@ -76,17 +78,26 @@ def _car_on_crossing(paths: np.ndarray, cars: np.ndarray, m: int, w: int, seg: i
 
 
 @inner
-def _car_at(cars: np.ndarray, w: int, x: float, y: float, n_cars: int) -> bool:
-    """A car's footprint, grown by a pedestrian's radius and STEP_BACK, covers (x, y)."""
+def _walks_into_car(cars: np.ndarray, w: int, px: float, py: float, x: float, y: float, n_cars: int) -> bool:
+    """Stepping from (px, py) to (x, y) [m] brings a pedestrian within STEP_BACK of a car's side or
+    end (its footprint grown by the pedestrian's radius and STEP_BACK covers (x, y)). A car driving
+    at the pedestrian does not count: someone already in front of a moving car walks on, out of its
+    lane, rather than freeze in it."""
     for j in range(n_cars):
         car = cars[w, j]
         if not car.active:
             continue
-        dx, dy = x - car.x, y - car.y
         c, s = math.cos(car.yaw), math.sin(car.yaw)
-        if (abs(c * dx + s * dy) < car.length / 2 + PED_RADIUS + STEP_BACK
-                and abs(-s * dx + c * dy) < car.width / 2 + PED_RADIUS + STEP_BACK):
-            return True
+        dx, dy = x - car.x, y - car.y
+        if (abs(c * dx + s * dy) >= car.length / 2 + PED_RADIUS + STEP_BACK
+                or abs(-s * dx + c * dy) >= car.width / 2 + PED_RADIUS + STEP_BACK):
+            continue
+        if abs(car.v) >= STANDING:
+            fx, fy = px - car.x, py - car.y
+            ahead = (c * fx + s * fy) * math.copysign(1.0, car.v) > 0
+            if ahead and abs(-s * fx + c * fy) < car.width / 2 + PED_RADIUS:
+                continue
+        return True
     return False
 
 
@@ -112,7 +123,7 @@ def step_pedestrians(maps: MapArrays, params: WorldParams, state: SimState, m: i
         wait = False
         if paths[m, seg].kind != _SIDEWALK and q.active:  # on the road: nobody walks into a car
             nx, ny, _ = segment_pose(paths, m, seg, min(s, length))
-            if _car_at(state.cars, w, nx, ny, n_cars):
+            if _walks_into_car(state.cars, w, q.x, q.y, nx, ny, n_cars):
                 s, wait = q.s, True
         if s >= length and not wait:
             nxt = paths[m, q.next]

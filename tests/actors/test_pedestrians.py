@@ -135,14 +135,14 @@ def _one_ped(seg, nxt, s, jaywalker=False, speed=1.4) -> World:
     return world
 
 
-def _step(world, walk: bool, car_xy=(-500.0, -500.0), car_speed=0.0):
+def _step(world, walk: bool, car_xy=(-500.0, -500.0), car_speed=0.0, car_yaw=0.0):
     """One step with the crosswalk ahead of the pedestrian showing `walk`, and the car (the ego) at
-    car_xy [m] driving at car_speed [m/s]."""
+    car_xy [m] heading car_yaw [rad] at car_speed [m/s]."""
     cross = int(world.peds.next[0, 0]) if world.peds.seg[0, 0] != CROSS else CROSS
     node, crossed = int(M0.ped_node[cross]), int(M0.ped_axis[cross])
     set_light(world, node, 1 - crossed, 0.0 if walk else world.config.traffic.green_time)  # walk: the other axis' green
     c = world.cars
-    c.x[0, EGO], c.y[0, EGO], c.v[0, EGO], c.yaw[0, EGO] = car_xy[0], car_xy[1], car_speed, 0.0
+    c.x[0, EGO], c.y[0, EGO], c.v[0, EGO], c.yaw[0, EGO] = car_xy[0], car_xy[1], car_speed, car_yaw
     step(world)
     return world.peds
 
@@ -210,6 +210,35 @@ def test_pedestrian_on_the_road_does_not_walk_into_a_car():
     for _ in range(5):
         peds = _step(world, walk=True)
     assert peds.moving[0, 0] and np.dot(np.array([peds.x[0, 0], peds.y[0, 0]]) - a, u) > ahead
+
+
+def _crossing_frame():
+    a, b = M0.ped_a[CROSS], M0.ped_b[CROSS]
+    u = (b - a) / np.linalg.norm(b - a)
+    return a, u, np.array([-u[1], u[0]])
+
+
+def test_pedestrian_in_front_of_a_moving_car_walks_on():
+    """A car driving at a pedestrian on the road does not freeze them in its lane: they keep
+    walking (stopping is the driver's job) and leave the lane sooner."""
+    a, u, normal = _crossing_frame()
+    world = _one_ped(CROSS, int(M0.ped_next[CROSS, 0]), 0.0)
+    car = a + normal * 2.6  # nose 0.35 m from the pedestrian, driving at them
+    yaw = float(np.arctan2(-normal[1], -normal[0]))
+    peds = _step(world, walk=True, car_xy=tuple(car), car_speed=5.0, car_yaw=yaw)
+    assert peds.moving[0, 0] and peds.s[0, 0] == pytest.approx(1.4 * DT, abs=1e-9)
+    standing = _one_ped(CROSS, int(M0.ped_next[CROSS, 0]), 0.0)  # the same car standing: they wait
+    peds = _step(standing, walk=True, car_xy=tuple(car), car_speed=0.0, car_yaw=yaw)
+    assert not peds.moving[0, 0] and peds.s[0, 0] == 0.0
+
+
+def test_pedestrian_does_not_walk_into_the_side_of_a_passing_car():
+    a, u, normal = _crossing_frame()
+    world = _one_ped(CROSS, int(M0.ped_next[CROSS, 0]), 0.0)
+    car = a + u * 1.5  # driving along the road across the crosswalk, its side just ahead of the pedestrian
+    yaw = float(np.arctan2(normal[1], normal[0]))
+    peds = _step(world, walk=True, car_xy=tuple(car), car_speed=5.0, car_yaw=yaw)
+    assert not peds.moving[0, 0] and peds.s[0, 0] == 0.0
 
 
 def test_jaywalker_ignores_signal():
