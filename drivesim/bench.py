@@ -30,6 +30,7 @@ OBS_MODES = (("camera", "lidar", "state"), ("lidar", "state"), ("state",), ("cam
 BATCH_SIZES = (1, 16, 64, 256)
 EXPERT_BATCH = 256
 SUITE_BATCH = 256
+LABELS_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,23 @@ def bench_suite(batch_size: int, seconds: float, observations: tuple[str, ...], 
     return _bench_vector(env, lambda k: actions[k % len(actions)], seconds, batch_size)
 
 
+def bench_labels(config: EnvConfig, batch_size: int, seconds: float, seed: int = 0) -> tuple[float, float]:
+    """Env-steps/s of camera + lidar + state without and with `camera_labels` (labels in every
+    info), measured in alternating rounds (best round of each), so machine noise hits both alike."""
+    from drivesim.envs.vector import CityDriveVectorEnv
+
+    cfg = config.replace(observations=("camera", "lidar", "state"))
+    envs = [CityDriveVectorEnv(batch_size, cfg.replace(camera_labels=flag)) for flag in (False, True)]
+    actions = _random_actions(np.random.default_rng(seed), (64, batch_size))
+    for env in envs:
+        env.reset(seed=seed)
+    best = [0.0, 0.0]
+    for _ in range(3):
+        for i, env in enumerate(envs):
+            best[i] = max(best[i], _bench_vector(env, lambda k: actions[k % len(actions)], seconds / 3, batch_size))
+    return best[0], best[1]
+
+
 _COLD_START = """
 import time
 t = time.perf_counter()
@@ -148,7 +166,8 @@ def run_bench(seconds: float = 2.0, batch_sizes: tuple[int, ...] = BATCH_SIZES,
               obs_modes: tuple[tuple[str, ...], ...] = OBS_MODES, config: EnvConfig | None = None,
               progress: bool = True, extras: bool = True) -> list[BenchResult]:
     """Every observation mode single and batched; with `extras` also the expert-driven batch, the
-    mixed-suite batch (lidar + state) and the cold compile time."""
+    mixed-suite batch (lidar + state), the camera with and without labels in the infos, and the
+    cold compile time."""
     base = config or EnvConfig()
     results = []
 
@@ -169,6 +188,9 @@ def run_bench(seconds: float = 2.0, batch_sizes: tuple[int, ...] = BATCH_SIZES,
                         bench_expert(base.replace(observations=lidar_state), EXPERT_BATCH, seconds), _peak_rss_mb()))
         add(BenchResult("suite", "lidar+state", SUITE_BATCH, bench_suite(SUITE_BATCH, seconds, lidar_state),
                         _peak_rss_mb()))
+        plain, labelled = bench_labels(base, LABELS_BATCH, seconds)
+        add(BenchResult("labels", "camera+lidar+state", LABELS_BATCH, plain, _peak_rss_mb()))
+        add(BenchResult("labels", "camera+lidar+state+labels", LABELS_BATCH, labelled, _peak_rss_mb()))
         add(BenchResult("compile", "lidar+state", 1, 0.0, _peak_rss_mb(), compile_seconds()))
     return results
 

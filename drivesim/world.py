@@ -100,7 +100,7 @@ class World:
     def camera(self) -> Camera:
         """The camera sensor (built on first use)."""
         if self._camera is None:
-            self._camera = Camera(self.maps, self.config.camera)
+            self._camera = Camera(self.maps, self.config.camera, self.config.vehicle)
         return self._camera
 
     @property

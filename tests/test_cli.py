@@ -21,12 +21,15 @@ def test_bench_json():
     assert all(r["env_steps_per_s"] > 0 and r["peak_rss_mb"] > 0 for r in results)
 
 
-def test_bench_extras_expert_suite_and_cold_compile():
+def test_bench_extras_expert_suite_labels_and_cold_compile():
     out = _run("bench", "--seconds", "0.05", "--batch-sizes", "2", "--obs", "state", "--json")
     assert out.returncode == 0, out.stderr
-    results = {r["env"]: r for r in json.loads(out.stdout)["results"]}
+    rows = json.loads(out.stdout)["results"]
+    results = {r["env"]: r for r in rows}
     assert results["expert"]["batch_size"] == 256 and results["expert"]["env_steps_per_s"] > 0
     assert results["suite"]["env_steps_per_s"] > 0
+    labels = {r["observations"]: r["env_steps_per_s"] for r in rows if r["env"] == "labels"}
+    assert set(labels) == {"camera+lidar+state", "camera+lidar+state+labels"} and min(labels.values()) > 0
     assert results["compile"]["seconds"] > 0  # measured in a fresh process with an empty cache
 
 

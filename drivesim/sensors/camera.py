@@ -1,9 +1,11 @@
 """Ego-centric, heading-up, top-down RGB camera with exact labels from the same render pass.
 
-Each frame is the coloured static map raster warped into the ego frame (one `cv2.warpAffine` per
-world), then traffic lights, cars, pedestrians and the ego drawn on top (one `cv2.fillConvexPoly` /
-`cv2.circle` per visible object). Every drawn object's label (class, pixel centre, oriented box,
-heading, track id, light state) is computed from the same transform, so labels and pixels agree.
+One compiled kernel renders the whole batch (`prange` over worlds): per world it computes every
+object's label (class, pixel centre, oriented box, heading, track id, light state) from the ego
+transform, samples the pre-scaled coloured map raster through the same transform (bilinear), draws
+traffic lights, cars, pedestrians and the ego on top, then applies the optional colour jitter and
+noise. Labels and pixels come from one transform, so they agree. The rasterisation primitives are
+in `drivesim.sensors.draw`; they follow OpenCV's conventions (tests compare against OpenCV).
 
 Image convention: u (column) grows to the right, v (row) grows downwards; the ego sits at
 (W / 2, ego_row * H) facing up. An ego-frame point (forward fx, left fy) [m] is at
@@ -12,31 +14,37 @@ u = W/2 - fy / mpp, v = ego_row * H - fx / mpp.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import math
 from enum import IntEnum
 from typing import TYPE_CHECKING, NamedTuple
 
 import cv2
 import numpy as np
+from numba import prange
 
 from drivesim import rng
 from drivesim.actors.driver import CAR_LENGTH, PED_RADIUS
 from drivesim.actors.signals import Light
-from drivesim.config import CameraConfig
-from drivesim.geometry import wrap_angle
+from drivesim.config import CameraConfig, VehicleConfig
+from drivesim.geometry import wrap
+from drivesim.jit import inner, parallel_kernel
 from drivesim.map.city import LANE_DS, MapPool, Surface
 from drivesim.render.palette import CAR_RGB, EGO_RGB, LIGHT_RGB, PALETTE, PED_RGB
+from drivesim.sensors.draw import fill_box, fill_disc, index_rasters, warp_bilinear
+from drivesim.state import SimState
 
 if TYPE_CHECKING:
     from drivesim.world import World
 
-_SHIFT = 4  # fractional bits for sub-pixel drawing
 LIGHT_RADIUS = 0.9  # [m] drawn radius of a traffic-light head
 LIGHT_SIDE_OFFSET = 1.2  # [m] light head beyond the right edge of the outermost lane
 DUSK_GAIN = np.array([0.42, 0.45, 0.62])  # RGB gains of the dusk palette (lights stay bright)
 NOISE_BANK = 8  # pre-drawn noise images cycled through by a keyed index
+# rows of the colour table handed to the kernel
+_CAR, _PED, _EGO, _OUTSIDE, _LIGHT0 = 0, 1, 2, 3, 4  # _LIGHT0 + Light: the light colours
+_CAR_CLASS, _PED_CLASS, _LIGHT_CLASS = 0, 1, 2
+_NONE = int(Light.NONE)
+_SCENARIO = int(rng.Stream.SCENARIO)
 
 
 class ObjectClass(IntEnum):
@@ -66,182 +74,205 @@ class CameraLabels(NamedTuple):
         return {name: getattr(self, name)[b][keep] for name in self._fields if name != "visible"}
 
 
-class Camera:
-    """Renders camera frames and labels for a World's batch."""
 
-    def __init__(self, pool: MapPool, config: CameraConfig) -> None:
+class CameraArrays(NamedTuple):
+    """What the camera kernel reads besides the state: built once per World (M maps, NL light heads
+    per map)."""
+
+    base: np.ndarray  # (M, Hp, Wp) uint16 coloured map rasters at the camera's resolution (`index_rasters`)
+    base_size: np.ndarray  # (M, 2) int64 (height, width) [px] of each raster (without its frame)
+    palette: np.ndarray  # (N,) uint64 their packed colours
+    res: np.ndarray  # (M,) [m/px] of each pre-scaled raster
+    origin: np.ndarray  # (M, 2) [m] world position of each raster's south-west corner
+    light_xy: np.ndarray  # (M, NL, 2) [m] light-head positions
+    light_lane: np.ndarray  # (M, NL) int64 a lane whose light the head shows
+    has_light: np.ndarray  # (M, NL) bool the head exists (its link ends at a signalised intersection)
+    colours: np.ndarray  # (8, 3) int64 car, pedestrian, ego, outside, then one per Light state
+    noise: np.ndarray  # (NOISE_BANK, H, W, 3) float32 unit Gaussian noise images
+
+
+class CameraParams(NamedTuple):
+    """The camera's scalar settings as the kernel reads them."""
+
+    width: int
+    height: int
+    mpp: float  # [m/px]
+    ego_row: float  # fraction of the height
+    ped_px: float  # [px] drawn pedestrian diameter
+    light_px: float  # [px] drawn light-head radius
+    margin: float  # [px] objects whose centre is this far outside the frame are still drawn (their edges show)
+    jitter: float  # colour jitter amplitude
+    noise_std: float  # [0-255 units]
+    ego_length: float  # [px]
+    ego_width: float  # [px]
+
+
+class Camera:
+    """Renders camera frames and labels for a World's batch (one kernel call per batch)."""
+
+    def __init__(self, pool: MapPool, config: CameraConfig, vehicle: VehicleConfig | None = None) -> None:
         self.config = config
         self.pool = pool
+        vehicle = vehicle or VehicleConfig()
         gain = DUSK_GAIN if config.dusk else np.ones(3)
-        # coloured rasters pre-scaled (area-averaged, so thin markings blend) to the camera resolution
-        self.base, self.raster_res, self.raster_h = [], [], []
+        outside = (PALETTE[Surface.OUTSIDE] * gain).astype(np.int64)
+        # coloured rasters pre-scaled (area-averaged, so thin markings blend) to the camera resolution,
+        # once per map
+        images, res = [], []
         for city in pool.maps:
             scale = city.raster_resolution / config.metres_per_pixel
             size = (int(round(city.raster.shape[1] * scale)), int(round(city.raster.shape[0] * scale)))
-            self.base.append(cv2.resize((PALETTE[city.raster] * gain).astype(np.uint8), size,
-                                        interpolation=cv2.INTER_AREA))  # (H', W', 3)
-            self.raster_res.append(city.raster.shape[0] * city.raster_resolution / size[1])
-            self.raster_h.append(size[1])
-        self.origin = np.stack([np.asarray(c.raster_origin, dtype=np.float64) for c in pool.maps])  # (M, 2)
-        self.raster_res, self.raster_h = np.array(self.raster_res), np.array(self.raster_h, dtype=np.float64)
-        self.light_xy, self.light_lane, self.has_light = _light_heads(pool)
-        self.car_rgb = tuple(int(c) for c in np.array(CAR_RGB) * gain)
-        self.ped_rgb = tuple(int(c) for c in np.array(PED_RGB) * gain)
-        self.ego_rgb = tuple(int(c) for c in np.array(EGO_RGB) * gain)
-        self.outside_rgb = tuple(int(c) for c in PALETTE[Surface.OUTSIDE] * gain)
+            images.append(cv2.resize((PALETTE[city.raster] * gain).astype(np.uint8), size,
+                                     interpolation=cv2.INTER_AREA))
+            res.append(city.raster.shape[0] * city.raster_resolution / size[1])
+        base, sizes, palette = index_rasters(images, outside)
+        light_xy, light_lane, has_light = _light_heads(pool)
+        colours = np.zeros((_LIGHT0 + len(Light), 3), dtype=np.int64)
+        colours[_CAR], colours[_PED], colours[_EGO] = (np.array(c) * gain for c in (CAR_RGB, PED_RGB, EGO_RGB))
+        colours[_OUTSIDE] = outside
+        for state, rgb in LIGHT_RGB.items():
+            colours[_LIGHT0 + int(state)] = rgb  # lights stay bright at dusk
         noise = np.random.default_rng(12345).normal(0.0, 1.0, (NOISE_BANK, config.height, config.width, 3))
-        self.noise = noise.astype(np.float32)
+        self.arrays = CameraArrays(base, sizes, palette, np.array(res),
+                                   np.stack([np.asarray(c.raster_origin, dtype=np.float64) for c in pool.maps]),
+                                   light_xy, light_lane, has_light, colours, noise.astype(np.float32))
+        mpp = config.metres_per_pixel
+        ped_px = max(2 * PED_RADIUS / mpp, config.min_pedestrian_px)
+        self.params = CameraParams(config.width, config.height, mpp, config.ego_row, ped_px, LIGHT_RADIUS / mpp,
+                                   CAR_LENGTH / mpp, config.colour_jitter, config.noise_std,
+                                   vehicle.length / mpp, vehicle.width / mpp)
 
     @property
     def shape(self) -> tuple[int, int, int]:
         return self.config.height, self.config.width, 3
 
-    # ---------------------------------------------------------------------------------- geometry
-    def to_pixels(self, world: World, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                                np.ndarray]:
-        """World points (B, n) -> pixel (u, v) and ego-frame (forward, left) [m], each (B, n)."""
-        cfg = self.config
-        c, s = np.cos(world.ego.yaw)[:, None], np.sin(world.ego.yaw)[:, None]
-        dx, dy = x - world.ego.x[:, None], y - world.ego.y[:, None]
-        fx, fy = c * dx + s * dy, c * dy - s * dx
-        return cfg.width / 2 - fy / cfg.metres_per_pixel, cfg.ego_row * cfg.height - fx / cfg.metres_per_pixel, fx, fy
-
-    def _warp_matrices(self, world: World) -> np.ndarray:
-        """(B, 2, 3) affine maps from camera pixels to raster pixels (for WARP_INVERSE_MAP)."""
-        cfg, ego, m = self.config, world.ego, world.map_idx
-        res, origin, raster_h = self.raster_res[m], self.origin[m], self.raster_h[m]
-        k = cfg.metres_per_pixel / res
-        c, s = np.cos(ego.yaw), np.sin(ego.yaw)
-        eh, half_w = cfg.ego_row * cfg.height, cfg.width / 2
-        col0 = (ego.x - origin[:, 0]) / res + c * k * eh - s * k * half_w
-        row0 = raster_h - (ego.y - origin[:, 1]) / res - s * k * eh - c * k * half_w
-        return np.stack([np.stack([s * k, -c * k, col0], axis=1), np.stack([c * k, s * k, row0], axis=1)], axis=1)
-
-    # ------------------------------------------------------------------------------------ labels
     def labels(self, world: World) -> CameraLabels:
         """Labels of every car, pedestrian and traffic light for the current state (no drawing)."""
-        cfg, mpp = self.config, self.config.metres_per_pixel
-        m = world.map_idx
-        cars, peds = world.cars, world.peds
-        lxy = self.light_xy[m]  # (B, NL, 2)
-        xs = np.concatenate([cars.x, peds.x, lxy[..., 0]], axis=1)
-        ys = np.concatenate([cars.y, peds.y, lxy[..., 1]], axis=1)
-        u, v, fx, fy = self.to_pixels(world, xs, ys)
-        n_lights = lxy.shape[1]
-        lane = self.light_lane[m]
-        light_state = world.lights[np.arange(world.batch_size)[:, None], lane]
-        light_on = self.has_light[m] & (light_state != Light.NONE)
-        ped_px = max(2 * PED_RADIUS / mpp, cfg.min_pedestrian_px)
-        k, p = cars.x.shape[1], peds.x.shape[1]
-        cls = np.concatenate([np.full(k, ObjectClass.CAR), np.full(p, ObjectClass.PEDESTRIAN),
-                              np.full(n_lights, ObjectClass.TRAFFIC_LIGHT)]).astype(np.int8)
-        b = world.batch_size
-        size = np.concatenate([np.stack([cars.length, cars.width], -1) / mpp, np.full((b, p, 2), ped_px),
-                               np.full((b, n_lights, 2), 2 * LIGHT_RADIUS / mpp)], axis=1).astype(np.float32)
-        yaws = np.concatenate([cars.yaw, peds.yaw, np.zeros_like(lxy[..., 0])], axis=1)
-        heading = wrap_angle(yaws - world.ego.yaw[:, None])
-        heading[:, k + p:] = 0.0
-        own = np.arange(k)[None, :] == world.state.ego["car"][:, None]  # the camera's own car
-        exists = np.concatenate([cars.active & ~own, peds.active, light_on], axis=1)
-        inside = (u >= 0) & (u < cfg.width) & (v >= 0) & (v < cfg.height)
-        lights = np.concatenate([np.zeros((world.batch_size, k + p), dtype=np.int8), light_state.astype(np.int8)], 1)
-        track = np.concatenate([np.arange(k), np.arange(p), np.arange(n_lights)]).astype(np.int32)
-        return CameraLabels(np.broadcast_to(cls, (b, len(cls))).copy(), np.stack([u, v], -1).astype(np.float32),
-                            size, heading.astype(np.float32),
-                            np.stack([fx, fy], -1).astype(np.float32), np.broadcast_to(track, (b, len(track))).copy(),
-                            lights, exists & inside)
+        return self._run(world, draw=False)[1]
 
-    # ---------------------------------------------------------------------------------- drawing
     def render(self, world: World) -> tuple[np.ndarray, CameraLabels]:
         """Frames (B, H, W, 3) uint8 and their labels."""
-        cfg = self.config
-        labels = self.labels(world)
-        frames = np.empty((world.batch_size, *self.shape), dtype=np.uint8)
-        mats = self._warp_matrices(world)
-        size = (cfg.width, cfg.height)
-        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        return self._run(world, draw=True)
 
-        def warp(rows: range) -> None:
-            for b in rows:  # one C call per world; OpenCV releases the GIL, so chunks run in parallel
-                cv2.warpAffine(self.base[world.map_idx[b]], mats[b], size, dst=frames[b], flags=flags,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=self.outside_rgb)
-
-        _in_parallel(warp, world.batch_size)
-        self._draw_objects(world, frames, labels)
-        return self._post_process(world, frames), labels
-
-    def _draw_objects(self, world: World, frames: np.ndarray, labels: CameraLabels) -> None:
-        cfg, mpp = self.config, self.config.metres_per_pixel
-        k, p = world.cars.x.shape[1], world.peds.x.shape[1]
-        margin = CAR_LENGTH / mpp
-        near = labels.visible | (
-            (labels.centre[..., 0] > -margin) & (labels.centre[..., 0] < cfg.width + margin)
-            & (labels.centre[..., 1] > -margin) & (labels.centre[..., 1] < cfg.height + margin)
-            & np.concatenate([world.cars.active, world.peds.active, labels.light[:, k + p:] != Light.NONE], axis=1))
-        near[np.arange(world.batch_size), world.state.ego["car"]] = False  # the own car is drawn last, as the ego
-        corners = _box_corners_px(labels.centre, labels.size, labels.angle)  # (B, O, 4, 2)
-        fixed = np.round(corners * (1 << _SHIFT)).astype(np.int32)
-        centre_fixed = np.round(labels.centre * (1 << _SHIFT)).astype(np.int32)
-        ped_r = int(round(labels.size[0, k, 0] / 2 * (1 << _SHIFT))) if p else 0
-        light_r = int(round(LIGHT_RADIUS / mpp * (1 << _SHIFT)))
-        for b, o in zip(*np.nonzero(near), strict=True):  # one C drawing call per visible object
-            if o < k:
-                cv2.fillConvexPoly(frames[b], fixed[b, o], self.car_rgb, cv2.LINE_8, _SHIFT)
-            elif o < k + p:
-                cv2.circle(frames[b], tuple(centre_fixed[b, o]), ped_r, self.ped_rgb, -1, cv2.LINE_8, _SHIFT)
-            else:
-                cv2.circle(frames[b], tuple(centre_fixed[b, o]), light_r, LIGHT_RGB[Light(labels.light[b, o])], -1,
-                           cv2.LINE_8, _SHIFT)
-        veh = world.config.vehicle
-        ego = _box_corners_px(np.array([[cfg.width / 2, cfg.ego_row * cfg.height]]),
-                              np.array([[veh.length / mpp, veh.width / mpp]]), np.zeros(1))[0]
-        ego_fixed = np.round(ego * (1 << _SHIFT)).astype(np.int32)
-        for b in range(world.batch_size):
-            cv2.fillConvexPoly(frames[b], ego_fixed, self.ego_rgb, cv2.LINE_8, _SHIFT)
-
-    def _post_process(self, world: World, frames: np.ndarray) -> np.ndarray:
-        """Optional colour jitter (per world and episode) and pixel noise (per step), both keyed."""
-        cfg = self.config
-        if cfg.colour_jitter == 0 and cfg.noise_std == 0:
-            return frames
-        out = frames.astype(np.float32)
-        if cfg.colour_jitter > 0:
-            clock = world.state.clock
-            u = rng.uniform(clock["seed"][:, None], clock["episode"][:, None], rng.Stream.SCENARIO, np.arange(3)[None, :])
-            out *= (1.0 + cfg.colour_jitter * (2.0 * u - 1.0))[:, None, None, :]
-        if cfg.noise_std > 0:
-            clock = world.state.clock
-            pick = rng.integers(NOISE_BANK, clock["seed"], clock["episode"], clock["t"], rng.Stream.SCENARIO)
-            out += cfg.noise_std * self.noise[pick]
-        return np.clip(out, 0, 255).astype(np.uint8)
+    def _run(self, world: World, draw: bool) -> tuple[np.ndarray, CameraLabels]:
+        b, cars, peds = world.batch_size, world.state.cars.shape[1], world.state.peds.shape[1]
+        n = cars + peds + self.arrays.light_xy.shape[1]
+        labels = CameraLabels(np.empty((b, n), dtype=np.int8), np.empty((b, n, 2), dtype=np.float32),
+                              np.empty((b, n, 2), dtype=np.float32), np.empty((b, n), dtype=np.float32),
+                              np.empty((b, n, 2), dtype=np.float32), np.empty((b, n), dtype=np.int32),
+                              np.empty((b, n), dtype=np.int8), np.empty((b, n), dtype=bool))
+        frames = np.empty((b if draw else 0, *self.shape), dtype=np.uint8)
+        render_batch(self.arrays, self.params, world.state, draw, frames, labels)
+        return frames, labels
 
 
-_POOL: ThreadPoolExecutor | None = None
-PARALLEL_MIN_BATCH = 32  # smaller batches render in the calling thread
+@parallel_kernel
+def render_batch(cam: CameraArrays, p: CameraParams, state: SimState, draw: bool, frames: np.ndarray,
+                 labels: CameraLabels) -> None:
+    """Labels of every world (and, with `draw`, its frame) from the current state. frames
+    (B, H, W, 3) uint8 (unused without `draw`); labels (B, O, ...) preallocated."""
+    for index in prange(state.cars.shape[0]):
+        w = np.int64(index)  # prange counts in uint64: back to the kernels' int64
+        _label_world(cam, p, state, w, labels)
+        if draw:
+            _draw_world(cam, p, state, w, frames[w], labels)
 
 
-def _in_parallel(fn: Callable[[range], None], n: int) -> None:
-    """Run fn over [0, n) split into one chunk per CPU core (threads; fn must release the GIL)."""
-    global _POOL
-    workers = min(os.cpu_count() or 1, 8)
-    if n < PARALLEL_MIN_BATCH or workers == 1:
-        fn(range(n))
-        return
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(workers, thread_name_prefix="drivesim-camera")
-    step = -(-n // workers)
-    list(_POOL.map(fn, [range(i, min(i + step, n)) for i in range(0, n, step)]))
+@inner
+def _put(labels: CameraLabels, w: int, o: int, cls: int, x: float, y: float, ex: float, ey: float, c: float,
+         s: float, p: CameraParams, length: float, width: float, angle: float, track: int, light: int,
+         exists: bool) -> None:
+    """Label slot o of world w: an object at (x, y) [m] seen from the ego at (ex, ey) heading (c, s)."""
+    dx, dy = x - ex, y - ey
+    fx, fy = c * dx + s * dy, c * dy - s * dx
+    u, v = p.width / 2 - fy / p.mpp, p.ego_row * p.height - fx / p.mpp
+    labels.cls[w, o], labels.track[w, o], labels.light[w, o] = cls, track, light
+    labels.centre[w, o, 0], labels.centre[w, o, 1] = u, v
+    labels.size[w, o, 0], labels.size[w, o, 1] = length, width
+    labels.angle[w, o] = angle
+    labels.position[w, o, 0], labels.position[w, o, 1] = fx, fy
+    labels.visible[w, o] = exists and 0.0 <= u < p.width and 0.0 <= v < p.height
 
 
-def _box_corners_px(centre: np.ndarray, size: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """Corners (..., 4, 2) [px] of boxes with centre (..., 2), size (length, width) (..., 2) and
-    image heading angle (...) (0 = up, counter-clockwise)."""
-    fwd = np.stack([-np.sin(angle), -np.cos(angle)], axis=-1)  # image direction of the heading
-    left = np.stack([-np.cos(angle), np.sin(angle)], axis=-1)
-    hl, hw = size[..., 0:1] / 2, size[..., 1:2] / 2
-    c = centre
-    return np.stack([c + fwd * hl + left * hw, c - fwd * hl + left * hw, c - fwd * hl - left * hw,
-                     c + fwd * hl - left * hw], axis=-2)
+@inner
+def _label_world(cam: CameraArrays, p: CameraParams, state: SimState, w: int, labels: CameraLabels) -> None:
+    own = state.ego[w].car
+    e = state.cars[w, own]
+    c, s = math.cos(e.yaw), math.sin(e.yaw)
+    m = state.clock[w].map
+    n_cars, n_peds = state.cars.shape[1], state.peds.shape[1]
+    for j in range(n_cars):
+        car = state.cars[w, j]
+        _put(labels, w, j, _CAR_CLASS, car.x, car.y, e.x, e.y, c, s, p, car.length / p.mpp, car.width / p.mpp,
+             wrap(car.yaw - e.yaw), j, _NONE, car.active and j != own)
+    for q in range(n_peds):
+        ped = state.peds[w, q]
+        _put(labels, w, n_cars + q, _PED_CLASS, ped.x, ped.y, e.x, e.y, c, s, p, p.ped_px, p.ped_px,
+             wrap(ped.yaw - e.yaw), q, _NONE, ped.active)
+    for k in range(cam.light_xy.shape[1]):
+        light = state.lights[w, cam.light_lane[m, k]]
+        _put(labels, w, n_cars + n_peds + k, _LIGHT_CLASS, cam.light_xy[m, k, 0], cam.light_xy[m, k, 1], e.x, e.y,
+             c, s, p, 2 * p.light_px, 2 * p.light_px, 0.0, k, light, cam.has_light[m, k] and light != _NONE)
+
+
+@inner
+def _near(labels: CameraLabels, w: int, o: int, p: CameraParams) -> bool:
+    u, v = labels.centre[w, o, 0], labels.centre[w, o, 1]
+    return -p.margin < u < p.width + p.margin and -p.margin < v < p.height + p.margin
+
+
+@inner
+def _draw_world(cam: CameraArrays, p: CameraParams, state: SimState, w: int, dst: np.ndarray,
+                labels: CameraLabels) -> None:
+    own = state.ego[w].car
+    e, clock = state.cars[w, own], state.clock[w]
+    m = clock.map
+    # the map: camera pixel (u, v) -> raster pixel (col, row), rows counted from the raster's top
+    res = cam.res[m]
+    k = p.mpp / res
+    c, s = math.cos(e.yaw), math.sin(e.yaw)
+    eh, half_w = p.ego_row * p.height, p.width / 2
+    col0 = (e.x - cam.origin[m, 0]) / res + c * k * eh - s * k * half_w
+    row0 = cam.base_size[m, 0] - (e.y - cam.origin[m, 1]) / res - s * k * eh - c * k * half_w
+    warp_bilinear(cam.base[m], cam.base_size[m, 0], cam.base_size[m, 1], cam.palette, s * k, -c * k, col0, c * k,
+                  s * k, row0, cam.colours[_OUTSIDE], dst)
+    # the objects, in slot order (cars, pedestrians, lights), then the ego on top
+    n_cars, n_peds = state.cars.shape[1], state.peds.shape[1]
+    for j in range(n_cars):
+        if state.cars[w, j].active and j != own and _near(labels, w, j, p):
+            fill_box(dst, labels.centre[w, j, 0], labels.centre[w, j, 1], labels.size[w, j, 0], labels.size[w, j, 1],
+                     labels.angle[w, j], cam.colours, _CAR)
+    for q in range(n_peds):
+        o = n_cars + q
+        if state.peds[w, q].active and _near(labels, w, o, p):
+            fill_disc(dst, labels.centre[w, o, 0], labels.centre[w, o, 1], p.ped_px / 2, cam.colours, _PED)
+    for h in range(cam.light_xy.shape[1]):
+        o = n_cars + n_peds + h
+        light = labels.light[w, o]
+        if cam.has_light[m, h] and light != _NONE and _near(labels, w, o, p):
+            fill_disc(dst, labels.centre[w, o, 0], labels.centre[w, o, 1], p.light_px, cam.colours, _LIGHT0 + light)
+    fill_box(dst, half_w, eh, p.ego_length, p.ego_width, 0.0, cam.colours, _EGO)
+    if p.jitter > 0 or p.noise_std > 0:
+        _post_process(cam, p, clock.seed, clock.episode, clock.t, dst)
+
+
+@inner
+def _post_process(cam: CameraArrays, p: CameraParams, seed: np.uint64, episode: int, t: int, dst: np.ndarray) -> None:
+    """Colour jitter (a gain per channel, per world and episode) and pixel noise (a keyed image of
+    the noise bank per step), both deterministic."""
+    g0 = g1 = g2 = 1.0
+    if p.jitter > 0:
+        g0 = 1.0 + p.jitter * (2.0 * rng.uniform4(seed, episode, _SCENARIO, 0) - 1.0)
+        g1 = 1.0 + p.jitter * (2.0 * rng.uniform4(seed, episode, _SCENARIO, 1) - 1.0)
+        g2 = 1.0 + p.jitter * (2.0 * rng.uniform4(seed, episode, _SCENARIO, 2) - 1.0)
+    pick = rng.pick(NOISE_BANK, rng.uniform4(seed, episode, t, _SCENARIO))
+    noise = cam.noise[pick]
+    for v in range(dst.shape[0]):
+        for u in range(dst.shape[1]):
+            for ch in range(3):
+                gain = g0 if ch == 0 else (g1 if ch == 1 else g2)
+                x = dst[v, u, ch] * gain + p.noise_std * noise[v, u, ch]
+                dst[v, u, ch] = np.uint8(min(max(x, 0.0), 255.0))
 
 
 def _light_heads(pool: MapPool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

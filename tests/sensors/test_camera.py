@@ -137,3 +137,33 @@ def test_dusk_noise_and_jitter_are_deterministic():
     plain.reset(np.arange(3), np.zeros(3))
     plain.step(np.zeros((3, 2)))
     assert frames[0].mean() < plain.camera.render(plain)[0].mean()  # dusk is darker
+
+
+@pytest.mark.parametrize("dusk", [False, True])
+def test_frames_match_the_opencv_reference(dusk):
+    """The compiled renderer draws what OpenCV drew (warpAffine + fillConvexPoly / circle, kept as
+    a test oracle): a pixel differs by more than 2 levels only on object outlines."""
+    from tests.sensors.opencv_camera import render_opencv
+
+    world = World(EnvConfig(map=SMALL_MAP, camera=CameraConfig(dusk=dusk)), 6)
+    world.reset(np.arange(6) + 40, np.zeros(6))
+    agent = ExpertAgent()
+    far, total = 0, 0
+    for t in range(60):
+        world.step(agent.act(world))
+        if t % 15 == 14:
+            frames, labels = world.camera.render(world)
+            ref = render_opencv(world, labels)
+            d = np.abs(frames.astype(int) - ref).max(axis=-1)
+            far += int((d > 2).sum())
+            total += d.size
+            assert np.abs(frames.astype(int) - ref).mean() < 0.5
+    assert far / total < 0.005
+
+
+def test_labels_without_drawing_equal_the_render_labels():
+    world = _driven_world(batch=3, steps=30)
+    _, drawn = world.camera.render(world)
+    alone = world.camera.labels(world)
+    for name in drawn._fields:
+        assert np.array_equal(getattr(drawn, name), getattr(alone, name)), name
