@@ -27,7 +27,7 @@ args = parser.parse_args()
 
 
 def drivesim(*argv: str) -> None:
-    subprocess.run([sys.executable, "-m", "drivesim.cli", *argv], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-m", "drivesim.apps.cli", *argv], cwd=ROOT, check=True)
 
 
 rows = []

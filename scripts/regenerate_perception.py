@@ -18,7 +18,7 @@ DATA, RUN, EVAL = "runs/perception_data", "runs/perception", "docs/perception_ev
 
 
 def drivesim(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "drivesim.cli", *args], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-m", "drivesim.apps.cli", *args], cwd=ROOT, check=True)
 
 
 drivesim("collect", "--out", DATA, "--frames", "16000", "--seed", "0")

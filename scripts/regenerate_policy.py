@@ -20,7 +20,7 @@ RUN = ROOT / "runs" / "ppo_shipped"
 
 
 def drivesim(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "drivesim.cli", *args], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-m", "drivesim.apps.cli", *args], cwd=ROOT, check=True)
 
 
 drivesim("train", "--obs", "perception", "--out", str(RUN), "--no-progress", *sys.argv[1:])

@@ -5,10 +5,13 @@ import subprocess
 import sys
 
 import cv2
+import pytest
+
+from drivesim.apps.video import probe
 
 
 def _run(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "drivesim.cli", *args], capture_output=True, text=True, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "drivesim.apps.cli", *args], capture_output=True, text=True, cwd=cwd,
                           timeout=300)
 
 
@@ -46,6 +49,10 @@ def test_demo_writes_video_and_table(tmp_path):
     video = cv2.VideoCapture(str(tmp_path / "demo.mp4"))
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 2 * 25  # world 0's episode of each scenario
     assert (tmp_path / "demo.gif").stat().st_size > 0 and (tmp_path / "report.md").is_file()
+    info = probe(tmp_path / "demo.mp4")
+    assert (info["codec"], info["pix_fmt"], info["width"], info["height"]) == ("h264", "yuv420p", 480, 480)
+    assert info["frames"] == 50 and info["duration_s"] == pytest.approx(5.0, abs=0.2)  # 10 frames/s
+    assert "<video" in (tmp_path / "report.html").read_text() and "src='demo.mp4'" in (tmp_path / "report.html").read_text()
 
 
 def test_demo_default_runs_the_shipped_policy_headless(tmp_path):

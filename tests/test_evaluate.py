@@ -7,9 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from agents.base import RandomAgent
-from agents.expert import ExpertAgent
-from drivesim import evaluate
+from drivesim import evaluation
+from drivesim.agent import ExpertAgent, RandomAgent
 from drivesim.config import EventConfig, EventKind, ScenarioConfig
 from drivesim.scenarios.loader import Scenario, load_scenario
 from drivesim.world import World
@@ -23,7 +22,7 @@ def _short(name: str, seconds: float = 12.0) -> Scenario:
 
 @pytest.mark.parametrize("agent", [ExpertAgent(), RandomAgent(0)], ids=["expert", "random"])
 def test_run_scenario_records_each_episode(agent):
-    records = evaluate.run_scenario(agent, _short("free_cruise"), episodes=3)
+    records = evaluation.run_scenario(agent, _short("free_cruise"), episodes=3)
     assert len(records) == 3 and {r.seed for r in records} == {1000, 1001, 1002}
     for r in records:
         assert 0.0 <= r.route_completion <= 1.0 and r.duration > 0
@@ -34,7 +33,7 @@ def test_run_scenario_records_each_episode(agent):
 
 def test_evaluate_cli_writes_outputs_and_compare(tmp_path):
     for agent in ("expert", "random"):
-        out = subprocess.run([sys.executable, "-m", "drivesim.cli", "evaluate", "--agent", agent, "--scenarios",
+        out = subprocess.run([sys.executable, "-m", "drivesim.apps.cli", "evaluate", "--agent", agent, "--scenarios",
                               "red_light,jaywalker", "--episodes", "2", "--out", str(tmp_path / agent)],
                              capture_output=True, text=True, timeout=600)
         assert out.returncode == 0, out.stderr
@@ -44,14 +43,52 @@ def test_evaluate_cli_writes_outputs_and_compare(tmp_path):
         assert set(metrics["per_scenario"]) == {"red_light", "jaywalker"}
         assert (tmp_path / agent / "report.md").read_text().count("| red_light |") == 1
         assert (tmp_path / agent / "driving_score.png").stat().st_size > 1000
-    cmp = subprocess.run([sys.executable, "-m", "drivesim.cli", "evaluate", "--compare", str(tmp_path / "expert"),
+        page = (tmp_path / agent / "report.html").read_text()
+        assert "<table id='summary'>" in page and "driving_score.png" in page and page.count("<tr>") >= 5
+    cmp = subprocess.run([sys.executable, "-m", "drivesim.apps.cli", "evaluate", "--compare", str(tmp_path / "expert"),
                           str(tmp_path / "random")], capture_output=True, text=True, timeout=60)
     assert cmp.returncode == 0 and "expert DS" in cmp.stdout and "random DS" in cmp.stdout
 
 
 def test_unknown_agent_is_a_clear_error():
+    from drivesim.apps.cli import make_agent
+
     with pytest.raises(ValueError, match="unknown agent"):
-        evaluate.load_agent("genius")
+        make_agent("genius")
+
+
+def test_runner_names_what_a_non_agent_lacks():
+    class Half:
+        name = "half"
+
+        def act(self, world, obs):
+            return np.zeros((world.batch_size, 2))
+
+    with pytest.raises(TypeError, match="lacks observations, config_overrides, max_batch, reset"):
+        evaluation.run_scenario(Half(), _short("free_cruise", 1.0), episodes=1)
+
+
+def test_runner_drives_any_protocol_agent_with_its_config_overrides():
+    """An agent outside drivesim (only the protocol) gets the observations and config it asks for."""
+    from drivesim.agent import Agent, BaseAgent
+
+    class Cruise(BaseAgent):
+        name = "cruise"
+        observations = ("state",)
+        config_overrides = {"camera_labels": False}
+        max_batch = 2
+        seen: list = []
+
+        def act(self, world, obs):
+            self.seen.append((world.batch_size, sorted(obs), world.config.observations))
+            return np.tile([0.0, 0.3], (world.batch_size, 1))
+
+    agent = Cruise()
+    assert isinstance(agent, Agent)
+    records = evaluation.run_scenario(agent, _short("free_cruise", 1.0), episodes=3)
+    assert len(records) == 3
+    assert {b for b, _, _ in agent.seen} == {2, 1}  # chunks of max_batch
+    assert all(keys == ["state"] and cfg == ("state",) for _, keys, cfg in agent.seen)
 
 
 def _world_with(event: EventConfig, **scenario) -> World:
@@ -101,13 +138,13 @@ def test_light_turns_red_at_its_time():
 def test_ppo_agent_loads_a_policy_and_rejects_a_mismatched_layout(tmp_path):
     from stable_baselines3 import PPO
 
-    from agents.policy import PolicyAgent
+    from drivesim.agents.policy import PolicyAgent
     from drivesim.envs.sb3 import SB3VecEnv
 
     env = SB3VecEnv(2, observations=("state",), map={"blocks_x": 2, "blocks_y": 2, "pool_size": 1})
     PPO("MultiInputPolicy", env, n_steps=16, batch_size=16, n_epochs=1, device="cpu").save(tmp_path / "p.zip")
     agent = PolicyAgent.load(str(tmp_path / "p.zip"), device="cpu")
-    records = evaluate.run_scenario(agent, _short("red_light", 3.0), episodes=2)
+    records = evaluation.run_scenario(agent, _short("red_light", 3.0), episodes=2)
     assert len(records) == 2
     lidar = load_scenario("red_light").config.replace(observations=("lidar", "state"))
     with pytest.raises(ValueError, match="trained on observations"):
@@ -138,11 +175,11 @@ def test_car_runs_red_places_a_fast_car_on_a_crossing_approach():
 def test_shipped_policy_loads_as_a_perception_agent_and_drives():
     import importlib.resources
 
-    from agents.policy import SHIPPED_POLICY, PolicyAgent
+    from drivesim.agents.policy import SHIPPED_POLICY, PolicyAgent
 
     path = importlib.resources.files("drivesim.assets") / SHIPPED_POLICY
     assert path.is_file() and path.stat().st_size < 5e6  # small enough to ship in the wheel
     agent = PolicyAgent.load(device="cpu")
     assert agent.feature_mode == "perception"
-    records = evaluate.run_scenario(agent, _short("free_cruise", 8.0), episodes=2)
+    records = evaluation.run_scenario(agent, _short("free_cruise", 8.0), episodes=2)
     assert len(records) == 2 and all(r.distance > 5.0 for r in records)  # it drives, not stands still

@@ -3,7 +3,7 @@ import sys
 
 
 def test_import_drivesim_does_not_import_torch():
-    code = "import sys, drivesim, drivesim.envs, drivesim.world, drivesim.cli; print('torch' in sys.modules)"
+    code = "import sys, drivesim, drivesim.envs, drivesim.world, drivesim.apps.cli; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import importlib.resources
 import os
+import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from drivesim.config import ConfigError, EnvConfig
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from agents.expert import ExpertAgent
-from agents.features_env import Group, SuiteVecEnv
-from agents.imitation import BCConfig, expert_actions, fit_actions, pretrain
+from drivesim.agent import ExpertAgent
+from drivesim.agents.features_env import Group, SuiteVecEnv
+from drivesim.agents.imitation import BCConfig, expert_actions, fit_actions, pretrain
 from drivesim.scenarios.loader import load_scenario
 
 SMALL = {"blocks_x": 2, "blocks_y": 2, "pool_size": 1}

@@ -6,11 +6,11 @@ import sys
 import numpy as np
 import pytest
 
-from agents.features_env import FeatureVecEnv
+from drivesim.agents.features_env import FeatureVecEnv
 
 
 def _cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "drivesim.cli", *args], capture_output=True, text=True, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "drivesim.apps.cli", *args], capture_output=True, text=True, cwd=cwd,
                           timeout=600)
 
 
@@ -25,8 +25,8 @@ def test_train_smoke_writes_a_loadable_policy(tmp_path, obs):
     assert model.num_timesteps >= 512
     from dataclasses import replace
 
-    from agents.policy import PolicyAgent
-    from drivesim.evaluate import run_scenario
+    from drivesim.agents.policy import PolicyAgent
+    from drivesim.evaluation import run_scenario
     from drivesim.scenarios.loader import load_scenario
 
     agent = PolicyAgent.load(str(tmp_path / obs / "model.zip"), device="cpu")  # the evaluate --agent ppo:PATH path
@@ -80,7 +80,7 @@ def test_sigterm_saves_the_model_and_exits_cleanly(tmp_path):
     import time
 
     run = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "drivesim.cli", "train", "--obs", "oracle", "--n-envs", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "drivesim.apps.cli", "train", "--obs", "oracle", "--n-envs", "2",
                              "--n-steps", "64", "--total-steps", "1000000", "--out", str(run), "--no-progress",
                              "--device", "cpu", "--bc-steps", "0", "--eval-every", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -98,9 +98,9 @@ def test_perception_extractor_starts_from_the_shipped_cnn_and_fine_tunes_it(tmp_
     import gymnasium as gym
     import torch
 
-    from agents.extractor import PerceptionExtractor
-    from perception.detector import shipped_weights
-    from perception.train import load_checkpoint
+    from drivesim.agents.extractor import PerceptionExtractor
+    from drivesim.perception.detector import shipped_weights
+    from drivesim.perception.train import load_checkpoint
 
     space = gym.spaces.Dict({"camera": gym.spaces.Box(0, 255, (3, 96, 96), np.uint8),
                              "state": gym.spaces.Box(-1, 1, (16,), np.float32)})
@@ -130,7 +130,7 @@ def test_reward_overrides_are_validated(tmp_path, item, message):
 
 
 def test_reward_overrides_reach_every_training_scenario():
-    from agents.ppo import training_scenarios, with_reward
+    from drivesim.agents.ppo import training_scenarios, with_reward
 
     scenarios = with_reward(training_scenarios("red_light,jaywalker"), (("collision", 30.0), ("stuck", 1.0)))
     assert all(c.reward.collision == 30.0 and c.reward.stuck == 1.0 for _, c in scenarios)

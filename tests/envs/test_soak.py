@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from agents.expert import ExpertAgent
+from drivesim.agent import ExpertAgent
 from drivesim.envs.vector import CityDriveVectorEnv
 
 

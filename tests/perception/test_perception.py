@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from perception.dataset import CollectConfig, collect, load_split
-from perception.evaluate import average_precision, detection_metrics, match_frame
-from perception.features import feature_layout, objects_to_features, oracle_features
-from perception.model import PerceptionNet
-from perception.targets import decode, encode
-from perception.train import TrainConfig, augment, batch_loss, load_checkpoint, save_checkpoint, to_batch, train
+from drivesim.perception.dataset import CollectConfig, collect, load_split
+from drivesim.perception.evaluate import average_precision, detection_metrics, match_frame
+from drivesim.perception.features import feature_layout, objects_to_features, oracle_features
+from drivesim.perception.model import PerceptionNet
+from drivesim.perception.targets import decode, encode
+from drivesim.perception.train import TrainConfig, augment, batch_loss, load_checkpoint, save_checkpoint, to_batch, train
 
 SMALL = CollectConfig(frames=100, batch=4, every=5, steps_per_shard=60)
 
@@ -160,7 +160,7 @@ def test_features_layout_sorted_and_padded():
 
 def test_detections_to_features_maps_pixels_to_ego_frame():
     from drivesim.config import CameraConfig
-    from perception.features import detections_to_features
+    from drivesim.perception.features import detections_to_features
 
     cam = CameraConfig()
     det = [{"cls": np.array([0]), "centre": np.array([[cam.width / 2 - 10.0, cam.ego_row * cam.height - 25.0]]),
@@ -173,7 +173,7 @@ def test_detections_to_features_maps_pixels_to_ego_frame():
 
 
 def test_inference_copy_matches_the_trained_model():
-    from perception.model import for_inference
+    from drivesim.perception.model import for_inference
 
     model = PerceptionNet()
     model.train()

@@ -4,8 +4,8 @@ pedestrians wide enough to see, heading-up geometry."""
 import numpy as np
 import pytest
 
-from agents.expert import ExpertAgent
 from drivesim.actors.signals import Light
+from drivesim.agent import ExpertAgent
 from drivesim.config import CameraConfig, EnvConfig, MapConfig, TrafficConfig
 from drivesim.render.palette import CAR_RGB, LIGHT_RGB, PED_RGB
 from drivesim.sensors.camera import ObjectClass

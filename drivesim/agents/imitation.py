@@ -26,8 +26,8 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv
 
-from agents.expert import ExpertAgent
-from agents.features_env import SuiteVecEnv
+from drivesim.agent import ExpertAgent
+from drivesim.agents.features_env import SuiteVecEnv
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 Each scenario runs `--episodes` seeds as one batch (the `drivesim evaluate` metrics); world 0's
 episode is filmed from behind the car with a HUD. With a display the frames are shown in a window
-as they are made; always they go to `--out/demo.mp4` (and a small `demo.gif` preview), and the
-evaluation table is printed and written to `--out/report.md`. No GPU and no downloads needed.
+as they are made; always they go to `--out/demo.mp4` (H.264, plays in browsers) and a small
+`demo.gif` preview, and the evaluation table is printed and written to `--out/report.md` and `--out/report.html` (with the
+film inline). No GPU and no downloads needed.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 
 from drivesim.actors.signals import Light
+from drivesim.agent import Agent
+from drivesim.apps.report import markdown_report, write_report
+from drivesim.apps.video import Mp4Writer, write_gif
+from drivesim.evaluation import Watch, episode_seeds, run_rows, select_scenarios, suite_metrics
 from drivesim.map.city import Turn
 from drivesim.render.palette import light_text
 from drivesim.render.topdown import follow_image
@@ -50,58 +54,46 @@ def has_display() -> bool:
 
 
 class Film:
-    """Frames of world 0 to an MP4, a GIF preview and (with a display) a window."""
+    """Frames of world 0 to an H.264 MP4, a GIF preview and (with a display) a window."""
 
     def __init__(self, out: Path, fps: int, window: bool) -> None:
         self.path = out / "demo.mp4"
         self.gif_path = out / "demo.gif"
-        self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (VIEW_SIZE, VIEW_SIZE))
+        self.fps = fps
+        self.writer = Mp4Writer(self.path, fps)
         self.gif: list[np.ndarray] = []
-        self.frames = 0
         self.window = None
         if window:
-            from drivesim.render.views import PygameWindow
+            from drivesim.render.views import PygameWindow  # opens a pygame display
 
             self.window = PygameWindow("drivesim demo", fps=2 * fps)
 
-    def watcher(self, title: str) -> Any:
+    @property
+    def frames(self) -> int:
+        return self.writer.frames
+
+    def watcher(self, title: str) -> Watch:
         def watch(world: World, b: int, reward: float) -> None:
             frame = hud(follow_image(world, b, VIEW_SIZE, 70.0), world, b, title, reward)
-            self.writer.write(frame[:, :, ::-1])
             if self.frames % GIF_EVERY == 0:
                 self.gif.append(cv2.resize(frame, (GIF_SIZE, GIF_SIZE), interpolation=cv2.INTER_AREA))
+            self.writer.write(frame)
             if self.window is not None:
                 self.window.show(frame)
-            self.frames += 1
 
         return watch
 
     def close(self) -> None:
-        self.writer.release()
+        self.writer.close()
         if self.window is not None:
             self.window.close()
         if self.gif:
-            from PIL import Image  # pillow comes with matplotlib
-
-            images = [Image.fromarray(f) for f in self.gif]
-            images[0].save(self.gif_path, save_all=True, append_images=images[1:], optimize=True,
-                           duration=int(1000 * GIF_EVERY / 10), loop=0)
+            write_gif(self.gif_path, self.gif, self.fps / GIF_EVERY)
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    from drivesim.evaluate import (
-        episode_seeds,
-        load_agent,
-        markdown_report,
-        run_rows,
-        select_scenarios,
-        suite_metrics,
-        write_report,
-    )
-
+def run_demo(args: argparse.Namespace, agent: Agent) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    agent = load_agent(args.agent, args.seed)
     suite = select_scenarios(args.scenarios)
     if args.max_steps:
         suite = [replace(s, config=s.config.replace(max_episode_steps=args.max_steps)) for s in suite]
@@ -119,9 +111,10 @@ def run_demo(args: argparse.Namespace) -> int:
     finally:
         film.close()
     metrics = suite_metrics(records, args.agent, suite, args.episodes, args.seed, time.perf_counter() - start)
-    write_report(metrics, out, plots=False)
+    write_report(metrics, out, plots=False, videos={"demo (first episode of each scenario)": film.path},
+                 title=f"drivesim demo: {args.agent}")
     print()
     print(markdown_report(metrics))
-    print(f"wrote {film.path} ({film.frames} frames), {film.gif_path} and {out / 'report.md'} "
-          f"in {time.perf_counter() - start:.0f} s")
+    print(f"wrote {film.path} ({film.frames} frames, H.264), {film.gif_path}, {out / 'report.md'} and "
+          f"{out / 'report.html'} in {time.perf_counter() - start:.0f} s")
     return 0

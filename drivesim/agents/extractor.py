@@ -14,8 +14,8 @@ import torch
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-from perception.detector import shipped_weights
-from perception.train import load_checkpoint
+from drivesim.perception.detector import shipped_weights
+from drivesim.perception.train import load_checkpoint
 
 
 class PerceptionExtractor(BaseFeaturesExtractor):

@@ -1,4 +1,5 @@
-"""`drivesim play`: headless runs through the CLI (PNG and MP4 outputs) and the Game's key handling."""
+"""`drivesim play`: headless runs through the CLI (PNG and MP4 outputs), the key handling, and the
+session state machine without pygame."""
 
 from __future__ import annotations
 
@@ -16,17 +17,10 @@ import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 import pytest  # noqa: E402
 
-from drivesim.render.play import (  # noqa: E402
-    LIDAR_CLASS_RGB,
-    SCENARIOS,
-    WINDOW_SIZE,
-    Game,
-    PlayConfig,
-    driving_score,
-    lidar_image,
-    resolve_scenario,
-    scenario_config,
-)
+from drivesim.apps.play.hud import LIDAR_CLASS_RGB, WINDOW_SIZE, lidar_image  # noqa: E402
+from drivesim.apps.play.scenarios import ScenarioCatalog  # noqa: E402
+from drivesim.apps.play.session import PlayConfig, driving_score  # noqa: E402
+from drivesim.apps.play.window import Game  # noqa: E402
 from drivesim.sensors.lidar import LidarHit  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,13 +28,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _play(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
-    return subprocess.run([sys.executable, "-m", "drivesim.cli", "play", *args], cwd=tmp_path, env=env,
+    return subprocess.run([sys.executable, "-m", "drivesim.apps.cli", "play", *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
 
 
 def _key(game: Game, key: int) -> None:
     game.handle_event(pygame.event.Event(pygame.KEYDOWN, key=key))
     game.handle_event(pygame.event.Event(pygame.KEYUP, key=key))
+
+
+SCENARIOS = ScenarioCatalog().names()
 
 
 @pytest.fixture()
@@ -84,71 +81,71 @@ def test_bad_scenario_exits_with_usage_error(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ keys
 def test_tab_toggles_autopilot(game: Game) -> None:
-    assert game.autopilot
+    assert game.session.autopilot
     _key(game, pygame.K_TAB)
-    assert not game.autopilot
+    assert not game.session.autopilot
     _key(game, pygame.K_TAB)
-    assert game.autopilot
+    assert game.session.autopilot
 
 
 def test_space_pauses_and_n_single_steps(game: Game) -> None:
-    game.tick()
-    assert game.world.t[0] == 1
+    game.session.tick()
+    assert game.session.world.t[0] == 1
     _key(game, pygame.K_SPACE)
     for _ in range(3):
-        game.tick()
-    assert game.world.t[0] == 1
+        game.session.tick()
+    assert game.session.world.t[0] == 1
     _key(game, pygame.K_n)
-    game.tick()
-    game.tick()
-    assert game.world.t[0] == 2
+    game.session.tick()
+    game.session.tick()
+    assert game.session.world.t[0] == 2
     _key(game, pygame.K_SPACE)
-    game.tick()
-    assert game.world.t[0] == 3
+    game.session.tick()
+    assert game.session.world.t[0] == 3
 
 
 def test_g_toggles_overlays(game: Game) -> None:
-    assert game.overlays
+    assert game.session.overlays
     _key(game, pygame.K_g)
-    assert not game.overlays
+    assert not game.session.overlays
 
 
 def test_r_resets_with_the_next_seed(game: Game) -> None:
     for _ in range(5):
-        game.tick()
+        game.session.tick()
     _key(game, pygame.K_r)
-    assert game.world.t[0] == 0
-    assert int(game.world.state.clock['seed'][0]) == 4
-    assert game.episode_return == 0.0
+    assert game.session.world.t[0] == 0
+    assert int(game.session.world.state.clock['seed'][0]) == 4
+    assert game.session.episode_return == 0.0
 
 
 def test_number_key_switches_scenario(game: Game) -> None:
     _key(game, pygame.K_3)
-    assert game.scenario == list(SCENARIOS)[2]
-    assert game.world.config == scenario_config(list(SCENARIOS)[2])
-    assert game.world.t[0] == 0
+    assert game.session.scenario == list(SCENARIOS)[2]
+    assert game.session.world.config == ScenarioCatalog().config(list(SCENARIOS)[2])
+    assert game.session.world.t[0] == 0
 
 
 def test_arrow_keys_drive_smoothly(game: Game) -> None:
     _key(game, pygame.K_TAB)  # autopilot off
     game.handle_event(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_UP))
     game.handle_event(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_LEFT))
-    first = game.action()[0]
+    first = game.session.action()[0]
     assert 0.0 < first[0] < 1.0 and 0.0 < first[1] < 1.0  # ramps toward the key target
     for _ in range(10):
-        action = game.action()[0]
+        action = game.session.action()[0]
     np.testing.assert_allclose(action, [1.0, 1.0])
     game.handle_event(pygame.event.Event(pygame.KEYUP, key=pygame.K_LEFT))
-    assert game.action()[0, 0] < 1.0
+    assert game.session.action()[0, 0] < 1.0
 
 
 def test_f12_and_v_write_files(game: Game, tmp_path: Path) -> None:
-    game.tick()
+    game.session.tick()
     game.render_frame()
     _key(game, pygame.K_F12)
     _key(game, pygame.K_v)
     for _ in range(3):
-        game.tick()
+        game.session.tick()
         game.render_frame()
     _key(game, pygame.K_v)
     out = tmp_path / "out"
@@ -161,19 +158,19 @@ def test_f12_and_v_write_files(game: Game, tmp_path: Path) -> None:
 
 
 def test_episode_end_shows_outcome_then_resets(game: Game) -> None:
-    game.world.cars.x[0, 0] += 50.0  # the ego (car slot 0) far off the route: the episode ends off_route
-    game.tick()
-    assert game.outcome == "off_route"
+    game.session.world.cars.x[0, 0] += 50.0  # the ego (car slot 0) far off the route: the episode ends off_route
+    game.session.tick()
+    assert game.session.outcome == "off_route"
     frame = game.render_frame()
     assert frame.shape == (WINDOW_SIZE[1], WINDOW_SIZE[0], 3)
-    for _ in range(game.outcome_frames):
-        game.tick()
-    assert game.world.t[0] == 0 and int(game.world.state.clock['seed'][0]) == 4
+    for _ in range(game.session.outcome_frames):
+        game.session.tick()
+    assert game.session.world.t[0] == 0 and int(game.session.world.state.clock['seed'][0]) == 4
 
 
 def test_escape_quits(game: Game) -> None:
     _key(game, pygame.K_ESCAPE)
-    assert not game.running
+    assert not game.session.running
 
 
 # ----------------------------------------------------------------------------------- pure parts
@@ -187,12 +184,36 @@ def test_driving_score_hand_computed() -> None:
 
 
 def test_resolve_scenario() -> None:
-    names = list(SCENARIOS)
+    catalog = ScenarioCatalog()
+    names = catalog.names()
     assert 1 < len(names) <= 9
-    assert resolve_scenario("1") == names[0] == "default"
-    assert resolve_scenario("dense_traffic") == "dense_traffic"
+    assert catalog.resolve("1") == names[0] == "default"
+    assert catalog.resolve("dense_traffic") == "dense_traffic"
     with pytest.raises(ValueError, match="unknown scenario"):
-        resolve_scenario(str(len(names) + 1))
+        catalog.resolve(str(len(names) + 1))
+
+
+def test_a_scenario_file_joins_only_its_own_catalog(tmp_path: Path) -> None:
+    from drivesim.scenarios.loader import load_scenario
+
+    path = tmp_path / "mine.toml"
+    path.write_text(Path(load_scenario("red_light").source).read_text())
+    catalog = ScenarioCatalog()
+    assert catalog.resolve(str(path)) == str(path)
+    assert str(path) in catalog.names() and str(path) not in ScenarioCatalog().names()  # no module state
+
+
+def test_session_runs_without_pygame(tmp_path: Path) -> None:
+    """The state machine knows nothing of pygame: episodes, autopilot and scenario switching work
+    in a process that never imports it."""
+    code = ("import sys; from drivesim.apps.play.session import PlayConfig, Session; "
+            "s = Session(PlayConfig(seed=3, agent='expert', headless=True)); s.tick(); s.tick(); "
+            "assert s.world.t[0] == 2; s.toggle_autopilot(); s.target[:] = (0.0, 1.0); s.tick(); "
+            "assert s.last_action[1] > 0; s.select_scenario(1); assert s.world.t[0] == 0; "
+            "print('pygame' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
 
 
 def test_lidar_image_puts_hits_where_the_beams_point() -> None:
@@ -205,8 +226,8 @@ def test_lidar_image_puts_hits_where_the_beams_point() -> None:
 
 def test_window_loop_reads_keys_and_quits_on_escape(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The windowed path (under SDL's dummy driver): events are read each frame and Esc ends the loop."""
-    from drivesim import cli
-    from drivesim.render import play
+    from drivesim.apps import cli
+    from drivesim.apps.play import window as play
 
     calls = []
 

@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from drivesim.agent import BaseAgent
+
 if TYPE_CHECKING:
     from drivesim.world import World
 
 SHIPPED_POLICY = "policy/ppo_drivesim.zip"  # inside drivesim.assets, once trained and shipped
 
 
-class PolicyAgent:
+class PolicyAgent(BaseAgent):
     """Runs a trained SB3 policy on the observations it was trained with (batched, deterministic)."""
 
     name = "ppo"
@@ -54,7 +56,7 @@ class PolicyAgent:
         from drivesim.envs.spaces import observation_space
 
         if self.feature_mode is not None:
-            from agents.features_env import FeatureFn
+            from drivesim.agents.features_env import FeatureFn
 
             self.features = FeatureFn(self.feature_mode, world.config, k=self._k)
             if self.model.observation_space.shape != (self.features.size,):

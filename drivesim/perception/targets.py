@@ -11,7 +11,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from perception.model import N_CLASSES, SIZE_SCALE, STRIDE
+from drivesim.perception.model import N_CLASSES, SIZE_SCALE, STRIDE
 
 LIGHT_TO_INDEX = {3: 0, 2: 1, 1: 2}  # drivesim Light RED/YELLOW/GREEN -> light head index
 INDEX_TO_LIGHT = torch.tensor([3, 2, 1])

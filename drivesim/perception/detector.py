@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from perception.model import for_inference
-from perception.targets import decode
-from perception.train import load_checkpoint, pick_device
+from drivesim.perception.model import for_inference
+from drivesim.perception.targets import decode
+from drivesim.perception.train import load_checkpoint, pick_device
 
 SHIPPED_WEIGHTS = "perception/perception.pt"  # inside drivesim.assets
 DEFAULT_THRESHOLD = 0.3  # detection confidence

@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from drivesim.agent import BaseAgent
+
 if TYPE_CHECKING:
     from drivesim.world import World
 
 
-class KeyboardAgent:
+class KeyboardAgent(BaseAgent):
     """Human driver for `drivesim evaluate --agent keyboard` (needs a display)."""
 
     name = "keyboard"
-    observations: tuple[str, ...] | None = None
     max_batch = 1  # a human drives one world at a time
 
     def __init__(self) -> None:

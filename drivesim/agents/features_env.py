@@ -27,10 +27,10 @@ from drivesim.config import ConfigError, EnvConfig
 from drivesim.envs.sb3 import BatchedVecEnv
 from drivesim.envs.spaces import observation_space
 from drivesim.envs.vector import CityDriveVectorEnv
+from drivesim.perception.features import detections_to_features, oracle_features
+from drivesim.perception.model import N_CLASSES
 from drivesim.sensors.state import STATE_DIM
 from drivesim.world import World
-from perception.features import detections_to_features, oracle_features
-from perception.model import N_CLASSES
 
 FEATURE_MODES = ("perception", "oracle")
 OBS_MODES = ("perception", "oracle", "pixels")
@@ -54,7 +54,7 @@ class FeatureFn:
         self.size = obs_size(config, k)
         self.detector = None
         if mode == "perception":
-            from perception.detector import Detector
+            from drivesim.perception.detector import Detector
 
             self.detector = Detector(weights, device=device)
 

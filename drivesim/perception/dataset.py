@@ -60,7 +60,7 @@ def shard_configs(cfg: CollectConfig) -> Iterator[tuple[int, EnvConfig]]:
 
 def collect_shard(config: EnvConfig, seeds: np.ndarray, cfg: CollectConfig) -> dict[str, np.ndarray]:
     """Drive one batch of worlds and return the kept frames with their labels and sensors."""
-    from agents.expert import ExpertAgent
+    from drivesim.agent import ExpertAgent
     from drivesim.envs.spaces import observe
 
     world = World(config.replace(max_episode_steps=100_000), len(seeds))

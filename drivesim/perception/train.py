@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from perception.dataset import load_split
-from perception.model import ModelConfig, PerceptionNet
-from perception.targets import encode, losses
+from drivesim.perception.dataset import load_split
+from drivesim.perception.model import ModelConfig, PerceptionNet
+from drivesim.perception.targets import encode, losses
 
 CHECKPOINT_VERSION = 1
 

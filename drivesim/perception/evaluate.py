@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from perception.model import for_inference
-from perception.targets import Detections, decode
+from drivesim.perception.model import for_inference
+from drivesim.perception.targets import Detections, decode
 
 CLASS_NAMES = ("car", "pedestrian", "traffic_light")
 THRESHOLDS = (0.5, 1.0, 2.0, 4.0)  # [m] centre distance for a match
@@ -134,9 +134,9 @@ def throughput(model: torch.nn.Module, shape: tuple[int, int], device: torch.dev
 def evaluate(weights: str, data_dir: str, out: str, frames: int = 0, device: str = "auto",
              fps_seconds: float = 2.0) -> dict[str, Any]:
     """Evaluate on the held-out split of `data_dir`; write metrics.json and report.md into `out`."""
-    from perception.dataset import load_split
-    from perception.model import count_macs, count_parameters
-    from perception.train import load_checkpoint, pick_device
+    from drivesim.perception.dataset import load_split
+    from drivesim.perception.model import count_macs, count_parameters
+    from drivesim.perception.train import load_checkpoint, pick_device
 
     dev = pick_device(device)
     model, _ = load_checkpoint(weights, dev)

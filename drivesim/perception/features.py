@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from perception.model import N_CLASSES
+from drivesim.perception.model import N_CLASSES
 
 PER_OBJECT = 8  # x, y, sin, cos, confidence, p_red, p_yellow, p_green
 POSITION_SCALE = 30.0  # [m]

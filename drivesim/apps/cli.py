@@ -1,10 +1,40 @@
-"""The `drivesim` command. Subcommands import heavy modules (torch, SB3) lazily."""
+"""The `drivesim` command. Subcommands import heavy modules (torch, SB3, pygame, matplotlib) lazily, so
+`drivesim --help` and the core-only commands start fast. This is the one place that turns an
+`--agent NAME` into an object."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from drivesim.agent import Agent, ExpertAgent, RandomAgent
+from drivesim.apps import report
+from drivesim.apps.bench import OBS_MODES, run_bench, to_json
+from drivesim.apps.demo import run_demo
+from drivesim.apps.evaluate import evaluate
+from drivesim.config import OBSERVATION_KEYS
+from drivesim.scenarios.loader import list_scenarios
+
+AGENT_NAMES = "expert, random, keyboard, ppo (the shipped policy) or ppo:PATH"
+
+
+def make_agent(spec: str, seed: int = 0) -> Agent:
+    """`expert`, `random`, `keyboard` or `ppo:PATH` (`ppo` alone: the shipped policy)."""
+    if spec == "expert":
+        return ExpertAgent()
+    if spec == "random":
+        return RandomAgent(seed)
+    if spec == "keyboard":
+        from drivesim.agents.keyboard import KeyboardAgent  # pygame
+
+        return KeyboardAgent()
+    if spec == "ppo" or spec.startswith("ppo:"):
+        from drivesim.agents.policy import PolicyAgent  # torch, SB3
+
+        return PolicyAgent.load(spec.partition(":")[2] or None)
+    raise ValueError(f"unknown agent {spec!r}; use {AGENT_NAMES}")
 
 
 def _parse_ints(text: str) -> tuple[int, ...]:
@@ -18,8 +48,6 @@ def _parse_ints(text: str) -> tuple[int, ...]:
 
 
 def _parse_obs(text: str) -> tuple[tuple[str, ...], ...]:
-    from drivesim.config import OBSERVATION_KEYS
-
     modes = tuple(tuple(part.split("+")) for part in text.split(","))
     for mode in modes:
         for key in mode:
@@ -29,8 +57,6 @@ def _parse_obs(text: str) -> tuple[tuple[str, ...], ...]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from drivesim.bench import OBS_MODES, run_bench, to_json
-
     results = run_bench(args.seconds, args.batch_sizes, args.obs or OBS_MODES, progress=not args.json,
                         extras=not args.no_extras)
     if args.json:
@@ -39,33 +65,28 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from drivesim.demo import run_demo
-
-    return run_demo(args)
+    return run_demo(args, make_agent(args.agent, args.seed))
 
 
 def cmd_play(args: argparse.Namespace) -> int:
-    from drivesim.render.play import run_play
+    from drivesim.apps.play.window import run_play  # pygame
 
     return run_play(args)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from drivesim import evaluate
-
     if args.compare:
-        print(evaluate.compare(args.compare))
+        print(report.compare(args.compare))
         return 0
-    metrics = evaluate.evaluate(args.agent, args.scenarios, args.episodes, args.seed, args.out, args.video,
-                                progress=not args.no_progress)
-    print(evaluate.markdown_report(metrics))
-    print(f"wrote {args.out}/metrics.json, report.md, driving_score.png, infractions.png")
+    metrics = evaluate(make_agent(args.agent, args.seed), args.agent, args.scenarios, args.episodes, args.seed,
+                       args.out, args.video, progress=not args.no_progress)
+    print(report.markdown_report(metrics))
+    videos = ", videos/*.mp4" if args.video else ""
+    print(f"wrote {args.out}/metrics.json, report.md, report.html, driving_score.png, infractions.png{videos}")
     return 0
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
-    from drivesim.scenarios.loader import list_scenarios
-
     for i, sc in enumerate(list_scenarios(), start=1):
         print(f"{i:2d}  {sc.name:20s} {sc.description}  ({len(sc.seeds)} seeds, "
               f"{sc.config.max_episode_steps * sc.config.dt:.0f} s)")
@@ -80,7 +101,7 @@ def _positive(text: str) -> int:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from perception.dataset import CollectConfig, collect
+    from drivesim.perception.dataset import CollectConfig, collect
 
     manifest = collect(args.out, CollectConfig(frames=args.frames, seed=args.seed, batch=args.batch))
     total = sum(s["frames"] for s in manifest["shards"])
@@ -90,7 +111,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_train_perception(args: argparse.Namespace) -> int:
-    from perception.train import TrainConfig, train
+    from drivesim.perception.train import TrainConfig, train
 
     result = train(TrainConfig(data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
                                lr=args.lr, optimizer=args.optimizer, device=args.device, seed=args.seed,
@@ -100,28 +121,27 @@ def cmd_train_perception(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_perception(args: argparse.Namespace) -> int:
-    from perception.evaluate import evaluate, markdown
+    from drivesim.perception.evaluate import evaluate as evaluate_perception  # torch
+    from drivesim.perception.evaluate import markdown
 
     data = args.data
     if args.seed is not None:  # fresh frames from seeds never used for training, all held out
-        from pathlib import Path
-
-        from perception.dataset import CollectConfig, collect
+        from drivesim.perception.dataset import CollectConfig, collect
 
         data = str(Path(args.out) / f"frames_seed{args.seed}")
         collect(data, CollectConfig(frames=args.frames or 2000, seed=args.seed, val_share=1.0))
     weights = args.weights
     if weights is None:
-        from perception.detector import shipped_weights
+        from drivesim.perception.detector import shipped_weights
 
         weights = str(shipped_weights())
-    metrics = evaluate(weights, data, args.out, args.frames, args.device)
+    metrics = evaluate_perception(weights, data, args.out, args.frames, args.device)
     print(markdown(metrics))
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from agents.ppo import PPOConfig, train
+    from drivesim.agents.ppo import PPOConfig, train
 
     cfg = PPOConfig(obs=args.obs, n_envs=args.n_envs, total_steps=args.total_steps, out=args.out, device=args.device,
                     seed=args.seed, scenarios=args.scenarios, curriculum=args.curriculum, bc_steps=args.bc_steps,
@@ -168,12 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--max-steps", type=int, default=None, help="cap each episode at this many steps")
     demo.set_defaults(func=cmd_demo)
     ev = sub.add_parser("evaluate", help="evaluate an agent on the scenario suite (CARLA-style driving score)")
-    ev.add_argument("--agent", default="expert", help="expert | random | keyboard | ppo (the shipped policy) | ppo:PATH")
+    ev.add_argument("--agent", default="expert", help=AGENT_NAMES)
     ev.add_argument("--scenarios", default="all", help="all, or comma-separated names/paths")
     ev.add_argument("--episodes", type=_positive, default=20, help="episodes per scenario")
     ev.add_argument("--seed", type=int, default=0, help="offset added to every scenario seed")
     ev.add_argument("--out", default="runs/eval", help="output folder")
-    ev.add_argument("--video", action="store_true", help="write an MP4 of the first episode of each scenario")
+    ev.add_argument("--video", action="store_true",
+                    help="write an H.264 MP4 of the first episode of each scenario (shown in report.html)")
     ev.add_argument("--no-progress", action="store_true", help="no progress bar")
     ev.add_argument("--compare", nargs="+", metavar="DIR", help="print a side-by-side table of earlier runs")
     ev.set_defaults(func=cmd_evaluate)
