@@ -10,10 +10,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from drivesim.actors.driver import PED_RADIUS
+from drivesim.actors.driver import CAR_VIEW, PED_RADIUS, PED_VIEW
 from drivesim.geometry import boxes_overlap
 from drivesim.jit import inner, kernel
 from drivesim.map.city import DRIVABLE, MapArrays, Surface
+from drivesim.state import CAR, PEDESTRIAN
 
 EVENT_NAMES = ("collision_vehicle", "collision_pedestrian", "collision_static", "red_light", "off_road",
                "wrong_way", "goal", "off_route", "stuck", "timeout")
@@ -154,8 +155,6 @@ def detect_collisions(x: np.ndarray, y: np.ndarray, yaw: np.ndarray, length: flo
                       map_idx: np.ndarray, car_size: tuple[float, float] = (4.5, 1.9)) -> Collisions:
     """The step's collision check for cars (B,) of size length x width [m] against other cars
     (B, K) (x, y, yaw, all of size `car_size`) and pedestrians (B, P) (x, y)."""
-    from drivesim.state import CAR, PEDESTRIAN
-
     b = len(x)
     k, p = np.shape(car_active)[1], np.shape(ped_active)[1]
     others = np.zeros((b, k), dtype=CAR)
@@ -165,7 +164,6 @@ def detect_collisions(x: np.ndarray, y: np.ndarray, yaw: np.ndarray, length: flo
     walkers["x"], walkers["y"], walkers["active"] = peds[0], peds[1], ped_active
     ego = np.stack([np.asarray(a, dtype=np.float64) for a in (x, y, yaw)] + [np.full(b, float(length)),
                                                                               np.full(b, float(width))], axis=1)
-    from drivesim.actors.driver import CAR_VIEW, PED_VIEW
 
     car_hit, ped_hit = np.zeros((b, k), dtype=CAR_VIEW), np.zeros((b, p), dtype=PED_VIEW)
     flags = np.zeros((b, 3), dtype=bool)

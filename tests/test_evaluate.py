@@ -139,7 +139,7 @@ def test_ppo_agent_loads_a_policy_and_rejects_a_mismatched_layout(tmp_path):
     from stable_baselines3 import PPO
 
     from drivesim.agents.policy import PolicyAgent
-    from drivesim.envs.sb3 import SB3VecEnv
+    from drivesim.agents.vec_env import SB3VecEnv
 
     env = SB3VecEnv(2, observations=("state",), map={"blocks_x": 2, "blocks_y": 2, "pool_size": 1})
     PPO("MultiInputPolicy", env, n_steps=16, batch_size=16, n_epochs=1, device="cpu").save(tmp_path / "p.zip")

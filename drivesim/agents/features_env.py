@@ -23,10 +23,11 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
+from drivesim.agents.vec_env import BatchedVecEnv
 from drivesim.config import ConfigError, EnvConfig
-from drivesim.envs.sb3 import BatchedVecEnv
 from drivesim.envs.spaces import observation_space
 from drivesim.envs.vector import CityDriveVectorEnv
+from drivesim.perception.detector import Detector
 from drivesim.perception.features import detections_to_features, oracle_features
 from drivesim.perception.model import N_CLASSES
 from drivesim.sensors.state import STATE_DIM
@@ -54,8 +55,6 @@ class FeatureFn:
         self.size = obs_size(config, k)
         self.detector = None
         if mode == "perception":
-            from drivesim.perception.detector import Detector
-
             self.detector = Detector(weights, device=device)
 
     def __call__(self, obs: dict[str, np.ndarray], labels: dict[str, np.ndarray] | None) -> np.ndarray:

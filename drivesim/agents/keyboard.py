@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from drivesim.agent import BaseAgent
+from drivesim.render.views import PygameWindow, full_view
 
 if TYPE_CHECKING:
     from drivesim.world import World
@@ -24,7 +25,6 @@ class KeyboardAgent(BaseAgent):
                 os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.name == "nt"):
             raise RuntimeError("the keyboard agent needs a display; use `drivesim play` interactively, or "
                                "--agent expert|random|ppo:PATH headless")
-        from drivesim.render.views import PygameWindow
 
         self.window = PygameWindow("drivesim evaluate: keyboard")
         self.action = np.zeros(2)
@@ -34,8 +34,6 @@ class KeyboardAgent(BaseAgent):
 
     def act(self, world: World, obs: dict[str, np.ndarray] | None = None) -> np.ndarray:
         import pygame
-
-        from drivesim.render.views import full_view
 
         self.window.show(full_view(world, 0))
         keys = pygame.key.get_pressed()

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from drivesim.agent import BaseAgent
+from drivesim.agents.features_env import FeatureFn
+from drivesim.envs.spaces import observation_space
 
 if TYPE_CHECKING:
     from drivesim.world import World
@@ -53,11 +55,7 @@ class PolicyAgent(BaseAgent):
         return cls(model, path, mode, k)
 
     def reset(self, world: World) -> None:
-        from drivesim.envs.spaces import observation_space
-
         if self.feature_mode is not None:
-            from drivesim.agents.features_env import FeatureFn
-
             self.features = FeatureFn(self.feature_mode, world.config, k=self._k)
             if self.model.observation_space.shape != (self.features.size,):
                 raise ValueError(f"{self.path}: the policy was trained on observations {self.model.observation_space}, "

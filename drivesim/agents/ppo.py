@@ -30,7 +30,14 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecEnv
 
+from drivesim.agents.curves import plot_training
+from drivesim.agents.extractor import PerceptionExtractor
 from drivesim.agents.features_env import OBS_MODES, Group, SuiteVecEnv
+from drivesim.agents.imitation import BCConfig, pretrain
+from drivesim.agents.policy import PolicyAgent
+from drivesim.config import EnvConfig
+from drivesim.evaluation import episode_seeds, run_rows, select_scenarios
+from drivesim.metrics import summarize
 
 TRAIN_SEED_BASE = 10_000_000  # training worlds: far above every suite evaluation seed (< 100,000)
 VALIDATION_SEED_OFFSET = 50_000_000  # periodic evaluation: suite seeds + this (neither training nor test seeds)
@@ -87,9 +94,6 @@ class PPOConfig:
 
 def training_scenarios(spec: str) -> list[tuple[str, Any]]:
     """(name, EnvConfig) of the scenarios to train on."""
-    from drivesim.config import EnvConfig
-    from drivesim.evaluation import select_scenarios
-
     if spec == "plain":
         return [("plain", EnvConfig())]
     return [(s.name, s.config) for s in select_scenarios(spec)]
@@ -179,10 +183,6 @@ class SuiteEvaluation(BaseCallback):
 
 def evaluate_policy(model: PPO, cfg: PPOConfig) -> dict[str, Any]:
     """The `evaluate` summary of `model` on `cfg.eval_episodes` validation seeds of each training scenario."""
-    from drivesim.agents.policy import PolicyAgent
-    from drivesim.evaluation import episode_seeds, run_rows, select_scenarios
-    from drivesim.metrics import summarize
-
     agent = PolicyAgent(model, cfg.out, cfg.obs if cfg.obs != "pixels" else None, cfg.k)  # pixels: keys from the space
     spec = "all" if cfg.scenarios == "plain" else cfg.scenarios
     rows = [(sc, s) for sc in select_scenarios(spec) for s in episode_seeds(sc, cfg.eval_episodes, VALIDATION_SEED_OFFSET)]
@@ -209,8 +209,6 @@ def new_model(cfg: PPOConfig, env: VecEnv, out: Path) -> PPO:
     arch = list(cfg.net_arch)
     kwargs: dict[str, Any] = {"net_arch": {"pi": arch, "vf": arch}}
     if cfg.obs == "pixels" and cfg.extractor == "perception":
-        from drivesim.agents.extractor import PerceptionExtractor
-
         kwargs["features_extractor_class"] = PerceptionExtractor
     rollout = cfg.n_steps * env.num_envs
     batch = rollout // max(1, round(rollout / cfg.batch_size))  # about cfg.batch_size, dividing the rollout
@@ -283,7 +281,6 @@ def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log:
     save_atomic(model, final)
     (out / f"timing_{part}.json").write_text(json.dumps(timing, indent=2))
     env.close()
-    from drivesim.agents.curves import plot_training
 
     plot_training(out)
     return final
@@ -292,8 +289,6 @@ def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log:
 def _imitate(cfg: PPOConfig, model: PPO, suite: SuiteVecEnv, out: Path, log: Any) -> float:
     """Behaviour-cloning warm start (agents/imitation.py); writes imitation.json and bc_model.zip."""
     from stable_baselines3.common.base_class import BaseAlgorithm
-
-    from drivesim.agents.imitation import BCConfig, pretrain
 
     steps = max(1, cfg.imitation_steps // (cfg.bc_rounds * suite.num_envs))
     bc = BCConfig(rounds=cfg.bc_rounds, steps=steps, value_steps=steps, keep_every=4 if cfg.obs == "pixels" else 1)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import resource
 import subprocess
 import sys
@@ -22,9 +23,15 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 
+import gymnasium as gym
+import numba
 import numpy as np
 
+from drivesim import ENV_ID
+from drivesim.actors.autopilot import autopilot_actions
 from drivesim.config import EnvConfig
+from drivesim.envs.vector import CityDriveVectorEnv
+from drivesim.scenarios.loader import list_scenarios
 
 OBS_MODES = (("camera", "lidar", "state"), ("lidar", "state"), ("state",), ("camera",))
 BATCH_SIZES = (1, 16, 64, 256)
@@ -55,9 +62,7 @@ def _random_actions(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndar
 
 def bench_single(config: EnvConfig, seconds: float, seed: int = 0) -> float:
     """Steps/s of `gymnasium.make("drivesim/CityDrive-v0")` with random actions."""
-    import gymnasium as gym
 
-    from drivesim import ENV_ID
 
     env = gym.make(ENV_ID, config=config)
     env.reset(seed=seed)
@@ -91,7 +96,6 @@ def _bench_vector(env, act, seconds: float, batch_size: int) -> float:
 
 
 def bench_batched(config: EnvConfig, batch_size: int, seconds: float, seed: int = 0) -> float:
-    from drivesim.envs.vector import CityDriveVectorEnv
 
     env = CityDriveVectorEnv(batch_size, config)
     env.reset(seed=seed)
@@ -101,8 +105,6 @@ def bench_batched(config: EnvConfig, batch_size: int, seconds: float, seed: int 
 
 def bench_expert(config: EnvConfig, batch_size: int, seconds: float, seed: int = 0) -> float:
     """The autopilot drives every world: its actions are computed each step (included)."""
-    from drivesim.actors.autopilot import autopilot_actions
-    from drivesim.envs.vector import CityDriveVectorEnv
 
     env = CityDriveVectorEnv(batch_size, config)
     env.reset(seed=seed)
@@ -111,8 +113,6 @@ def bench_expert(config: EnvConfig, batch_size: int, seconds: float, seed: int =
 
 def bench_suite(batch_size: int, seconds: float, observations: tuple[str, ...], seed: int = 0) -> float:
     """One batch mixing every scenario of the suite, random actions."""
-    from drivesim.envs.vector import CityDriveVectorEnv
-    from drivesim.scenarios.loader import list_scenarios
 
     suite = [s.config.replace(observations=observations) for s in list_scenarios()]
     env = CityDriveVectorEnv(configs=[suite[i % len(suite)] for i in range(batch_size)])
@@ -124,7 +124,6 @@ def bench_suite(batch_size: int, seconds: float, observations: tuple[str, ...], 
 def bench_labels(config: EnvConfig, batch_size: int, seconds: float, seed: int = 0) -> tuple[float, float]:
     """Env-steps/s of camera + lidar + state without and with `camera_labels` (labels in every
     info), measured in alternating rounds (best round of each), so machine noise hits both alike."""
-    from drivesim.envs.vector import CityDriveVectorEnv
 
     cfg = config.replace(observations=("camera", "lidar", "state"))
     envs = [CityDriveVectorEnv(batch_size, cfg.replace(camera_labels=flag)) for flag in (False, True)]
@@ -205,9 +204,7 @@ def _print_row(r: BenchResult) -> None:
 
 
 def to_json(results: list[BenchResult]) -> str:
-    import platform
 
-    import numba
 
     meta = {"python": platform.python_version(), "machine": platform.machine(), "numpy": np.__version__,
             "numba": numba.__version__, "cpu_count": os.cpu_count()}

@@ -79,7 +79,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(report.compare(args.compare))
         return 0
     metrics = evaluate(make_agent(args.agent, args.seed), args.agent, args.scenarios, args.episodes, args.seed,
-                       args.out, args.video, progress=not args.no_progress)
+                       args.out, args.video, progress=not args.no_progress, max_steps=args.max_steps)
     print(report.markdown_report(metrics))
     videos = ", videos/*.mp4" if args.video else ""
     print(f"wrote {args.out}/metrics.json, report.md, report.html, driving_score.png, infractions.png{videos}")
@@ -195,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", default="runs/eval", help="output folder")
     ev.add_argument("--video", action="store_true",
                     help="write an H.264 MP4 of the first episode of each scenario (shown in report.html)")
+    ev.add_argument("--max-steps", type=_positive, default=None,
+                    help="cap each episode at this many steps (a quick look; scores are not comparable)")
     ev.add_argument("--no-progress", action="store_true", help="no progress bar")
     ev.add_argument("--compare", nargs="+", metavar="DIR", help="print a side-by-side table of earlier runs")
     ev.set_defaults(func=cmd_evaluate)

@@ -26,6 +26,7 @@ from drivesim.evaluation import Watch, episode_seeds, run_rows, select_scenarios
 from drivesim.map.city import Turn
 from drivesim.render.palette import light_text
 from drivesim.render.topdown import follow_image
+from drivesim.render.views import PygameWindow
 from drivesim.world import World
 
 VIEW_SIZE = 480  # [px]
@@ -64,8 +65,6 @@ class Film:
         self.gif: list[np.ndarray] = []
         self.window = None
         if window:
-            from drivesim.render.views import PygameWindow  # opens a pygame display
-
             self.window = PygameWindow("drivesim demo", fps=2 * fps)
 
     @property

@@ -3,6 +3,7 @@ report.md, report.html, plots and, with `--video`, an H.264 MP4 of each scenario
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,15 @@ class EpisodeFilm:
 
 
 def evaluate(agent: Agent, agent_name: str, scenarios: str = "all", episodes: int = 20, seed: int = 0,
-             out: str | Path = "runs/eval", video: bool = False, progress: bool = True) -> dict[str, Any]:
+             out: str | Path = "runs/eval", video: bool = False, progress: bool = True,
+             max_steps: int | None = None) -> dict[str, Any]:
     """Evaluate and write DIR/metrics.json, report.md, report.html, *.png (and DIR/videos/*.mp4);
-    returns the metrics."""
+    returns the metrics. `max_steps` caps every episode (a quick look; scores are not comparable)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     suite = select_scenarios(scenarios)
+    if max_steps:
+        suite = [replace(s, config=s.config.replace(max_episode_steps=max_steps)) for s in suite]
     films: dict[str, EpisodeFilm] = {}
 
     def watch(scenario: Scenario) -> EpisodeFilm | None:

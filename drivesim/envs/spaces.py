@@ -10,6 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 from drivesim.config import EnvConfig
+from drivesim.scenarios.loader import load_scenario
 from drivesim.sensors.camera import CameraLabels
 from drivesim.sensors.lidar import N_HIT_CLASSES
 from drivesim.sensors.state import STATE_DIM
@@ -66,8 +67,6 @@ def make_config(config: EnvConfig | None, overrides: dict[str, Any]) -> EnvConfi
     path loads a scenario file first."""
     scenario = overrides.get("scenario")
     if isinstance(scenario, (str, os.PathLike)):
-        from drivesim.scenarios.loader import load_scenario
-
         overrides = {k: v for k, v in overrides.items() if k != "scenario"}
         base_cfg = load_scenario(scenario).config
         return base_cfg.replace(**overrides) if overrides else base_cfg

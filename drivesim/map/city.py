@@ -18,6 +18,7 @@ import numpy as np
 from drivesim.config import MapConfig
 
 LANE_DS = 0.5  # [m] spacing of lane polyline samples
+OUTER_STRIP = 8.0  # [m] depth of the building strip around the city
 
 
 class LaneKind(IntEnum):
@@ -267,3 +268,10 @@ def stack_maps(maps: list[CityMap]) -> MapPool:
     counts = {"n_lanes": count("lane_len"), "n_links": count("link_from"), "n_spawn": count("spawn_lane"),
               "n_ped": count("ped_len"), "n_nodes": count("node_xy"), "n_buildings": count("buildings")}
     return MapPool(tuple(maps), arrays, kernel_arrays(arrays, counts), **counts)
+
+
+def city_extent(config: MapConfig) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) [m] of everything drawn, outer building strip included, plus a margin."""
+    w_max = 2 * config.lane_width + config.sidewalk_width + 0.5 + OUTER_STRIP + 4.0
+    return (-w_max, -w_max, config.blocks_x * config.block_length + w_max,
+            config.blocks_y * config.block_length + w_max)

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from drivesim.config import MapConfig
-from drivesim.map.city import LANE_DS, CityMap, LaneKind, PedPathKind, Turn
+from drivesim.map.city import LANE_DS, OUTER_STRIP, CityMap, LaneKind, PedPathKind, Turn
 from drivesim.map.raster import rasterize
 from drivesim.map.routing import link_routing
 
 CONFLICT_DISTANCE = 2.5  # [m] connectors closer than this somewhere conflict
 SPAWN_SPACING = 9.0  # [m] between spawn slots along a road lane
 BUILDING_GAP = 2.0  # [m] between neighbouring buildings of a block
-OUTER_STRIP = 8.0  # [m] depth of the building strip around the city
 
 
 @dataclass(frozen=True)
@@ -385,11 +384,3 @@ def _buildings(config: MapConfig, roads: list[Road], core: np.ndarray, rng: np.r
     boxes += [(lo - d, lo - d, hi_x + d, lo), (lo - d, hi_y, hi_x + d, hi_y + d),
               (lo - d, lo, lo, hi_y), (hi_x, lo, hi_x + d, hi_y)]
     return np.array(boxes, dtype=np.float64)
-
-
-def city_extent(config: MapConfig) -> tuple[float, float, float, float]:
-    """(x0, y0, x1, y1) [m] of everything drawn, outer building strip included, plus a margin."""
-    w_max = 2 * config.lane_width + config.sidewalk_width + 0.5 + OUTER_STRIP + 4.0
-    return (-w_max, -w_max, config.blocks_x * config.block_length + w_max,
-            config.blocks_y * config.block_length + w_max)
-

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from drivesim.config import MapConfig
-from drivesim.map.city import LANE_DS, LaneKind, Surface
+from drivesim.map.city import LANE_DS, LaneKind, Surface, city_extent
 
 _SHIFT = 4  # fractional bits for cv2 drawing (sub-pixel precision)
 CENTRE_LINE_WIDTH = 0.3  # [m]
@@ -21,8 +21,6 @@ SWEEP_WIDTH = 2.9  # [m] road surface width guaranteed along connectors (car wid
 
 def raster_shape(config: MapConfig) -> tuple[np.ndarray, int, int]:
     """(origin (2,) [m] south-west corner, height [px], width [px]) shared by every map of a config."""
-    from drivesim.map.generator import city_extent
-
     x0, y0, x1, y1 = city_extent(config)
     res = config.raster_resolution
     return np.array([x0, y0]), int(np.ceil((y1 - y0) / res)), int(np.ceil((x1 - x0) / res))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from drivesim.map.city import MapPool
+from drivesim.route import expand_many
 
 
 def link_routing(lanes: dict[str, np.ndarray], link_lanes: np.ndarray, link_from: np.ndarray,
@@ -53,8 +54,6 @@ def expand_route(pool: MapPool, map_idx: np.ndarray, start_lane: np.ndarray, goa
     """Routes (B, max_lanes) lane ids padded with -1 (road lane, connector, road lane, ...) and
     their lengths n (B,) in lanes, from start road lanes (B,) to goal links (B,) of maps (B,): the
     reset kernel's `drivesim.route.expand` over a batch."""
-    from drivesim.route import expand_many
-
     route = np.full((len(start_lane), max_lanes), -1, dtype=np.int64)
     n = expand_many(pool.kernel, np.ascontiguousarray(map_idx, dtype=np.int64),
                     np.ascontiguousarray(start_lane, dtype=np.int64), np.ascontiguousarray(goal_link, dtype=np.int64),

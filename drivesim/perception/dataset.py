@@ -18,7 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from drivesim import rng
+from drivesim.agent import ExpertAgent
 from drivesim.config import CameraConfig, EnvConfig
+from drivesim.envs.spaces import observe
+from drivesim.scenarios.loader import list_scenarios
 from drivesim.sensors.camera import CameraLabels
 from drivesim.world import World
 
@@ -45,8 +48,6 @@ def is_validation_seed(seed: np.ndarray, share: float) -> np.ndarray:
 
 def shard_configs(cfg: CollectConfig) -> Iterator[tuple[int, EnvConfig]]:
     """(shard index, EnvConfig) for every shard: scenarios of the suite in turn, visual settings varied."""
-    from drivesim.scenarios.loader import list_scenarios
-
     suite = [s.config for s in list_scenarios()]
     visuals = [CameraConfig(), CameraConfig(noise_std=6.0, colour_jitter=0.15), CameraConfig(dusk=True),
                CameraConfig(dusk=True, noise_std=6.0, colour_jitter=0.15)]
@@ -60,9 +61,6 @@ def shard_configs(cfg: CollectConfig) -> Iterator[tuple[int, EnvConfig]]:
 
 def collect_shard(config: EnvConfig, seeds: np.ndarray, cfg: CollectConfig) -> dict[str, np.ndarray]:
     """Drive one batch of worlds and return the kept frames with their labels and sensors."""
-    from drivesim.agent import ExpertAgent
-    from drivesim.envs.spaces import observe
-
     world = World(config.replace(max_episode_steps=100_000), len(seeds))
     episodes = np.zeros(len(seeds), dtype=np.int64)
     world.reset(seeds.astype(np.uint64), episodes)

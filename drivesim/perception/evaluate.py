@@ -15,8 +15,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from drivesim.perception.model import for_inference
+from drivesim.perception.dataset import load_split
+from drivesim.perception.model import count_macs, count_parameters, for_inference
 from drivesim.perception.targets import Detections, decode
+from drivesim.perception.train import load_checkpoint, pick_device
 
 CLASS_NAMES = ("car", "pedestrian", "traffic_light")
 THRESHOLDS = (0.5, 1.0, 2.0, 4.0)  # [m] centre distance for a match
@@ -134,10 +136,6 @@ def throughput(model: torch.nn.Module, shape: tuple[int, int], device: torch.dev
 def evaluate(weights: str, data_dir: str, out: str, frames: int = 0, device: str = "auto",
              fps_seconds: float = 2.0) -> dict[str, Any]:
     """Evaluate on the held-out split of `data_dir`; write metrics.json and report.md into `out`."""
-    from drivesim.perception.dataset import load_split
-    from drivesim.perception.model import count_macs, count_parameters
-    from drivesim.perception.train import load_checkpoint, pick_device
-
     dev = pick_device(device)
     model, _ = load_checkpoint(weights, dev)
     manifest = json.loads((Path(data_dir) / "manifest.json").read_text())

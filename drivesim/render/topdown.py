@@ -24,6 +24,7 @@ from drivesim.render.palette import (
     PED_RGB,
     ROUTE_RGB,
 )
+from drivesim.sensors.raycast import beam_offsets
 
 if TYPE_CHECKING:
     from drivesim.world import World
@@ -112,8 +113,6 @@ def _box(img: np.ndarray, to_px, x: float, y: float, yaw: float, length: float, 
 
 
 def _draw_lidar(img: np.ndarray, world: World, b: int, origin: np.ndarray, res: float, ranges: np.ndarray) -> None:
-    from drivesim.sensors.raycast import beam_offsets
-
     cfg = world.config.lidar
     angles = world.ego.yaw[b] + beam_offsets(cfg.n_beams, cfg.fov)
     d = ranges * cfg.max_range

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from drivesim.render.topdown import follow_image
+from drivesim.sensors.lidar import lidar_scan
 
 if TYPE_CHECKING:
     from drivesim.world import World
@@ -19,8 +20,6 @@ VIEW_METRES = 70.0  # [m] shown across the full view
 def full_view(world: World, b: int = 0, size: int = VIEW_SIZE, metres: float = VIEW_METRES) -> np.ndarray:
     """Heading-up top-down view of world b with route, lidar rays and the camera footprint,
     uint8 (size, size, 3) RGB."""
-    from drivesim.sensors.lidar import lidar_scan
-
     ranges, _ = lidar_scan(world)
     return follow_image(world, b, size, metres, lidar=ranges[b], footprint=True)
 

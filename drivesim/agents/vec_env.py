@@ -1,5 +1,5 @@
-"""Stable-Baselines3 `VecEnv` over the batched environment (imports SB3, hence torch: import this
-module only when you use SB3).
+"""Stable-Baselines3 `VecEnv` over the batched environment. It lives in the agents layer because it
+imports SB3 (hence torch), which the core never does.
 
 SB3 resets finished environments within the same step and passes the last observation in
 `info["terminal_observation"]`; this adapter runs the batched env in `SAME_STEP` mode and converts

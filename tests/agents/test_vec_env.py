@@ -1,6 +1,6 @@
 import numpy as np
 
-from drivesim.envs.sb3 import SB3VecEnv
+from drivesim.agents.vec_env import SB3VecEnv
 
 SMALL = {"map": {"blocks_x": 2, "blocks_y": 2, "pool_size": 1}}
 
