@@ -6,7 +6,7 @@ once. Observations are built once per step for all worlds together:
 
 - `perception` runs the perception CNN on every camera frame of the step in one batch (no
   gradients) and packs the K nearest detections per class, the lidar and the state into one
-  vector (perception/features.py);
+  vector (drivesim/perception/features.py);
 - `oracle` fills the same layout from the camera's ground-truth labels;
 - `pixels` passes the camera image and the state vector (SB3's CNN learns from the pixels).
 

@@ -91,6 +91,9 @@ def write_plots(metrics: dict[str, Any], out: Path) -> list[Path]:
         if counts.any():
             ax.bar(names, counts, bottom=bottom, label=name)
             bottom += counts
+    if not bottom.any():
+        ax.bar(names, bottom)  # no infractions: zero bars keep the scenario axis
+        ax.set_ylim(0, 1)
     ax.set_ylabel("infractions (count)")
     ax.set_title(f"{metrics['agent']}: infractions per scenario" + ("" if bottom.any() else " (none)"))
     ax.tick_params(axis="x", rotation=30)

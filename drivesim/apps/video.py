@@ -61,8 +61,8 @@ class Mp4Writer:
     manager). The size is fixed by the first frame."""
 
     def __init__(self, path: str | Path, fps: float = 10, quality: int = 23) -> None:
-        self.path = _writable(Path(path))
         self.fps = _check_fps(fps)
+        self.path = _writable(Path(path))
         self.crf = int(quality)  # x264 constant rate factor: 18 visually lossless, 23 default, 28 small
         self.size: tuple[int, int] | None = None
         self.frames = 0
@@ -105,8 +105,8 @@ def write_mp4(path: str | Path, frames: list[np.ndarray], fps: float = 10) -> Pa
 
 def write_gif(path: str | Path, frames: list[np.ndarray], fps: float = 10) -> Path:
     """An animated GIF preview (palette per frame, loops forever)."""
-    path = _writable(Path(path))
     fps = _check_fps(fps)
+    path = _writable(Path(path))
     if not frames:
         raise VideoError(f"{path}: no frames to write")
     if len(frames) > GIF_MAX_FRAMES:
