@@ -152,9 +152,22 @@ class LidarConfig:
         _check_range("LidarConfig", "max_objects", self.max_objects, 1, 128)
 
 
+class RewardMode(str, Enum):
+    ADDITIVE = "additive"  # sum of the weighted named terms
+    CARL = "carl"  # route-completion gain x soft penalty factors, episodes end on infractions
+
+
+REWARD_MODES = tuple(m.value for m in RewardMode)
+
+
 @dataclass(frozen=True)
 class RewardConfig:
-    """Weights of the named reward terms (reward = sum of weight * term)."""
+    """The reward: `mode` "additive" (default): the sum of the named terms times their weights below;
+    "carl": CaRL-style (Jaeger et al. 2025), the step's route-completion gain (fraction of the route)
+    times soft penalty factors in [0, 1] (speeding, lane centre, comfort, wrong way), and episodes
+    that end on infractions (collisions, red lights, leaving the road, leaving the route, getting
+    stuck) with a penalty of `carl_terminal`; the weights below are not used there. docs/agents.md
+    has the formulas."""
 
     progress: float = 0.1  # per metre of route progress, in [0, 10]
     collision: float = 10.0  # penalty per collision (terminates), in [0, 1000]
@@ -167,11 +180,18 @@ class RewardConfig:
     goal: float = 10.0  # bonus when the goal is reached, in [0, 1000]
     off_route: float = 5.0  # penalty when the episode ends by leaving the route, in [0, 1000]
     stuck: float = 5.0  # penalty when the episode ends for lack of progress (standing still is not free), in [0, 1000]
+    mode: RewardMode = RewardMode.ADDITIVE  # "additive" or "carl"
+    carl_terminal: float = 1.0  # carl mode: penalty of an episode-ending infraction (a whole route is worth 1), in [0, 10]
 
     def validate(self) -> None:
+        if self.mode not in REWARD_MODES:
+            raise ConfigError(f"RewardConfig.mode={self.mode!r} is not a reward mode; use one of {', '.join(REWARD_MODES)}")
         for f in fields(self):
+            if f.name in ("mode", "carl_terminal"):
+                continue
             hi = 10.0 if f.name == "progress" else (100.0 if f.name in _PER_SECOND_TERMS else 1000.0)
             _check_range("RewardConfig", f.name, getattr(self, f.name), 0.0, hi)
+        _check_range("RewardConfig", "carl_terminal", self.carl_terminal, 0.0, 10.0)
 
 
 _PER_SECOND_TERMS = ("off_road", "wrong_way", "lane_keeping", "speeding", "comfort")

@@ -26,6 +26,9 @@ TERMINATING_MASK = np.array([name in TERMINATING for name in EVENT_NAMES])
 (COLLISION_VEHICLE, COLLISION_PEDESTRIAN, COLLISION_STATIC, RED_LIGHT, OFF_ROAD, WRONG_WAY, GOAL, OFF_ROUTE, STUCK,
  TIMEOUT) = range(len(EVENT_NAMES))
 PER_SECOND = ("off_road", "wrong_way", "lane_keeping", "speeding", "comfort")
+ADDITIVE, CARL = 0, 1  # reward modes (index in config.REWARD_MODES)
+CARL_ENDS = (COLLISION_VEHICLE, COLLISION_PEDESTRIAN, COLLISION_STATIC, RED_LIGHT, OFF_ROAD, OFF_ROUTE, STUCK)
+CARL_ENDS_MASK = np.array([i in CARL_ENDS for i in range(len(EVENT_NAMES))])  # events that end a carl episode
 
 DRIVABLE_LUT = np.zeros(256, dtype=np.bool_)
 DRIVABLE_LUT[list(DRIVABLE)] = True
@@ -61,6 +64,7 @@ class RewardInputs(NamedTuple):
     steer_rate: float  # [rad/s]
     max_steer_rate: float  # [rad/s]
     lane_width: float  # [m]
+    route_total: float  # [m] length of the route (carl mode: progress as a fraction of it)
 
 
 @inner
@@ -113,25 +117,60 @@ def hits(car: Footprint, cars: np.ndarray, peds: np.ndarray, car_hit: np.ndarray
 
 
 @inner
-def reward_terms_into(events: np.ndarray, inp: RewardInputs, weights: np.ndarray, dt: float, out: np.ndarray
-                      ) -> float:
-    """Weighted reward terms (REWARD_TERMS order) of one world into `out`; returns their sum
-    (summed in that fixed order, so it is bit-identical for any batch)."""
-    collision = events[COLLISION_VEHICLE] or events[COLLISION_PEDESTRIAN] or events[COLLISION_STATIC]
-    lateral = min(abs(inp.lateral) / inp.lane_width, 2.0)
+def carl_factors(events: np.ndarray, inp: RewardInputs) -> float:
+    """Product of the CaRL-style soft penalty factors, each in [0, 1]: speeding 1 - min(over / limit,
+    1); lane centre 1 - 0.5 min(|lateral| / lane width, 1); comfort 1 - 0.5 min(discomfort / 2, 1)
+    (discomfort as in the additive comfort term); wrong way 0.5."""
     over = max(inp.speed - inp.speed_limit, 0.0) / inp.speed_limit
     discomfort = min(abs(inp.jerk) / 10.0, 3.0) + abs(inp.steer_rate) / inp.max_steer_rate
-    out[0] = weights[0] * inp.progress_delta
-    out[1] = -weights[1] * collision
-    out[2] = -weights[2] * events[RED_LIGHT]
-    out[3] = -weights[3] * dt * events[OFF_ROAD]
-    out[4] = -weights[4] * dt * events[WRONG_WAY]
-    out[5] = -weights[5] * dt * lateral
-    out[6] = -weights[6] * dt * over
-    out[7] = -weights[7] * dt * discomfort
-    out[8] = weights[8] * events[GOAL]
-    out[9] = -weights[9] * events[OFF_ROUTE]
-    out[10] = -weights[10] * events[STUCK]
+    speeding = 1.0 - min(over, 1.0)
+    lane = 1.0 - 0.5 * min(abs(inp.lateral) / inp.lane_width, 1.0)
+    comfort = 1.0 - 0.5 * min(discomfort / 2.0, 1.0)
+    wrong_way = 0.5 if events[WRONG_WAY] else 1.0
+    return speeding * lane * comfort * wrong_way
+
+
+@inner
+def reward_terms_into(events: np.ndarray, inp: RewardInputs, weights: np.ndarray, mode: int, terminal: float,
+                      dt: float, out: np.ndarray) -> float:
+    """Reward terms (REWARD_TERMS order) of one world into `out`; returns their sum (summed in that
+    fixed order, so it is bit-identical for any batch).
+
+    additive: weight x term for every named term. carl: `progress` = route-completion gain (a
+    fraction of the route) x `carl_factors` when moving forward (the bare loss when going back);
+    the episode-ending infraction puts -terminal into its own term (collision, red_light, off_road,
+    off_route or stuck, the first of them only); every other term is 0."""
+    collision = events[COLLISION_VEHICLE] or events[COLLISION_PEDESTRIAN] or events[COLLISION_STATIC]
+    for k in range(len(out)):
+        out[k] = 0.0
+    if mode == CARL:
+        gain = inp.progress_delta / inp.route_total
+        out[0] = gain * carl_factors(events, inp) if gain > 0.0 else gain
+        if collision:
+            out[1] = -terminal
+        elif events[RED_LIGHT]:
+            out[2] = -terminal
+        elif events[OFF_ROAD]:
+            out[3] = -terminal
+        elif events[OFF_ROUTE]:
+            out[9] = -terminal
+        elif events[STUCK]:
+            out[10] = -terminal
+    else:
+        lateral = min(abs(inp.lateral) / inp.lane_width, 2.0)
+        over = max(inp.speed - inp.speed_limit, 0.0) / inp.speed_limit
+        discomfort = min(abs(inp.jerk) / 10.0, 3.0) + abs(inp.steer_rate) / inp.max_steer_rate
+        out[0] = weights[0] * inp.progress_delta
+        out[1] = -weights[1] * collision
+        out[2] = -weights[2] * events[RED_LIGHT]
+        out[3] = -weights[3] * dt * events[OFF_ROAD]
+        out[4] = -weights[4] * dt * events[WRONG_WAY]
+        out[5] = -weights[5] * dt * lateral
+        out[6] = -weights[6] * dt * over
+        out[7] = -weights[7] * dt * discomfort
+        out[8] = weights[8] * events[GOAL]
+        out[9] = -weights[9] * events[OFF_ROUTE]
+        out[10] = -weights[10] * events[STUCK]
     total = 0.0
     for k in range(len(out)):
         total = total + out[k]
@@ -174,24 +213,28 @@ def detect_collisions(x: np.ndarray, y: np.ndarray, yaw: np.ndarray, length: flo
 
 
 @kernel
-def _terms_many(events: np.ndarray, inputs: np.ndarray, constants: np.ndarray, weights: np.ndarray, dt: float,
-                out: np.ndarray) -> None:
+def _terms_many(events: np.ndarray, inputs: np.ndarray, constants: np.ndarray, weights: np.ndarray, mode: int,
+                terminal: float, dt: float, out: np.ndarray) -> None:
     for b in range(len(events)):
         inp = RewardInputs(inputs[b, 0], inputs[b, 1], inputs[b, 2], constants[0], inputs[b, 3], inputs[b, 4],
-                           constants[1], constants[2])
-        reward_terms_into(events[b], inp, weights, dt, out[b])
+                           constants[1], constants[2], inputs[b, 5])
+        reward_terms_into(events[b], inp, weights, mode, terminal, dt, out[b])
 
 
 def reward_terms(events: dict[str, np.ndarray], progress_delta: np.ndarray, lateral_error: np.ndarray,
                  speed: np.ndarray, speed_limit: float, jerk: np.ndarray, steer_rate: np.ndarray,
-                 max_steer_rate: float, lane_width: float, cfg, dt: float) -> dict[str, np.ndarray]:
-    """Weighted named reward terms (B,) each (the step's `reward_terms_into` over a batch); cfg is
-    a RewardConfig."""
+                 max_steer_rate: float, lane_width: float, cfg, dt: float, route_total: np.ndarray | float = 1.0
+                 ) -> dict[str, np.ndarray]:
+    """Named reward terms (B,) each (the step's `reward_terms_into` over a batch); cfg is a
+    RewardConfig (its mode chooses additive or carl); route_total [m] (B,) or scalar."""
     ev = np.ascontiguousarray(np.stack([np.asarray(events[name], dtype=bool) for name in EVENT_NAMES], axis=1))
-    inputs = np.ascontiguousarray(np.stack([np.asarray(a, dtype=np.float64) for a in
-                                            (progress_delta, lateral_error, speed, jerk, steer_rate)], axis=1))
+    b = len(ev)
+    inputs = np.ascontiguousarray(np.stack([np.broadcast_to(np.asarray(a, dtype=np.float64), (b,)) for a in
+                                            (progress_delta, lateral_error, speed, jerk, steer_rate, route_total)],
+                                           axis=1))
     weights = np.array([getattr(cfg, name) for name in REWARD_TERMS], dtype=np.float64)
     out = np.zeros((len(ev), len(REWARD_TERMS)))
-    _terms_many(ev, inputs, np.array([speed_limit, max_steer_rate, lane_width], dtype=np.float64), weights, float(dt),
-                out)
+    mode = 1 if cfg.mode == "carl" else 0
+    _terms_many(ev, inputs, np.array([speed_limit, max_steer_rate, lane_width], dtype=np.float64), weights, mode,
+                float(cfg.carl_terminal), float(dt), out)
     return {name: out[:, i] for i, name in enumerate(REWARD_TERMS)}

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from drivesim.config import ConfigError, EnvConfig, EventKind, MapConfig, StartKind, TurnKind
+from drivesim.config import REWARD_MODES, ConfigError, EnvConfig, EventKind, MapConfig, StartKind, TurnKind
 from drivesim.events import REWARD_TERMS
 
 EVENT_KINDS = tuple(EventKind)  # kernel code of an event = its index here
@@ -46,6 +46,8 @@ WORLD = np.dtype([
     ("green_at_start", np.bool_),
     ("n_events", np.int64),  # scripted events of the world
     ("reward", np.float64, (len(REWARD_TERMS),)),  # weights in REWARD_TERMS order
+    ("reward_mode", np.int64),  # index in REWARD_MODES (0 additive, 1 carl)
+    ("carl_terminal", np.float64),  # carl mode: penalty of an episode-ending infraction
 ], align=True)
 EVENT = np.dtype([
     ("kind", np.int64),  # index in EVENT_KINDS
@@ -107,7 +109,8 @@ def world_params(configs: Sequence[EnvConfig], map_first: dict[MapConfig, int]) 
                     t.yellow_time, t.all_red_time, c.max_episode_steps, int(round(c.stuck_time / c.dt)),
                     c.off_route_distance, c.route_length[0], c.route_length[1], START_KINDS.index(sc.start),
                     sc.start_distance[0], sc.start_distance[1], FIRST_TURNS[sc.first_turn], sc.lead_car,
-                    sc.green_at_start, len(sc.events), [getattr(c.reward, name) for name in REWARD_TERMS])
+                    sc.green_at_start, len(sc.events), [getattr(c.reward, name) for name in REWARD_TERMS],
+                    REWARD_MODES.index(c.reward.mode), c.reward.carl_terminal)
         for e, event in enumerate(sc.events):
             events[b, e] = (EVENT_KINDS.index(event.kind), event.time, event.distance, event.duration)
     return WorldParams(world, events)

@@ -20,6 +20,8 @@ from drivesim.actors.pedestrians import step_pedestrians
 from drivesim.actors.signals import Light, update_lights
 from drivesim.actors.traffic import break_gridlock, step_npcs
 from drivesim.events import (
+    CARL,
+    CARL_ENDS_MASK,
     COLLISION_PEDESTRIAN,
     COLLISION_STATIC,
     COLLISION_VEHICLE,
@@ -140,11 +142,13 @@ def step_world(maps: MapArrays, params: WorldParams, shared: SharedParams, state
     ev[STUCK] = clock.t - route.last_progress_t >= world.stuck_steps
     ev[TIMEOUT] = clock.t >= world.max_steps
     inputs = RewardInputs(route.progress - prev_progress, route.lateral, v, world.speed_limit, ego.jerk,
-                          ego.steer_rate, shared.max_steer_rate, maps.info[m].lane_width)
-    out.reward[w] = reward_terms_into(ev, inputs, world.reward, dt, out.terms[w])
+                          ego.steer_rate, shared.max_steer_rate, maps.info[m].lane_width, route.total)
+    out.reward[w] = reward_terms_into(ev, inputs, world.reward, world.reward_mode, world.carl_terminal, dt,
+                                      out.terms[w])
     terminated = False
+    carl = world.reward_mode == CARL
     for k in range(len(ev)):
-        terminated |= ev[k] and TERMINATING_MASK[k]
+        terminated |= ev[k] and (TERMINATING_MASK[k] or (carl and CARL_ENDS_MASK[k]))
     out.terminated[w], out.truncated[w] = terminated, ev[TIMEOUT] and not terminated
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from drivesim.actors.driver import CAR_LENGTH, CAR_WIDTH, PED_RADIUS
-from drivesim.config import EnvConfig, MapConfig, RewardConfig, TrafficConfig, VehicleConfig
+from drivesim.config import ConfigError, EnvConfig, MapConfig, RewardConfig, TrafficConfig, VehicleConfig
 from drivesim.events import EVENT_NAMES, REWARD_TERMS, TERMINATING, detect_collisions, reward_terms
 from drivesim.geometry import box_corners, obb_overlap
 from drivesim.map.city import LaneKind, PedPathKind, Surface, stack_maps
@@ -301,3 +301,55 @@ def test_world_reward_is_sum_of_terms_and_building_crash_terminates():
     assert res.events["collision_static"][1] and res.terminated[1]
     assert res.terms["collision"][1] == -cfg.reward.collision
     assert "collision_static" in TERMINATING
+
+
+# ------------------------------------------------------------------------------ CaRL-style mode
+CARL = RewardConfig(mode="carl", carl_terminal=1.5)
+
+
+def test_carl_progress_is_route_fraction_times_penalty_factors():
+    """Hand-computed: 2 m of a 200 m route = 0.01; factors per row below (limit 11 m/s, lane 3.5 m
+    in SMALL, comfort from |jerk| / 10 m/s^3)."""
+    lw = SMALL.lane_width
+    progress = np.array([2.0, 2.0, 2.0, 2.0, 2.0, -1.0])
+    speed = np.array([10.0, 16.5, 10.0, 10.0, 10.0, 10.0])  # row 1: 50 % over the limit -> 0.5
+    lateral = np.array([0.0, 0.0, 0.5 * lw, 0.0, 0.0, 0.0])  # row 2: half a lane -> 1 - 0.5 * 0.5 = 0.75
+    jerk = np.array([0.0, 0.0, 0.0, 10.0, 0.0, 0.0])  # row 3: discomfort 1 -> 1 - 0.5 * 0.5 = 0.75
+    ev = _events(6, wrong_way=[4])  # row 4: wrong way -> 0.5
+    z = np.zeros(6)
+    terms = reward_terms(ev, progress, lateral, speed, 11.0, jerk, z, VEH.max_steer_rate, lw, CARL, 0.1,
+                         route_total=200.0)
+    np.testing.assert_allclose(terms["progress"], [0.01, 0.005, 0.0075, 0.0075, 0.005, -0.005])
+    for name in REWARD_TERMS[1:]:  # nothing else without an infraction
+        np.testing.assert_array_equal(terms[name], 0.0, err_msg=name)
+
+
+def test_carl_infraction_costs_the_terminal_penalty_once():
+    ev = _events(6, collision_pedestrian=[0], red_light=[1], off_road=[2], off_route=[3], stuck=[4], goal=[5])
+    ev["red_light"][0] = ev["off_road"][0] = True  # several at once: one penalty, under collision
+    terms = _terms(ev, 6, cfg=CARL)
+    total = sum(terms.values())
+    np.testing.assert_allclose(total, [-1.5, -1.5, -1.5, -1.5, -1.5, 0.0])
+    assert terms["collision"][0] == -1.5 and terms["red_light"][0] == 0.0
+    assert terms["red_light"][1] == terms["off_road"][2] == terms["off_route"][3] == terms["stuck"][4] == -1.5
+
+
+def test_carl_mode_ends_episodes_on_red_lights_and_leaving_the_road():
+    cfg = EnvConfig(observations=("state",), reward=CARL, map={"blocks_x": 2, "blocks_y": 2, "pool_size": 1})
+    worlds = {mode: World(cfg.replace(reward={"mode": mode}), 1) for mode in ("additive", "carl")}
+    ended = {}
+    for mode, world in worlds.items():
+        world.reset(np.array([3], dtype=np.uint64), np.zeros(1, dtype=np.int64))
+        for _ in range(200):  # full throttle, hard left: off the road soon
+            result = world.step(np.array([[1.0, 1.0]]))
+            if result.events["off_road"][0]:
+                ended[mode] = bool(result.terminated[0])
+                break
+    assert ended == {"additive": False, "carl": True}
+
+
+def test_reward_mode_is_checked():
+    with pytest.raises(ConfigError, match="RewardConfig.mode='dense' is not a reward mode"):
+        RewardConfig(mode="dense").validate()
+    with pytest.raises(ConfigError, match="carl_terminal"):
+        EnvConfig(reward={"mode": "carl", "carl_terminal": -1.0})

@@ -74,9 +74,14 @@ def test_layer_contracts_hold_and_catch_a_core_module_importing_agents(tmp_path)
 def test_install_puts_only_drivesim_in_site_packages(tmp_path):
     """`pip install .` (here into a bare target folder) installs one import name with its assets,
     and the installed copy runs on its own."""
-    site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--target", str(site), str(REPO)], check=True, capture_output=True, text=True, timeout=600)
+    src, site = tmp_path / "src", tmp_path / "site"  # build from a copy: setuptools writes build/ beside the sources
+    ignore = shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc", "*.egg-info")
+    for name in ("drivesim", "assets"):
+        shutil.copytree(REPO / name, src / name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(src)],
+                   check=True, capture_output=True, text=True, timeout=600)
     top = {p.name for p in site.iterdir() if p.name != "bin"}
     assert {n for n in top if not n.endswith(".dist-info")} == {"drivesim"}, top
     assert (site / "drivesim" / "assets" / "perception" / "perception.pt").is_file()

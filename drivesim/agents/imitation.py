@@ -157,23 +157,46 @@ def fit_actions(model: PPO, obs: Any, actions: np.ndarray, cfg: BCConfig, rng: n
     return _regress(model, policy.parameters(), mean_action, obs, actions, cfg.epochs, cfg, rng)
 
 
+def value_targets(rewards: np.ndarray, dones: np.ndarray, truncated: np.ndarray, terminal_values: np.ndarray,
+                  last_values: np.ndarray, gamma: float) -> np.ndarray:
+    """Discounted return targets (T, N) of a rollout: rewards, dones, truncated (T, N); at a
+    time-limit truncation the episode did not end, so its return is bootstrapped with the value of
+    its last observation, terminal_values (T, N) (read there only); at a real termination nothing
+    follows; after the last step the rollout is bootstrapped with last_values (N,)."""
+    targets = np.zeros_like(rewards, dtype=np.float64)
+    returns = np.asarray(last_values, dtype=np.float64)
+    for t in range(len(rewards) - 1, -1, -1):
+        after = np.where(dones[t], np.where(truncated[t], terminal_values[t], 0.0), returns)
+        returns = rewards[t] + gamma * after
+        targets[t] = returns
+    return targets
+
+
 def fit_values(model: PPO, venv: VecEnv, cfg: BCConfig, rng: np.random.Generator) -> float:
     """Drive with the cloned policy and fit the value head to its discounted returns (episodes cut
-    by the end of the drive are bootstrapped with the current value estimate)."""
+    by a time limit or by the end of the drive are bootstrapped with the current value estimate)."""
     policy, gamma = model.policy, model.gamma
     obs = venv.reset()
     seen: list[Any] = []
-    rewards, dones = np.zeros((cfg.value_steps, venv.num_envs)), np.zeros((cfg.value_steps, venv.num_envs), dtype=bool)
+    shape = (cfg.value_steps, venv.num_envs)
+    rewards, dones, truncated = np.zeros(shape), np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
+    terminal_values = np.zeros(shape)
+
+    def values(batch: Any) -> np.ndarray:
+        with torch.no_grad():
+            return policy.predict_values(policy.obs_to_tensor(batch)[0]).cpu().numpy().ravel()
+
     for t in range(cfg.value_steps):
         seen.append(_copy(obs))
         action, _ = model.predict(obs, deterministic=False)
-        obs, rewards[t], dones[t], _ = venv.step(action)
-    with torch.no_grad():
-        returns = policy.predict_values(policy.obs_to_tensor(obs)[0]).cpu().numpy().ravel()
-    targets = np.zeros_like(rewards)
-    for t in range(cfg.value_steps - 1, -1, -1):
-        returns = rewards[t] + gamma * returns * ~dones[t]
-        targets[t] = returns
+        obs, rewards[t], dones[t], infos = venv.step(action)
+        for i in np.flatnonzero(dones[t]):
+            if infos[i].get("TimeLimit.truncated", False):
+                truncated[t, i] = True
+                last = infos[i]["terminal_observation"]
+                last = {k: v[None] for k, v in last.items()} if isinstance(last, dict) else last[None]
+                terminal_values[t, i] = values(last)[0]
+    targets = value_targets(rewards, dones, truncated, terminal_values, values(obs), gamma)
     params = list(policy.mlp_extractor.value_net.parameters()) + list(policy.value_net.parameters())
     if not policy.share_features_extractor:
         params += list(policy.vf_features_extractor.parameters())

@@ -35,7 +35,7 @@ from drivesim.agents.extractor import PerceptionExtractor
 from drivesim.agents.features_env import OBS_MODES, Group, SuiteVecEnv
 from drivesim.agents.imitation import BCConfig, pretrain
 from drivesim.agents.policy import PolicyAgent
-from drivesim.config import EnvConfig
+from drivesim.config import REWARD_MODES, EnvConfig
 from drivesim.evaluation import episode_seeds, run_rows, select_scenarios
 from drivesim.metrics import summarize
 
@@ -73,6 +73,7 @@ class PPOConfig:
     eval_episodes: int = 3  # per scenario, on validation seeds
     k: int = 4  # detections per class in the feature vector
     reward: tuple[tuple[str, float], ...] = ()  # RewardConfig weight overrides for training, e.g. (("collision", 30.0),)
+    reward_mode: str = "additive"  # RewardConfig.mode for training: additive | carl (CaRL-style)
     extractor: str = "nature"  # pixels only: nature (SB3's CNN) | perception (fine-tune the perception CNN end to end)
 
     def validate(self) -> None:
@@ -84,6 +85,8 @@ class PPOConfig:
                 raise ValueError(f"PPOConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.extractor not in EXTRACTORS:
             raise ValueError(f"--extractor {self.extractor!r} unknown; allowed {EXTRACTORS}")
+        if self.reward_mode not in REWARD_MODES:
+            raise ValueError(f"--reward-mode {self.reward_mode!r} unknown; allowed {REWARD_MODES}")
         if self.bc_steps < -1 or self.eval_every < 0:
             raise ValueError("--bc-steps must be >= -1 and --eval-every >= 0")
 
@@ -99,12 +102,13 @@ def training_scenarios(spec: str) -> list[tuple[str, Any]]:
     return [(s.name, s.config) for s in select_scenarios(spec)]
 
 
-def with_reward(scenarios: list[tuple[str, Any]], reward: tuple[tuple[str, float], ...]) -> list[tuple[str, Any]]:
-    """The scenarios with RewardConfig weights overridden (validated: an unknown term or a weight out
-    of range is a ConfigError naming it)."""
-    if not reward:
+def with_reward(scenarios: list[tuple[str, Any]], reward: tuple[tuple[str, float], ...],
+                mode: str = "additive") -> list[tuple[str, Any]]:
+    """The scenarios with the reward mode set and RewardConfig weights overridden (validated: an
+    unknown term or a weight out of range is a ConfigError naming it)."""
+    if not reward and mode == "additive":
         return scenarios
-    return [(name, config.replace(reward=dict(reward))) for name, config in scenarios]
+    return [(name, config.replace(reward={"mode": mode, **dict(reward)})) for name, config in scenarios]
 
 
 def make_env(cfg: PPOConfig, scenarios: list[tuple[str, Any]] | None = None, part: int = 0) -> SuiteVecEnv:
@@ -239,7 +243,7 @@ def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    scenarios = with_reward(training_scenarios(cfg.scenarios), cfg.reward)
+    scenarios = with_reward(training_scenarios(cfg.scenarios), cfg.reward, cfg.reward_mode)
     easy = [s for s in scenarios if s[0] in EASY_SCENARIOS] if cfg.curriculum and not resume else []
     stages = ([(easy, int(cfg.total_steps * CURRICULUM_FRACTION)),
                (scenarios, cfg.total_steps - int(cfg.total_steps * CURRICULUM_FRACTION))] if easy

@@ -14,7 +14,7 @@ from drivesim.apps import report
 from drivesim.apps.bench import OBS_MODES, run_bench, to_json
 from drivesim.apps.demo import run_demo
 from drivesim.apps.evaluate import evaluate
-from drivesim.config import OBSERVATION_KEYS
+from drivesim.config import OBSERVATION_KEYS, REWARD_MODES
 from drivesim.scenarios.loader import list_scenarios
 
 AGENT_NAMES = "expert, random, keyboard, ppo (the shipped policy) or ppo:PATH"
@@ -146,7 +146,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = PPOConfig(obs=args.obs, n_envs=args.n_envs, total_steps=args.total_steps, out=args.out, device=args.device,
                     seed=args.seed, scenarios=args.scenarios, curriculum=args.curriculum, bc_steps=args.bc_steps,
                     n_steps=args.n_steps, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
-                    extractor=args.extractor, reward=tuple(_reward_overrides(args.reward)))
+                    extractor=args.extractor, reward=tuple(_reward_overrides(args.reward)),
+                    reward_mode=args.reward_mode)
     path = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(f"wrote {path}")
     return 0
@@ -238,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="env steps of behaviour cloning from the expert before PPO (-1: min(total, 600k); 0: none)")
     tr.add_argument("--reward", action="append", default=[], metavar="TERM=WEIGHT",
                     help="override a reward weight for training, e.g. --reward collision=30 (repeatable)")
+    tr.add_argument("--reward-mode", choices=REWARD_MODES, default="additive",
+                    help="additive: weighted named terms (default); carl: route-completion gain x soft penalty "
+                         "factors, episodes end on infractions (docs/agents.md)")
     tr.add_argument("--extractor", choices=("nature", "perception"), default="nature",
                     help="with --obs pixels: SB3's CNN (nature) or the perception CNN fine-tuned end to end")
     tr.add_argument("--eval-every", type=int, default=200_000, help="evaluate on validation seeds every N steps (0: never)")

@@ -102,3 +102,19 @@ def test_pretrain_runs_dagger_rounds_and_sets_exploration():
 def test_suite_env_rejects_empty_groups():
     with pytest.raises(ValueError, match="at least one"):
         SuiteVecEnv([], "oracle")
+
+
+def test_value_targets_bootstrap_at_time_limits_not_at_terminations():
+    """Hand-computed, gamma 0.5, two envs over three steps: env 0 is truncated at t=1 (its target
+    there bootstraps with the value 8 of its last observation), env 1 terminates at t=1 (nothing
+    follows); both are bootstrapped with the last values (4, 6) after t=2."""
+    from drivesim.agents.imitation import value_targets
+
+    rewards = np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
+    dones = np.array([[False, False], [True, True], [False, False]])
+    truncated = np.array([[False, False], [True, False], [False, False]])
+    terminal_values = np.array([[0.0, 0.0], [8.0, 99.0], [0.0, 0.0]])  # 99: a terminated env's value is never read
+    targets = value_targets(rewards, dones, truncated, terminal_values, np.array([4.0, 6.0]), 0.5)
+    np.testing.assert_allclose(targets[2], [3 + 0.5 * 4, 3 + 0.5 * 6])
+    np.testing.assert_allclose(targets[1], [2 + 0.5 * 8, 2.0])
+    np.testing.assert_allclose(targets[0], [1 + 0.5 * 6.0, 1 + 0.5 * 2.0])

@@ -134,3 +134,24 @@ def test_reward_overrides_reach_every_training_scenario():
 
     scenarios = with_reward(training_scenarios("red_light,jaywalker"), (("collision", 30.0), ("stuck", 1.0)))
     assert all(c.reward.collision == 30.0 and c.reward.stuck == 1.0 for _, c in scenarios)
+
+
+def test_carl_reward_mode_reaches_training_and_trains(tmp_path):
+    """`--reward-mode carl`: every training world gets the CaRL-style reward; a tiny run trains, and
+    the training rewards are route fractions (|r| <= the terminal penalty), not metres x weights."""
+    from drivesim.agents.features_env import SuiteVecEnv
+    from drivesim.agents.ppo import PPOConfig, make_env, training_scenarios, with_reward
+
+    scenarios = with_reward(training_scenarios("red_light,jaywalker"), (("carl_terminal", 2.0),), "carl")
+    assert all(c.reward.mode == "carl" and c.reward.carl_terminal == 2.0 for _, c in scenarios)
+    env = make_env(PPOConfig(obs="oracle", n_envs=2, reward_mode="carl"), scenarios)
+    assert isinstance(env, SuiteVecEnv)
+    env.reset()
+    rewards = np.concatenate([env.step(np.tile([0.0, 0.6], (2, 1)))[1] for _ in range(30)])
+    assert np.all(np.abs(rewards) <= 2.0) and rewards.max() < 0.05  # a step gains a small fraction of the route
+    env.close()
+    out = _cli("train", "--obs", "oracle", "--reward-mode", "carl", "--total-steps", "256", "--n-envs", "2",
+               "--n-steps", "128", "--bc-steps", "0", "--eval-every", "0", "--out", str(tmp_path / "carl"),
+               "--no-progress", "--device", "cpu")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "carl" / "model.zip").is_file()
