@@ -62,8 +62,9 @@ def driving_score(completion: float, counts: Mapping[str, int]) -> float:
 
 
 def episode_outcome(events: Mapping[str, np.ndarray], b: int = 0) -> str:
-    """The event that ended episode b (a terminating event or timeout), '-' if none."""
-    for name in (*TERMINATING, "timeout"):
+    """The event that ended episode b (a terminating event, a red light or leaving the road in the
+    carl reward mode, or the timeout), '-' if none."""
+    for name in (*TERMINATING, "red_light", "off_road", "timeout"):
         if bool(events[name][b]):
             return name
     return "-"
