@@ -4,7 +4,7 @@ Each scenario runs `--episodes` seeds as one batch (the `drivesim evaluate` metr
 episode is filmed from behind the car with a HUD. With a display the frames are shown in a window
 as they are made; always they go to `--out/demo.mp4` (H.264, plays in browsers) and a small
 `demo.gif` preview, and the evaluation table is printed and written to `--out/report.md` and `--out/report.html` (with the
-film inline). No GPU and no downloads needed.
+plots and the film inline). No GPU and no downloads needed.
 """
 
 from __future__ import annotations
@@ -110,10 +110,10 @@ def run_demo(args: argparse.Namespace, agent: Agent) -> int:
     finally:
         film.close()
     metrics = suite_metrics(records, args.agent, suite, args.episodes, args.seed, time.perf_counter() - start)
-    write_report(metrics, out, plots=False, videos={"demo (first episode of each scenario)": film.path},
+    write_report(metrics, out, videos={"demo (first episode of each scenario)": film.path},
                  title=f"drivesim demo: {args.agent}")
     print()
     print(markdown_report(metrics))
-    print(f"wrote {film.path} ({film.frames} frames, H.264), {film.gif_path}, {out / 'report.md'} and "
-          f"{out / 'report.html'} in {time.perf_counter() - start:.0f} s")
+    print(f"wrote {film.path} ({film.frames} frames, H.264), {film.gif_path}, {out / 'report.md'}, "
+          f"{out / 'report.html'} and plots in {time.perf_counter() - start:.0f} s")
     return 0

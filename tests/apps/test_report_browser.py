@@ -83,6 +83,9 @@ def test_demo_film_plays_in_headless_chromium(tmp_path: Path) -> None:
     driver = _browser()
     try:
         driver.get((tmp_path / "report.html").as_uri())
+        images = driver.find_elements("css selector", "img")
+        assert len(images) == 2 and all(
+            driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", i) > 0 for i in images)
         (video,) = driver.find_elements("css selector", "video")
         assert driver.execute_async_script(_WAIT_FOR_METADATA, video) == pytest.approx(3.0, abs=0.2)  # 30 frames
         assert driver.execute_async_script(_PLAY, video) > 0
