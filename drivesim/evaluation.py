@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -44,11 +44,13 @@ class _Tracker:
                    z(), z())
 
 
-def select_scenarios(spec: str) -> list[Scenario]:
-    """`all` or a comma-separated list of names/paths."""
-    if spec == "all":
-        return list_scenarios()
-    return [load_scenario(name.strip()) for name in spec.split(",") if name.strip()]
+def select_scenarios(spec: str, max_steps: int | None = None) -> list[Scenario]:
+    """`all` or a comma-separated list of names/paths; `max_steps` caps every episode (a quick
+    look: scores are then not comparable with full-length runs)."""
+    suite = list_scenarios() if spec == "all" else [load_scenario(n.strip()) for n in spec.split(",") if n.strip()]
+    if max_steps:
+        suite = [replace(s, config=s.config.replace(max_episode_steps=max_steps)) for s in suite]
+    return suite
 
 
 Watch = Callable[[World, int, float], None]  # (world, row, return so far) after every step of that row's episode

@@ -11,6 +11,7 @@ from typing import NamedTuple
 import numpy as np
 
 from drivesim.actors.driver import CAR_VIEW, PED_RADIUS, PED_VIEW
+from drivesim.config import REWARD_MODES, RewardMode
 from drivesim.geometry import boxes_overlap
 from drivesim.jit import inner, kernel
 from drivesim.map.city import DRIVABLE, MapArrays, Surface
@@ -26,7 +27,7 @@ TERMINATING_MASK = np.array([name in TERMINATING for name in EVENT_NAMES])
 (COLLISION_VEHICLE, COLLISION_PEDESTRIAN, COLLISION_STATIC, RED_LIGHT, OFF_ROAD, WRONG_WAY, GOAL, OFF_ROUTE, STUCK,
  TIMEOUT) = range(len(EVENT_NAMES))
 PER_SECOND = ("off_road", "wrong_way", "lane_keeping", "speeding", "comfort")
-ADDITIVE, CARL = 0, 1  # reward modes (index in config.REWARD_MODES)
+CARL = REWARD_MODES.index(RewardMode.CARL)  # WORLD.reward_mode of the carl mode (index in REWARD_MODES)
 CARL_ENDS = (COLLISION_VEHICLE, COLLISION_PEDESTRIAN, COLLISION_STATIC, RED_LIGHT, OFF_ROAD, OFF_ROUTE, STUCK)
 CARL_ENDS_MASK = np.array([i in CARL_ENDS for i in range(len(EVENT_NAMES))])  # events that end a carl episode
 
@@ -117,12 +118,23 @@ def hits(car: Footprint, cars: np.ndarray, peds: np.ndarray, car_hit: np.ndarray
 
 
 @inner
+def _over_limit(inp: RewardInputs) -> float:
+    """Speed above the limit as a fraction of the limit (0 at or below it)."""
+    return max(inp.speed - inp.speed_limit, 0.0) / inp.speed_limit
+
+
+@inner
+def _discomfort(inp: RewardInputs) -> float:
+    """|jerk| / 10 m/s^3 (at most 3) + |steer rate| / max steer rate."""
+    return min(abs(inp.jerk) / 10.0, 3.0) + abs(inp.steer_rate) / inp.max_steer_rate
+
+
+@inner
 def carl_factors(events: np.ndarray, inp: RewardInputs) -> float:
     """Product of the CaRL-style soft penalty factors, each in [0, 1]: speeding 1 - min(over / limit,
     1); lane centre 1 - 0.5 min(|lateral| / lane width, 1); comfort 1 - 0.5 min(discomfort / 2, 1)
     (discomfort as in the additive comfort term); wrong way 0.5."""
-    over = max(inp.speed - inp.speed_limit, 0.0) / inp.speed_limit
-    discomfort = min(abs(inp.jerk) / 10.0, 3.0) + abs(inp.steer_rate) / inp.max_steer_rate
+    over, discomfort = _over_limit(inp), _discomfort(inp)
     speeding = 1.0 - min(over, 1.0)
     lane = 1.0 - 0.5 * min(abs(inp.lateral) / inp.lane_width, 1.0)
     comfort = 1.0 - 0.5 * min(discomfort / 2.0, 1.0)
@@ -158,8 +170,7 @@ def reward_terms_into(events: np.ndarray, inp: RewardInputs, weights: np.ndarray
             out[10] = -terminal
     else:
         lateral = min(abs(inp.lateral) / inp.lane_width, 2.0)
-        over = max(inp.speed - inp.speed_limit, 0.0) / inp.speed_limit
-        discomfort = min(abs(inp.jerk) / 10.0, 3.0) + abs(inp.steer_rate) / inp.max_steer_rate
+        over, discomfort = _over_limit(inp), _discomfort(inp)
         out[0] = weights[0] * inp.progress_delta
         out[1] = -weights[1] * collision
         out[2] = -weights[2] * events[RED_LIGHT]
@@ -234,7 +245,7 @@ def reward_terms(events: dict[str, np.ndarray], progress_delta: np.ndarray, late
                                            axis=1))
     weights = np.array([getattr(cfg, name) for name in REWARD_TERMS], dtype=np.float64)
     out = np.zeros((len(ev), len(REWARD_TERMS)))
-    mode = 1 if cfg.mode == "carl" else 0
+    mode = REWARD_MODES.index(cfg.mode)
     _terms_many(ev, inputs, np.array([speed_limit, max_steer_rate, lane_width], dtype=np.float64), weights, mode,
                 float(cfg.carl_terminal), float(dt), out)
     return {name: out[:, i] for i, name in enumerate(REWARD_TERMS)}

@@ -25,7 +25,6 @@ class KeyboardAgent(BaseAgent):
                 os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.name == "nt"):
             raise RuntimeError("the keyboard agent needs a display; use `drivesim play` interactively, or "
                                "--agent expert|random|ppo:PATH headless")
-
         self.window = PygameWindow("drivesim evaluate: keyboard")
         self.action = np.zeros(2)
 

@@ -62,8 +62,6 @@ def _random_actions(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndar
 
 def bench_single(config: EnvConfig, seconds: float, seed: int = 0) -> float:
     """Steps/s of `gymnasium.make("drivesim/CityDrive-v0")` with random actions."""
-
-
     env = gym.make(ENV_ID, config=config)
     env.reset(seed=seed)
     actions = _random_actions(np.random.default_rng(seed), (256,))
@@ -96,7 +94,6 @@ def _bench_vector(env, act, seconds: float, batch_size: int) -> float:
 
 
 def bench_batched(config: EnvConfig, batch_size: int, seconds: float, seed: int = 0) -> float:
-
     env = CityDriveVectorEnv(batch_size, config)
     env.reset(seed=seed)
     actions = _random_actions(np.random.default_rng(seed), (64, batch_size))
@@ -105,7 +102,6 @@ def bench_batched(config: EnvConfig, batch_size: int, seconds: float, seed: int 
 
 def bench_expert(config: EnvConfig, batch_size: int, seconds: float, seed: int = 0) -> float:
     """The autopilot drives every world: its actions are computed each step (included)."""
-
     env = CityDriveVectorEnv(batch_size, config)
     env.reset(seed=seed)
     return _bench_vector(env, lambda k: autopilot_actions(env.world), seconds, batch_size)
@@ -113,7 +109,6 @@ def bench_expert(config: EnvConfig, batch_size: int, seconds: float, seed: int =
 
 def bench_suite(batch_size: int, seconds: float, observations: tuple[str, ...], seed: int = 0) -> float:
     """One batch mixing every scenario of the suite, random actions."""
-
     suite = [s.config.replace(observations=observations) for s in list_scenarios()]
     env = CityDriveVectorEnv(configs=[suite[i % len(suite)] for i in range(batch_size)])
     env.reset(seed=seed)
@@ -124,7 +119,6 @@ def bench_suite(batch_size: int, seconds: float, observations: tuple[str, ...], 
 def bench_labels(config: EnvConfig, batch_size: int, seconds: float, seed: int = 0) -> tuple[float, float]:
     """Env-steps/s of camera + lidar + state without and with `camera_labels` (labels in every
     info), measured in alternating rounds (best round of each), so machine noise hits both alike."""
-
     cfg = config.replace(observations=("camera", "lidar", "state"))
     envs = [CityDriveVectorEnv(batch_size, cfg.replace(camera_labels=flag)) for flag in (False, True)]
     actions = _random_actions(np.random.default_rng(seed), (64, batch_size))
@@ -204,8 +198,6 @@ def _print_row(r: BenchResult) -> None:
 
 
 def to_json(results: list[BenchResult]) -> str:
-
-
     meta = {"python": platform.python_version(), "machine": platform.machine(), "numpy": np.__version__,
             "numba": numba.__version__, "cpu_count": os.cpu_count()}
     return json.dumps({"meta": meta, "results": [asdict(r) for r in results]}, indent=2)

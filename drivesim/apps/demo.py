@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -93,9 +92,7 @@ class Film:
 def run_demo(args: argparse.Namespace, agent: Agent) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    suite = select_scenarios(args.scenarios)
-    if args.max_steps:
-        suite = [replace(s, config=s.config.replace(max_episode_steps=args.max_steps)) for s in suite]
+    suite = select_scenarios(args.scenarios, args.max_steps)
     window = has_display() and not args.no_window
     film = Film(out, int(round(1 / suite[0].config.dt)), window)
     where = "a window and " if window else ""

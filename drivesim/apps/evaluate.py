@@ -3,7 +3,6 @@ report.md, report.html, plots and, with `--video`, an H.264 MP4 of each scenario
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +35,7 @@ def evaluate(agent: Agent, agent_name: str, scenarios: str = "all", episodes: in
     returns the metrics. `max_steps` caps every episode (a quick look; scores are not comparable)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    suite = select_scenarios(scenarios)
-    if max_steps:
-        suite = [replace(s, config=s.config.replace(max_episode_steps=max_steps)) for s in suite]
+    suite = select_scenarios(scenarios, max_steps)
     films: dict[str, EpisodeFilm] = {}
 
     def watch(scenario: Scenario) -> EpisodeFilm | None:

@@ -33,9 +33,8 @@ def write_report(metrics: dict[str, Any], out: Path, plots: bool = True, videos:
     out.mkdir(parents=True, exist_ok=True)
     written = [_write(out / "metrics.json", json.dumps(metrics, indent=2, allow_nan=True)),
                _write(out / "report.md", markdown_report(metrics))]
-    if plots:
-        written += write_plots(metrics, out)
-    images = [out / name for name in PLOTS if (out / name).is_file()] if plots else []
+    images = write_plots(metrics, out) if plots else []
+    written += images
     written.append(_write(out / "report.html", html_report(metrics, out, images, videos or {}, title)))
     return written
 
