@@ -12,7 +12,7 @@ import numpy as np
 from drivesim import rng
 from drivesim import route as routing
 from drivesim.actors.driver import CAR_LENGTH, CAR_WIDTH
-from drivesim.actors.pedestrians import next_segment, segment_pose
+from drivesim.actors.pedestrians import PED_GAP, next_segment, place
 from drivesim.actors.signals import update_lights
 from drivesim.actors.traffic import choose_next
 from drivesim.jit import inner, kernel
@@ -27,6 +27,7 @@ LEAD_CAR_GAP = 15.0  # [m] centre distance of the scenario lead car ahead of the
 LEAD_CAR_SLOT = 1  # the first NPC slot
 BEFORE_SIGNAL = 1  # index of StartKind.BEFORE_SIGNAL in params.START_KINDS
 KEY_OFFSET = 1 << 20  # keys of a second draw in a stream (beyond any actor or slot index)
+SPAWN_TRIES = 4  # positions tried for a pedestrian before it may stand close to another one
 EGO = 0  # car slot of the controlled car
 _ROAD, _SIDEWALK = int(LaneKind.ROAD), int(PedPathKind.SIDEWALK)
 
@@ -226,6 +227,17 @@ def _place_lead_car(maps: MapArrays, params: WorldParams, state: SimState, m: in
 
 
 @inner
+def _crowded(peds: np.ndarray, w: int, p: int) -> bool:
+    """Pedestrian p stands closer than PED_GAP to an active one of lower index."""
+    q = peds[w, p]
+    for k in range(p):
+        o = peds[w, k]
+        if o.active and (o.x - q.x) ** 2 + (o.y - q.y) ** 2 < PED_GAP * PED_GAP:
+            return True
+    return False
+
+
+@inner
 def _reset_pedestrians(maps: MapArrays, params: WorldParams, state: SimState, ws: Workspace, m: int, w: int,
                        seed: np.uint64, episode: int) -> None:
     """Pedestrian p on a random sidewalk segment (distinct), at a random position; pedestrians that
@@ -244,8 +256,12 @@ def _reset_pedestrians(maps: MapArrays, params: WorldParams, state: SimState, ws
         q.active = seg >= 0
         seg = max(seg, 0)
         q.seg, q.jaywalker = seg, rng.uniform4(seed, episode, rng.Stream.PED_JAYWALK, p) < world.jaywalk_share
-        q.s = rng.uniform4(seed, episode, rng.Stream.PED_SPAWN, p + KEY_OFFSET) * maps.paths[m, seg].length
         q.speed = world.ped_speed * (0.75 + 0.5 * rng.uniform4(seed, episode, rng.Stream.PED_SPEED, p))
         q.next = next_segment(maps.paths, m, seg, q.jaywalker, rng.uniform4(seed, episode, rng.Stream.PED_TURN, p))
-        q.x, q.y, q.yaw = segment_pose(maps.paths, m, seg, q.s)
-        q.moving, q.script_left = q.active, 0.0
+        for attempt in range(SPAWN_TRIES):  # a position at least PED_GAP from everyone placed before, if one is found
+            u = rng.uniform4(seed, episode, rng.Stream.PED_SPAWN, p + KEY_OFFSET * (1 + attempt))
+            q.s = u * maps.paths[m, seg].length
+            place(q, maps.paths, m, 0.0)
+            if not _crowded(state.peds, w, p):
+                break
+        q.moving, q.script_left, q.blocker = q.active, 0.0, -1

@@ -68,10 +68,12 @@ PEDESTRIAN = np.dtype([
     ("speed", np.float64),  # [m/s] walking speed
     ("jaywalker", np.bool_),
     ("active", np.bool_),
-    ("x", np.float64), ("y", np.float64),  # [m]
+    ("x", np.float64), ("y", np.float64),  # [m] path point + sideways offset
     ("yaw", np.float64),  # [rad] walking direction
+    ("ox", np.float64), ("oy", np.float64),  # [m] sideways offset from the path's centre line (keeping right)
     ("moving", np.bool_),  # walked this step (False while waiting at a kerb)
     ("script_left", np.float64),  # [m] a scripted pedestrian still walks straight this far (0: not scripted)
+    ("blocker", np.int64),  # pedestrian it waited for last step to keep its personal space (-1: none)
 ], align=True)
 
 
@@ -94,8 +96,10 @@ def allocate(b: int, cars: int, peds: int, route_lanes: int, nodes: int, lanes: 
     car["next"], car["brake_until"] = -1, -1.0
     route = np.zeros(b, dtype=ROUTE)
     route["n"], route["total"] = 1, 1.0
+    ped = np.zeros((b, peds), dtype=PEDESTRIAN)
+    ped["blocker"] = -1
     return SimState(np.zeros(b, dtype=CLOCK), car, route, np.full((b, route_lanes), -1, dtype=np.int64),
-                    np.zeros((b, route_lanes)), np.zeros(b, dtype=EGO), np.zeros((b, peds), dtype=PEDESTRIAN),
+                    np.zeros((b, route_lanes)), np.zeros(b, dtype=EGO), ped,
                     np.zeros((b, nodes)), np.zeros((b, lanes), dtype=np.int8))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from drivesim.actors.pedestrians import choose_next_segment, pedestrian_pose
+from drivesim.actors.pedestrians import KEEP_RIGHT, PED_GAP, choose_next_segment, pedestrian_pose
 from drivesim.actors.signals import walk_signal
 from drivesim.map.city import PedPathKind
 from drivesim.world import World
@@ -49,7 +49,9 @@ def test_pedestrians_stay_on_their_segments(ped_run):
         length = world.pool.ped_len[m, peds.seg]
         act = peds.active
         assert np.all(peds.seg[act] < world.pool.n_ped[world.map_idx][:, None].repeat(peds.seg.shape[1], 1)[act])
-        assert np.all(_segment_distance(peds.x, peds.y, a, b)[act] < 1e-9)
+        # on the segment's centre line but for the sideways offset, which is at most KEEP_RIGHT
+        assert np.all(_segment_distance(peds.x - peds.ox, peds.y - peds.oy, a, b)[act] < 1e-9)
+        assert np.all(np.hypot(peds.ox, peds.oy)[act] <= KEEP_RIGHT + 1e-9)
         assert np.all((peds.s[act] >= 0.0) & (peds.s[act] <= length[act] + 1e-9))
         for arr in (peds.x, peds.y, peds.s, peds.yaw):
             assert np.all(np.isfinite(arr))
@@ -122,17 +124,34 @@ def _kerb_setup():
     raise AssertionError("no signalised crosswalk in the test map")
 
 
-def _one_ped(seg, nxt, s, jaywalker=False, speed=1.4) -> World:
-    """A world with one pedestrian on `seg` (heading for `nxt`) and only the ego, parked far away."""
-    world = World(small_env_config(n_cars=0, n_pedestrians=1), 1)
+def _peds(*placed: tuple) -> World:
+    """A world with pedestrians placed by hand, (seg, next, s[, speed, moving]) each, keeping right
+    of their segments, and only the ego, parked far away."""
+    world = World(small_env_config(n_cars=0, n_pedestrians=len(placed)), 1)
     world.reset(np.array([0]), np.array([0]))
     move_ego_away(world)
     q = world.peds
-    x, y, yaw = pedestrian_pose(POOL, np.zeros(1, dtype=np.int64), np.array([seg]), np.array([s]))
-    q.seg[0, 0], q.next[0, 0], q.s[0, 0], q.speed[0, 0], q.jaywalker[0, 0] = seg, nxt, s, speed, jaywalker
-    q.active[0, 0], q.moving[0, 0], q.script_left[0, 0] = True, True, 0.0
-    q.x[0, 0], q.y[0, 0], q.yaw[0, 0] = x[0], y[0], yaw[0]
+    for k, (seg, nxt, s, *rest) in enumerate(placed):
+        speed, moving = (rest + [1.4, True][len(rest):])[:2]
+        x, y, yaw = pedestrian_pose(POOL, np.zeros(1, dtype=np.int64), np.array([seg]), np.array([s]))
+        q.seg[0, k], q.next[0, k], q.s[0, k], q.speed[0, k], q.jaywalker[0, k] = seg, nxt, s, speed, False
+        q.active[0, k], q.moving[0, k], q.script_left[0, k], q.blocker[0, k] = True, moving, 0.0, -1
+        q.ox[0, k], q.oy[0, k] = KEEP_RIGHT * np.sin(yaw[0]), -KEEP_RIGHT * np.cos(yaw[0])
+        q.x[0, k], q.y[0, k], q.yaw[0, k] = x[0] + q.ox[0, k], y[0] + q.oy[0, k], yaw[0]
     return world
+
+
+def _one_ped(seg, nxt, s, jaywalker=False, speed=1.4) -> World:
+    """A world with one pedestrian on `seg` (heading for `nxt`) and only the ego, parked far away."""
+    world = _peds((seg, nxt, s, speed))
+    world.peds.jaywalker[0, 0] = jaywalker
+    return world
+
+
+def _right(seg: int) -> np.ndarray:
+    """The KEEP_RIGHT offset [m] of someone walking along `seg`."""
+    d = (M0.ped_b[seg] - M0.ped_a[seg]) / M0.ped_len[seg]
+    return KEEP_RIGHT * np.array([d[1], -d[0]])
 
 
 def _step(world, walk: bool, car_xy=(-500.0, -500.0), car_speed=0.0, car_yaw=0.0):
@@ -159,7 +178,7 @@ def test_waits_at_kerb_until_walk_then_crosses():
         assert peds.seg[0, 0] == seg and peds.next[0, 0] == cross
         assert peds.s[0, 0] == pytest.approx(length)
         assert not peds.moving[0, 0]
-        np.testing.assert_allclose([peds.x[0, 0], peds.y[0, 0]], M0.ped_b[seg], atol=1e-9)
+        np.testing.assert_allclose([peds.x[0, 0], peds.y[0, 0]], M0.ped_b[seg] + _right(seg), atol=1e-9)
     peds = _step(world, walk=True)
     assert peds.seg[0, 0] == cross
     assert peds.moving[0, 0]
@@ -213,9 +232,11 @@ def test_pedestrian_on_the_road_does_not_walk_into_a_car():
 
 
 def _crossing_frame():
+    """Where someone starting to cross stands (the crosswalk's start, keeping right), the crossing
+    direction and its left normal."""
     a, b = M0.ped_a[CROSS], M0.ped_b[CROSS]
     u = (b - a) / np.linalg.norm(b - a)
-    return a, u, np.array([-u[1], u[0]])
+    return a + _right(CROSS), u, np.array([-u[1], u[0]])
 
 
 def test_pedestrian_in_front_of_a_moving_car_walks_on():
@@ -271,3 +292,74 @@ def test_choose_next_segment_respects_jaywalk_flag():
                 picked[flag].add(int(M0.ped_kind[n]))
     assert PedPathKind.JAYWALK not in picked[False]
     assert PedPathKind.JAYWALK in picked[True]
+
+
+# ------------------------------------------------------------------------ personal space
+def test_pedestrians_keep_apart(ped_run):
+    """Hardly anyone stands inside someone else: of the pairs closer than 1.5 m, few are closer than
+    0.5 m (passing someone at a corner, or cut in on), none at the same spot."""
+    world, snaps, _ = ped_run
+    close = very_close = 0
+    for peds in snaps[100::10]:
+        d = np.hypot(peds.x[:, :, None] - peds.x[:, None], peds.y[:, :, None] - peds.y[:, None])
+        both = peds.active[:, :, None] & peds.active[:, None] & ~np.eye(peds.x.shape[1], dtype=bool)
+        close += int((both & (d < 1.5)).sum())
+        very_close += int((both & (d < 0.5)).sum())
+        assert not np.any(both & (d < 0.05))
+    assert close > 50 and very_close <= 0.05 * close
+
+
+def test_queue_at_the_kerb_keeps_personal_space():
+    """Four people walking to a kerb with no walk signal stand in a queue, PED_GAP apart."""
+    length = M0.ped_len[SEG]
+    world = _peds(*[(SEG, CROSS, max(length - 1.5 - 2.0 * k, 0.0), 1.4 + 0.1 * k) for k in range(4)])
+    for _ in range(80):
+        peds = _step(world, walk=False)
+    assert not peds.moving[0].any() and (peds.seg[0] == SEG).all()
+    xy = np.stack([peds.x[0], peds.y[0]], axis=1)
+    d = np.linalg.norm(xy[:, None] - xy[None], axis=-1) + np.eye(4) * 10
+    assert d.min() >= PED_GAP - 1e-9
+    assert peds.s[0, 0] == pytest.approx(length)  # the first one waits at the kerb itself
+    assert (peds.blocker[0, 1:] >= 0).all() and peds.blocker[0, 0] == -1
+
+
+def test_faster_walker_keeps_behind_a_slower_one():
+    world = _peds((SEG, CROSS, 0.0, 1.8), (SEG, CROSS, 1.2, 1.0))
+    gaps = []
+    for _ in range(int(M0.ped_len[SEG] / 0.1 / 1.0 * 0.6)):
+        peds = _step(world, walk=False)
+        gaps.append(peds.s[0, 1] - peds.s[0, 0])
+    assert min(gaps) >= PED_GAP - 1e-9 and min(gaps) < PED_GAP + 0.2  # caught up, then kept the gap
+
+
+def _reverse(seg: int) -> int:
+    """The sidewalk segment running the other way along `seg`."""
+    for r in range(len(M0.ped_len)):
+        if np.allclose(M0.ped_a[r], M0.ped_b[seg]) and np.allclose(M0.ped_b[r], M0.ped_a[seg]):
+            return r
+    raise AssertionError(f"no reverse of sidewalk segment {seg}")
+
+
+def test_oncoming_walkers_pass_on_their_right():
+    seg = max(np.flatnonzero(M0.ped_kind == PedPathKind.SIDEWALK), key=lambda k: M0.ped_len[k])
+    rev = _reverse(seg)
+    length = M0.ped_len[seg]
+    world = _peds((seg, int(M0.ped_next[seg, 0]), 0.3 * length), (rev, int(M0.ped_next[rev, 0]), 0.3 * length))
+    closest = np.inf
+    for _ in range(int(0.4 * length / (1.4 * DT)) + 5):
+        peds = _step(world, walk=False)
+        assert peds.moving[0].all()
+        closest = min(closest, float(np.hypot(peds.x[0, 0] - peds.x[0, 1], peds.y[0, 0] - peds.y[0, 1])))
+    assert peds.s[0, 0] > 0.7 * length - 1e-6 and peds.s[0, 1] > 0.7 * length - 1e-6  # both got past
+    assert closest == pytest.approx(2 * KEEP_RIGHT, abs=0.05)  # side by side, each on their right
+
+
+def test_two_people_standing_face_to_face_do_not_wait_for_each_other_forever():
+    seg = max(np.flatnonzero(M0.ped_kind == PedPathKind.SIDEWALK), key=lambda k: M0.ped_len[k])
+    rev = _reverse(seg)
+    length = M0.ped_len[seg]
+    world = _peds((seg, int(M0.ped_next[seg, 0]), 0.5 * length - 0.4, 1.4, False),
+                  (rev, int(M0.ped_next[rev, 0]), 0.5 * length - 0.4, 1.4, False))
+    for _ in range(3):
+        peds = _step(world, walk=False)
+    assert peds.moving[0].all()  # the cycle (each waits for the other) is found and broken
