@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, get_type_hints
 
-OBSERVATION_KEYS = ("camera", "lidar", "state")  # sensor names accepted in `observations`
+OBSERVATION_KEYS = ("camera", "lidar", "state", "route")  # sensor names accepted in `observations`
 
 
 class ConfigError(ValueError):
@@ -125,6 +125,8 @@ class CameraConfig:
     noise_std: float = 0.0  # std of additive Gaussian pixel noise [0-255 units], in [0, 50]
     colour_jitter: float = 0.0  # max relative per-channel gain change per episode, in [0, 0.5]
     dusk: bool = False  # darker, bluish palette with lit traffic lights
+    history: int = 0  # [steps] also render the scene this many steps earlier, seen from the current pose
+    # (observation `camera_history`: what stands still lines up, what moves shows its motion), in [0, 50]
 
     def validate(self) -> None:
         _check_range("CameraConfig", "width", self.width, 16, 1024)
@@ -134,6 +136,7 @@ class CameraConfig:
         _check_range("CameraConfig", "min_pedestrian_px", self.min_pedestrian_px, 1.0, 20.0)
         _check_range("CameraConfig", "noise_std", self.noise_std, 0.0, 50.0)
         _check_range("CameraConfig", "colour_jitter", self.colour_jitter, 0.0, 0.5)
+        _check_range("CameraConfig", "history", self.history, 0, 50)
 
 
 @dataclass(frozen=True)

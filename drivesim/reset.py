@@ -15,6 +15,7 @@ from drivesim.actors.driver import CAR_LENGTH, CAR_WIDTH
 from drivesim.actors.pedestrians import PED_GAP, next_segment, place
 from drivesim.actors.signals import update_lights
 from drivesim.actors.traffic import choose_next
+from drivesim.actors.trail import fill_trail
 from drivesim.jit import inner, kernel
 from drivesim.map.city import LaneKind, MapArrays, PedPathKind
 from drivesim.map.lanes import pose
@@ -62,6 +63,7 @@ def reset_world(maps: MapArrays, params: WorldParams, shared: SharedParams, stat
         offset[first.node] = (first.axis * cycle / 2) % cycle
     update_lights(maps.lanes, maps.nodes, m, maps.info[m].n_lanes, offset, state.lights[w], 0.0, world.green_time,
                   world.yellow_time, world.all_red_time)
+    fill_trail(state, w, shared.dt)
 
 
 @inner
@@ -265,3 +267,4 @@ def _reset_pedestrians(maps: MapArrays, params: WorldParams, state: SimState, ws
             if not _crowded(state.peds, w, p):
                 break
         q.moving, q.script_left, q.blocker = q.active, 0.0, -1
+        q.vx, q.vy = q.speed * math.cos(q.yaw) * q.active, q.speed * math.sin(q.yaw) * q.active

@@ -71,9 +71,17 @@ PEDESTRIAN = np.dtype([
     ("x", np.float64), ("y", np.float64),  # [m] path point + sideways offset
     ("yaw", np.float64),  # [rad] walking direction
     ("ox", np.float64), ("oy", np.float64),  # [m] sideways offset from the path's centre line (keeping right)
+    ("vx", np.float64), ("vy", np.float64),  # [m/s] velocity over the last step (world frame)
     ("moving", np.bool_),  # walked this step (False while waiting at a kerb)
     ("script_left", np.float64),  # [m] a scripted pedestrian still walks straight this far (0: not scripted)
     ("blocker", np.int64),  # pedestrian it waited for last step to keep its personal space (-1: none)
+], align=True)
+
+
+TRAIL = np.dtype([
+    ("x", np.float64), ("y", np.float64),  # [m]
+    ("yaw", np.float64),  # [rad]
+    ("active", np.bool_),
 ], align=True)
 
 
@@ -87,11 +95,14 @@ class SimState(NamedTuple):
     peds: np.ndarray  # (B, P) PEDESTRIAN
     signal_offset: np.ndarray  # (B, N) [s] per-intersection cycle offset
     lights: np.ndarray  # (B, L) int8 Light facing each lane's end (NONE for connectors / unsignalised)
+    trail: np.ndarray  # (B, H, C + P) TRAIL: cars, then pedestrians, at each of the last H steps (actors/trail.py)
+    trail_lights: np.ndarray  # (B, H, L) int8: the lights at each of the last H steps
 
 
-def allocate(b: int, cars: int, peds: int, route_lanes: int, nodes: int, lanes: int) -> SimState:
+def allocate(b: int, cars: int, peds: int, route_lanes: int, nodes: int, lanes: int, history: int = 0) -> SimState:
     """Zeroed state for b worlds with room for `cars` cars (the controlled one included), `peds`
-    pedestrians and `route_lanes` route lanes; `nodes` and `lanes` are the map pool's padded sizes."""
+    pedestrians and `route_lanes` route lanes; `nodes` and `lanes` are the map pool's padded sizes;
+    `history` steps of actor trail (0: none kept)."""
     car = np.zeros((b, cars), dtype=CAR)
     car["next"], car["brake_until"] = -1, -1.0
     route = np.zeros(b, dtype=ROUTE)
@@ -100,7 +111,8 @@ def allocate(b: int, cars: int, peds: int, route_lanes: int, nodes: int, lanes: 
     ped["blocker"] = -1
     return SimState(np.zeros(b, dtype=CLOCK), car, route, np.full((b, route_lanes), -1, dtype=np.int64),
                     np.zeros((b, route_lanes)), np.zeros(b, dtype=EGO), ped,
-                    np.zeros((b, nodes)), np.zeros((b, lanes), dtype=np.int8))
+                    np.zeros((b, nodes)), np.zeros((b, lanes), dtype=np.int8),
+                    np.zeros((b, history, cars + peds), dtype=TRAIL), np.zeros((b, history, lanes), dtype=np.int8))
 
 
 def copy_state(state: SimState) -> SimState:

@@ -19,6 +19,7 @@ from drivesim.actors.kinematics import actuate, move
 from drivesim.actors.pedestrians import step_pedestrians
 from drivesim.actors.signals import Light, update_lights
 from drivesim.actors.traffic import break_gridlock, step_npcs
+from drivesim.actors.trail import push_trail
 from drivesim.events import (
     CARL,
     CARL_ENDS_MASK,
@@ -47,6 +48,7 @@ from drivesim.params import SharedParams, WorldParams
 from drivesim.scenarios.scripts import fire_events
 from drivesim.sensors.lidar import scan_world
 from drivesim.sensors.state import state_world
+from drivesim.sensors.waypoints import waypoints_world
 from drivesim.state import SimState
 from drivesim.workspace import Workspace
 
@@ -71,6 +73,8 @@ class Sensors(NamedTuple):
     lidar_class: np.ndarray  # (B, N) int64 LidarHit
     state: np.ndarray  # (B, STATE_DIM) float32
     beam_offsets: np.ndarray  # (N,) [rad] beam angles relative to the heading
+    route: np.ndarray  # (B, ROUTE_DIM) float32 waypoints ahead in the ego frame
+    waypoint_distances: np.ndarray  # (ROUTE_DIM / 2,) [m] along the route
 
 
 STEP, OBSERVE, SKIP = 2, 1, 0  # what step_batch does with a world
@@ -97,6 +101,8 @@ def observe_world(maps: MapArrays, params: WorldParams, shared: SharedParams, st
         scan_world(maps, params, shared, state, ws, sensors.beam_offsets, w, sensors.lidar[w], sensors.lidar_class[w])
     if sensors.state.shape[0] > 0:
         state_world(maps, params, shared, state, w, sensors.state[w])
+    if sensors.route.shape[0] > 0:
+        waypoints_world(maps, state, sensors.waypoint_distances, w, sensors.route[w])
 
 
 @inner
@@ -106,6 +112,7 @@ def step_world(maps: MapArrays, params: WorldParams, shared: SharedParams, state
     m, dt = clock.map, shared.dt
     car = state.cars[w, ego.car]
     prev_progress = route.progress
+    push_trail(state, w)  # the scene this step leaves, for the camera's history frame
     # the controlled car: actuators and kinematic bicycle
     steer, v, accel = actuate(actions[w, 0], actions[w, 1], car.steer, car.v, shared.max_steer, shared.max_steer_rate,
                               shared.max_accel, shared.max_brake, shared.max_speed, dt)

@@ -25,12 +25,14 @@ from drivesim.route import RouteView
 from drivesim.sensors.camera import Camera, CameraLabels
 from drivesim.sensors.raycast import beam_offsets
 from drivesim.sensors.state import STATE_DIM
+from drivesim.sensors.waypoints import ROUTE_DIM, WAYPOINT_DISTANCES
 from drivesim.state import SimState, allocate
 from drivesim.step import OBSERVE, SKIP, STEP, Sensors, StepOutput, step_batch
 from drivesim.workspace import Workspace, allocate_workspace
 
 _EMPTY_F32 = np.zeros((0, 0), dtype=np.float32)
 _EMPTY_I64 = np.zeros((0, 0), dtype=np.int64)
+_WAYPOINTS = np.array(WAYPOINT_DISTANCES)  # [m]
 
 
 class StepResult(NamedTuple):
@@ -71,7 +73,7 @@ class World:
         cars = 1 + int(self.params.world["n_cars"].max())
         peds = int(self.params.world["n_peds"].max())
         self.state: SimState = allocate(self.batch_size, cars, peds, self._route_capacity(first), k.nodes.shape[1],
-                                        k.lanes.shape[1])
+                                        k.lanes.shape[1], self.config.camera.history)
         keys = max(int(self.maps.n_spawn.max()), int(self.maps.n_ped.max()), int(self.maps.n_buildings.max()), cars,
                    peds, 1)
         self.workspace: Workspace = allocate_workspace(self.batch_size, cars, peds, self.shared.lidar_beams, keys,
@@ -117,6 +119,12 @@ class World:
     def time(self) -> np.ndarray:
         """(B,) [s] simulated time since reset."""
         return self.state.clock["t"] * self.shared.dt
+
+    @property
+    def pose(self) -> np.ndarray:
+        """(B, 3) the controlled car's world pose (x [m], y [m], yaw [rad]), as odometry gives it."""
+        ego = self.state.cars[np.arange(self.batch_size), self.state.ego["car"]]
+        return np.stack([ego["x"], ego["y"], ego["yaw"]], axis=1)
 
     @property
     def ego(self) -> EgoView:
@@ -171,7 +179,8 @@ class World:
         # sensors of the other worlds stay valid; the arrays handed out before are never changed
         previous = self._sensors
         self._sensors = self._new_sensors() if previous is None else Sensors(
-            previous.lidar.copy(), previous.lidar_class.copy(), previous.state.copy(), self._beams)
+            previous.lidar.copy(), previous.lidar_class.copy(), previous.state.copy(), self._beams,
+            previous.route.copy(), _WAYPOINTS)
         mode = np.full(self.batch_size, SKIP if previous is not None else OBSERVE, dtype=np.int8)
         mode[rows] = OBSERVE
         self._run(np.zeros((self.batch_size, 2)), self._sensors, mode)
@@ -199,7 +208,8 @@ class World:
         lidar = "lidar" in keys
         return Sensors(np.empty((b, n), dtype=np.float32) if lidar else _EMPTY_F32,
                        np.empty((b, n), dtype=np.int64) if lidar else _EMPTY_I64,
-                       np.empty((b, STATE_DIM), dtype=np.float32) if "state" in keys else _EMPTY_F32, self._beams)
+                       np.empty((b, STATE_DIM), dtype=np.float32) if "state" in keys else _EMPTY_F32, self._beams,
+                       np.empty((b, ROUTE_DIM), dtype=np.float32) if "route" in keys else _EMPTY_F32, _WAYPOINTS)
 
     def observe(self) -> tuple[dict[str, np.ndarray], CameraLabels | None]:
         """Batched observation of the current state (every value has a leading axis B) and, when the
@@ -213,6 +223,10 @@ class World:
                 obs["lidar"], obs["lidar_class"] = self._sensors.lidar, self._sensors.lidar_class
             elif key == "state":
                 obs["state"] = self._sensors.state
+            elif key == "route":
+                obs["route"] = self._sensors.route
+            elif key == "camera" and self.config.camera.history:
+                obs["camera"], obs["camera_history"], labels = self.camera.render_with_history(self)
             elif key == "camera":
                 obs["camera"], labels = self.camera.render(self)
         return obs, labels

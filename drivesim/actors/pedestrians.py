@@ -176,10 +176,12 @@ def step_pedestrians(maps: MapArrays, params: WorldParams, state: SimState, m: i
         if q.script_left > 0:  # scripted: straight on along its heading, then off the scene
             q.x += step * math.cos(q.yaw)
             q.y += step * math.sin(q.yaw)
+            q.vx, q.vy = q.speed * math.cos(q.yaw), q.speed * math.sin(q.yaw)
             q.script_left = max(q.script_left - step, 0.0)
             q.active = q.script_left > 0
             q.moving, q.blocker = True, -1
             continue
+        x0, y0 = q.x, q.y
         seg, s, wait = q.seg, q.s + step, False
         if paths[m, seg].kind != _SIDEWALK and q.active:  # on the road: nobody walks into a car
             nx, ny, _ = segment_pose(paths, m, seg, min(s, paths[m, seg].length))
@@ -198,6 +200,7 @@ def step_pedestrians(maps: MapArrays, params: WorldParams, state: SimState, m: i
                 seg, s, nxt, wait = q.seg, q.s, q.next, True
         q.seg, q.s, q.next = seg, s, nxt
         place(q, paths, m, dt)
+        q.vx, q.vy = (q.x - x0) / dt, (q.y - y0) / dt
         q.moving = q.active and not wait
 
 

@@ -4,11 +4,12 @@
 scenario) and shows them to SB3 as one VecEnv, so a policy trains on the whole scenario suite at
 once. Observations are built once per step for all worlds together:
 
-- `perception` runs the perception CNN on every camera frame of the step in one batch (no
-  gradients) and packs the K nearest detections per class, the lidar and the state into one
-  vector (drivesim/perception/features.py);
+- `perception` runs the perception CNN on every camera frame of the step (with the camera's history
+  frame, from which it reads velocities) in one batch (no gradients) and packs the K nearest
+  detections per class, the lidar and the state into one vector (drivesim/perception/features.py);
 - `oracle` fills the same layout from the camera's ground-truth labels;
-- `pixels` passes the camera image and the state vector (SB3's CNN learns from the pixels).
+- `pixels` passes the camera image, its history frame and the state vector (SB3's CNN learns from
+  the pixels).
 
 The rollout buffer therefore stores small vectors in the feature modes, never images.
 """
@@ -28,8 +29,8 @@ from drivesim.config import ConfigError, EnvConfig
 from drivesim.envs.spaces import observation_space
 from drivesim.envs.vector import CityDriveVectorEnv
 from drivesim.perception.detector import Detector
-from drivesim.perception.features import detections_to_features, oracle_features
-from drivesim.perception.model import N_CLASSES
+from drivesim.perception.features import FeatureLayout, detections_to_features, oracle_features
+from drivesim.perception.inputs import perception_camera
 from drivesim.sensors.state import STATE_DIM
 from drivesim.world import World
 
@@ -39,37 +40,41 @@ DEFAULT_K = 4  # nearest detections per class
 GROUP_SEED_STRIDE = 100_000  # group g's worlds are seeded seed + g * stride + i
 
 
-def obs_size(config: EnvConfig, k: int) -> int:
-    """Length of the feature vector: K objects x 8 values per class, the lidar, the state."""
-    return N_CLASSES * k * 8 + config.lidar.n_beams + STATE_DIM
+def feature_layout(config: EnvConfig, k: int, velocities: bool = True) -> FeatureLayout:
+    return FeatureLayout(k, config.lidar.n_beams, STATE_DIM, velocities)
 
 
 class FeatureFn:
-    """Batched observations (camera, lidar, state) + camera labels -> features (B, F)."""
+    """Batched observations (camera and its history frame, lidar, state) + camera labels -> features (B, F)."""
 
     def __init__(self, mode: str, config: EnvConfig, k: int = DEFAULT_K, device: str = "auto",
-                 weights: str | None = None) -> None:
+                 weights: str | None = None, velocities: bool = True) -> None:
         if mode not in FEATURE_MODES:
             raise ValueError(f"feature mode {mode!r} unknown; allowed {FEATURE_MODES}")
-        self.mode, self.k, self.camera = mode, k, config.camera
-        self.size = obs_size(config, k)
-        self.detector = None
-        if mode == "perception":
-            self.detector = Detector(weights, device=device)
+        self.mode, self.camera = mode, config.camera
+        self.layout = feature_layout(config, k, velocities)
+        self.size = self.layout.size
+        self.detector = Detector(weights, device=device) if mode == "perception" else None
 
     def __call__(self, obs: dict[str, np.ndarray], labels: dict[str, np.ndarray] | None) -> np.ndarray:
         if self.mode == "perception":
-            return detections_to_features(self.detector(obs["camera"]), self.camera, obs["lidar"], obs["state"], self.k)
-        return oracle_features(labels, obs["lidar"], obs["state"], self.k)
+            if "camera_history" not in obs:
+                raise ValueError("perception features need the camera's history frame: CameraConfig.history = "
+                                 f"{perception_camera(self.camera).history} (obs_env_config sets it)")
+            det = self.detector(obs["camera"], obs["camera_history"])
+            return detections_to_features(det, self.camera, obs["lidar"], obs["state"], self.layout)
+        return oracle_features(labels, obs["lidar"], obs["state"], self.layout)
 
 
 def obs_env_config(config: EnvConfig, mode: str) -> EnvConfig:
-    """The env config a given observation mode needs (camera always; labels for the oracle)."""
+    """The env config a given observation mode needs (camera always, with its history frame for
+    perception; labels for the oracle)."""
     if mode not in OBS_MODES:
         raise ValueError(f"observation mode {mode!r} unknown; allowed {OBS_MODES}")
-    if mode == "pixels":
-        return config.replace(observations=("camera", "state"), camera_labels=False)
-    return config.replace(observations=("camera", "lidar", "state"), camera_labels=mode == "oracle")
+    if mode == "pixels":  # the camera and its history frame (motion), and the state
+        return config.replace(observations=("camera", "state"), camera_labels=False, camera=perception_camera(config.camera))
+    camera = perception_camera(config.camera) if mode == "perception" else config.camera
+    return config.replace(observations=("camera", "lidar", "state"), camera_labels=mode == "oracle", camera=camera)
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,7 @@ class SuiteVecEnv(BatchedVecEnv):
     sum(n) envs; world i of group g is seeded seed + g * GROUP_SEED_STRIDE + i."""
 
     def __init__(self, groups: list[Group], mode: str = "perception", k: int = DEFAULT_K, device: str = "auto",
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, velocities: bool = True) -> None:
         if not groups or any(g.n < 1 for g in groups):
             raise ValueError("SuiteVecEnv needs at least one group of at least one world")
         self.mode, self.groups = mode, groups
@@ -102,7 +107,7 @@ class SuiteVecEnv(BatchedVecEnv):
             space = observation_space(first)
             self.features = None
         else:
-            self.features = FeatureFn(mode, first, k, device)
+            self.features = FeatureFn(mode, first, k, device, velocities=velocities)
             space = spaces.Box(-np.inf, np.inf, shape=(self.features.size,), dtype=np.float32)
         super().__init__(int(self.bounds[-1]), space, self.env.single_action_space)
         self._actions: np.ndarray | None = None
@@ -152,10 +157,10 @@ class FeatureVecEnv(SuiteVecEnv):
     """`num_envs` worlds of one config, observations as feature vectors (num_envs, F)."""
 
     def __init__(self, num_envs: int, mode: str = "perception", config: EnvConfig | None = None, k: int = DEFAULT_K,
-                 device: str = "auto", seed: int | None = None, **overrides: Any) -> None:
+                 device: str = "auto", seed: int | None = None, velocities: bool = True, **overrides: Any) -> None:
         if mode not in FEATURE_MODES:
             raise ValueError(f"feature mode {mode!r} unknown; allowed {FEATURE_MODES}")
         base = config or EnvConfig()
         if overrides:
             base = base.replace(**overrides)
-        super().__init__([Group(base, num_envs)], mode, k, device, seed)
+        super().__init__([Group(base, num_envs)], mode, k, device, seed, velocities)

@@ -11,6 +11,7 @@ import numpy as np
 from drivesim.agent import BaseAgent
 from drivesim.agents.features_env import FeatureFn
 from drivesim.envs.spaces import observation_space
+from drivesim.perception.inputs import HISTORY
 
 if TYPE_CHECKING:
     from drivesim.world import World
@@ -23,16 +24,21 @@ class PolicyAgent(BaseAgent):
 
     name = "ppo"
 
-    def __init__(self, model: Any, path: str, feature_mode: str | None = None, k: int = 4) -> None:
-        self.model, self.path, self._k = model, path, k
+    def __init__(self, model: Any, path: str, feature_mode: str | None = None, k: int = 4,
+                 velocities: bool = True) -> None:
+        self.model, self.path, self._k, self._velocities = model, path, k, velocities
         self.feature_mode = feature_mode  # "perception"/"oracle" for feature policies, else None (dict observations)
         self.features = None
         self.config_overrides: dict[str, Any] = {}
         if self.feature_mode is None:
             self.observations = tuple(k for k in ("camera", "lidar", "state") if k in model.observation_space.spaces)
+            if "camera_history" in model.observation_space.spaces:  # trained with the camera's history frame
+                self.config_overrides = {"camera": {"history": HISTORY}}
         else:
             self.observations = ("camera", "lidar", "state")
             self.config_overrides = {"camera_labels": self.feature_mode == "oracle"}
+            if self.feature_mode == "perception":  # the CNN reads velocities off the camera's history frame
+                self.config_overrides["camera"] = {"history": HISTORY}
 
     @classmethod
     def load(cls, path: str | None = None, device: str = "auto") -> PolicyAgent:
@@ -51,12 +57,12 @@ class PolicyAgent(BaseAgent):
             model = PPO.load(path, device=device)
         except Exception as err:  # SB3 raises several types for corrupt archives
             raise ValueError(f"{path}: not a loadable Stable-Baselines3 PPO checkpoint ({err})") from None
-        mode, k = _run_config(path)
-        return cls(model, path, mode, k)
+        mode, k, velocities = _run_config(path)
+        return cls(model, path, mode, k, velocities)
 
     def reset(self, world: World) -> None:
         if self.feature_mode is not None:
-            self.features = FeatureFn(self.feature_mode, world.config, k=self._k)
+            self.features = FeatureFn(self.feature_mode, world.config, k=self._k, velocities=self._velocities)
             if self.model.observation_space.shape != (self.features.size,):
                 raise ValueError(f"{self.path}: the policy was trained on observations {self.model.observation_space}, "
                                  f"but this environment provides {self.features.size} features")
@@ -93,15 +99,16 @@ def _same_layout(trained: Any, provided: Any) -> bool:
     return True
 
 
-def _run_config(path: str) -> tuple[str | None, int]:
-    """The feature mode and K recorded in the run folder's config.json by `drivesim train` (a
-    shipped policy has the same file next to it); (None, 4) for dict-observation policies."""
+def _run_config(path: str) -> tuple[str | None, int, bool]:
+    """The feature mode, K and whether objects carry velocities, recorded in the run folder's
+    config.json by `drivesim train` (a shipped policy has the same file next to it); runs from before
+    velocities existed have none. (None, 4, True) for dict-observation policies."""
     config = Path(path).with_name("config.json")
     if not config.is_file():
-        return None, 4
+        return None, 4, True
     try:
         data = json.loads(config.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{config}: not valid JSON ({err})") from None
     mode = data.get("obs")
-    return (mode if mode in ("perception", "oracle") else None), int(data.get("k", 4))
+    return (mode if mode in ("perception", "oracle") else None), int(data.get("k", 4)), bool(data.get("velocities", False))

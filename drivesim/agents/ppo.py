@@ -72,6 +72,7 @@ class PPOConfig:
     eval_every: int = 200_000  # [env steps] 0: no periodic evaluation
     eval_episodes: int = 3  # per scenario, on validation seeds
     k: int = 4  # detections per class in the feature vector
+    velocities: bool = True  # objects in the feature vector carry their velocity (the CNN reads it off two frames)
     reward: tuple[tuple[str, float], ...] = ()  # RewardConfig weight overrides for training, e.g. (("collision", 30.0),)
     reward_mode: str = "additive"  # RewardConfig.mode for training: additive | carl (CaRL-style)
     extractor: str = "nature"  # pixels only: nature (SB3's CNN) | perception (fine-tune the perception CNN end to end)
@@ -118,7 +119,7 @@ def make_env(cfg: PPOConfig, scenarios: list[tuple[str, Any]] | None = None, par
     counts = [cfg.n_envs // len(scenarios) + (i < cfg.n_envs % len(scenarios)) for i in range(len(scenarios))]
     groups = [Group(config, n, name) for (name, config), n in zip(scenarios, counts, strict=True) if n > 0]
     seed = TRAIN_SEED_BASE + 1_000_000 * cfg.seed + 1_000 * part
-    return SuiteVecEnv(groups, cfg.obs, k=cfg.k, device=cfg.device, seed=seed)
+    return SuiteVecEnv(groups, cfg.obs, k=cfg.k, device=cfg.device, seed=seed, velocities=cfg.velocities)
 
 
 def _monitored(env: SuiteVecEnv, out: Path, part: int) -> VecEnv:
@@ -187,7 +188,7 @@ class SuiteEvaluation(BaseCallback):
 
 def evaluate_policy(model: PPO, cfg: PPOConfig) -> dict[str, Any]:
     """The `evaluate` summary of `model` on `cfg.eval_episodes` validation seeds of each training scenario."""
-    agent = PolicyAgent(model, cfg.out, cfg.obs if cfg.obs != "pixels" else None, cfg.k)  # pixels: keys from the space
+    agent = PolicyAgent(model, cfg.out, cfg.obs if cfg.obs != "pixels" else None, cfg.k, cfg.velocities)  # pixels: keys
     spec = "all" if cfg.scenarios == "plain" else cfg.scenarios
     rows = [(sc, s) for sc in select_scenarios(spec) for s in episode_seeds(sc, cfg.eval_episodes, VALIDATION_SEED_OFFSET)]
     return summarize(run_rows(agent, rows))  # the whole validation suite in one batch

@@ -43,7 +43,7 @@ def _parse_ints(text: str) -> tuple[int, ...]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
     if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"batch sizes must be >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected integers >= 1, got {text!r}")
     return values
 
 
@@ -52,7 +52,7 @@ def _parse_obs(text: str) -> tuple[tuple[str, ...], ...]:
     for mode in modes:
         for key in mode:
             if key not in OBSERVATION_KEYS:
-                raise argparse.ArgumentTypeError(f"unknown observation {key!r}; use camera, lidar, state (join with +)")
+                raise argparse.ArgumentTypeError(f"unknown observation {key!r}; use camera, lidar, state, route (join with +)")
     return modes
 
 
@@ -115,8 +115,10 @@ def cmd_train_perception(args: argparse.Namespace) -> int:
 
     result = train(TrainConfig(data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
                                lr=args.lr, optimizer=args.optimizer, device=args.device, seed=args.seed,
-                               width=args.width))
-    print(f"best validation loss {result['best_val_loss']:.4f} on {result['device']}; checkpoints in {args.out}")
+                               width=args.width, dilations=args.dilations))
+    int8 = "with int8 activation ranges" if result["int8_observers"] else "without int8 ranges (fp32 only)"
+    print(f"best validation loss {result['best_val_loss']:.4f} on {result['device']}; checkpoints in {args.out} "
+          f"(best.pt {int8})")
     return 0
 
 
@@ -135,7 +137,7 @@ def cmd_eval_perception(args: argparse.Namespace) -> int:
         from drivesim.perception.detector import shipped_weights
 
         weights = str(shipped_weights())
-    metrics = evaluate_perception(weights, data, args.out, args.frames, args.device)
+    metrics = evaluate_perception(weights, data, args.out, args.frames, args.device, precision=args.precision)
     print(markdown(metrics))
     return 0
 
@@ -216,7 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
     tp.add_argument("--device", default="auto", help="auto | cpu | cuda")
     tp.add_argument("--seed", type=int, default=0)
-    tp.add_argument("--width", type=_positive, default=32, help="backbone channels")
+    tp.add_argument("--width", type=_positive, default=32, help="channels of the network's body")
+    tp.add_argument("--dilations", type=_parse_ints, default=(1, 2, 4),
+                    help="one residual 3x3 block per entry, with this dilation, e.g. 1,2,4")
     tp.set_defaults(func=cmd_train_perception)
     ep = sub.add_parser("eval-perception", help="mAP, light-state accuracy and throughput of perception weights")
     ep.add_argument("--weights", default=None, help="checkpoint (default: the shipped weights)")
@@ -226,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--frames", type=int, default=0, help="evaluate on at most this many frames (0 = all)")
     ep.add_argument("--out", default="runs/perception_eval")
     ep.add_argument("--device", default="auto")
+    ep.add_argument("--precision", choices=("auto", "int8", "fp32"), default="auto",
+                    help="auto: int8 on the CPU when the weights carry int8 ranges, else fp32")
     ep.set_defaults(func=cmd_eval_perception)
     tr = sub.add_parser("train", help="train a PPO agent (Stable-Baselines3)")
     tr.add_argument("--obs", choices=("perception", "oracle", "pixels"), default="perception")

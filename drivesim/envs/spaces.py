@@ -14,6 +14,7 @@ from drivesim.scenarios.loader import load_scenario
 from drivesim.sensors.camera import CameraLabels
 from drivesim.sensors.lidar import N_HIT_CLASSES
 from drivesim.sensors.state import STATE_DIM
+from drivesim.sensors.waypoints import ROUTE_DIM
 from drivesim.world import World
 
 ACTION_DIM = 2  # steer, accel/brake
@@ -26,7 +27,7 @@ def action_space() -> spaces.Box:
 
 def observation_space(config: EnvConfig) -> spaces.Dict:
     """Dict space of one world; keys follow `config.observations` ('lidar' adds 'lidar' ranges and
-    'lidar_class' hit classes)."""
+    'lidar_class' hit classes; 'camera' with `camera.history` > 0 adds 'camera_history')."""
     entries: dict[str, spaces.Space[Any]] = {}
     for key in config.observations:
         if key == "lidar":
@@ -35,9 +36,13 @@ def observation_space(config: EnvConfig) -> spaces.Dict:
             entries["lidar_class"] = spaces.MultiDiscrete(np.full(n, N_HIT_CLASSES, dtype=np.int64))
         elif key == "state":
             entries["state"] = spaces.Box(-1.0, 1.0, shape=(STATE_DIM,), dtype=np.float32)
+        elif key == "route":  # the route's next waypoints in the ego frame (drivesim/sensors/waypoints.py)
+            entries["route"] = spaces.Box(-2.0, 2.0, shape=(ROUTE_DIM,), dtype=np.float32)
         elif key == "camera":
             c = config.camera
             entries["camera"] = spaces.Box(0, 255, shape=(c.height, c.width, 3), dtype=np.uint8)
+            if c.history:  # the scene `history` steps earlier, seen from the current pose
+                entries["camera_history"] = spaces.Box(0, 255, shape=(c.height, c.width, 3), dtype=np.uint8)
     return spaces.Dict(entries)
 
 
@@ -88,7 +93,9 @@ def step_info(world: World, terms: dict[str, np.ndarray], events: dict[str, np.n
         "route_completion": world.route_completion,
         "distance": world.distance.copy(),  # [m] driven
         "speed": world.ego.v,  # [m/s]
+        "pose": world.pose,  # (B, 3) ego x, y [m], yaw [rad] in the world frame (odometry)
         "time": world.time.astype(np.float64),  # [s]
+        "steps": world.t.copy(),  # steps since the episode's reset
         "map_index": world.map_idx - world.params.world["map_first"],  # map seed = MapConfig.seed + map_index
     }
     if world.config.camera_labels:

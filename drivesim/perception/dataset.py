@@ -1,10 +1,13 @@
 """Camera frames with exact labels, collected from the batched simulator into compressed shards.
 
 `collect` drives every world with the expert plus action noise (so the data covers imperfect
-driving), across the scenario suite and optional visual randomisation, and keeps every
-`every`-th frame. Shards are `shard_NNNNN.npz` files written atomically, listed in `manifest.json`;
-collection resumes after the last complete shard. Worlds whose seed falls in the held-out split
-(`is_validation_seed`) go to `val`, the rest to `train`. This module needs numpy only.
+driving), across the scenario suite, crowded crosswalks (`CROWD`: many pedestrians queueing at
+kerbs) and optional visual randomisation, and keeps every `every`-th frame together with the
+camera's history frame (the scene HISTORY steps earlier seen from the current pose: the CNN's second
+input frame, `perception.inputs`) and the labels, velocities included. Shards are `shard_NNNNN.npz`
+files written atomically, listed in `manifest.json`; collection resumes after the last complete
+shard. Worlds whose seed falls in the held-out split (`is_validation_seed`) go to `val`, the rest to
+`train`. This module needs numpy only.
 """
 
 from __future__ import annotations
@@ -19,14 +22,17 @@ import numpy as np
 
 from drivesim import rng
 from drivesim.agent import ExpertAgent
-from drivesim.config import CameraConfig, EnvConfig
+from drivesim.config import CameraConfig, EnvConfig, TrafficConfig
 from drivesim.envs.spaces import observe
+from drivesim.perception.inputs import perception_camera
 from drivesim.scenarios.loader import list_scenarios
 from drivesim.sensors.camera import CameraLabels
 from drivesim.world import World
 
 MAX_OBJECTS = 48  # labelled objects kept per frame (nearest to the ego first)
-LABEL_FIELDS = ("cls", "centre", "size", "angle", "position", "track", "light")
+LABEL_FIELDS = ("cls", "centre", "size", "angle", "position", "velocity", "track", "light")
+CROWD = "crowded_crosswalks"  # shard source: the default city with many pedestrians (queues at kerbs)
+CROWD_TRAFFIC = TrafficConfig(n_cars=16, n_pedestrians=96, jaywalk_share=0.05)
 
 
 @dataclass(frozen=True)
@@ -46,21 +52,22 @@ def is_validation_seed(seed: np.ndarray, share: float) -> np.ndarray:
     return rng.uniform(np.asarray(seed, dtype=np.uint64), rng.Stream.SCENARIO, 99) < share
 
 
-def shard_configs(cfg: CollectConfig) -> Iterator[tuple[int, EnvConfig]]:
-    """(shard index, EnvConfig) for every shard: scenarios of the suite in turn, visual settings varied."""
-    suite = [s.config for s in list_scenarios()]
+def shard_configs(cfg: CollectConfig) -> Iterator[tuple[int, str, EnvConfig]]:
+    """(shard index, source name, EnvConfig) for every shard: the scenarios of the suite and the
+    crowded crosswalks in turn, visual settings varied."""
+    sources = [(s.name, s.config) for s in list_scenarios()] + [(CROWD, EnvConfig(traffic=CROWD_TRAFFIC))]
     visuals = [CameraConfig(), CameraConfig(noise_std=6.0, colour_jitter=0.15), CameraConfig(dusk=True),
                CameraConfig(dusk=True, noise_std=6.0, colour_jitter=0.15)]
     index = 0
     while True:
-        base = suite[index % len(suite)]
-        camera = visuals[(index // len(suite)) % len(visuals)] if cfg.visual_randomisation else CameraConfig()
-        yield index, base.replace(camera=camera, observations=("camera", "lidar", "state"))
+        name, base = sources[index % len(sources)]
+        camera = visuals[(index // len(sources)) % len(visuals)] if cfg.visual_randomisation else CameraConfig()
+        yield index, name, base.replace(camera=perception_camera(camera), observations=("camera", "lidar", "state"))
         index += 1
 
 
 def collect_shard(config: EnvConfig, seeds: np.ndarray, cfg: CollectConfig) -> dict[str, np.ndarray]:
-    """Drive one batch of worlds and return the kept frames with their labels and sensors."""
+    """Drive one batch of worlds and return the kept frames with their earlier frames, labels and sensors."""
     world = World(config.replace(max_episode_steps=100_000), len(seeds))
     episodes = np.zeros(len(seeds), dtype=np.int64)
     world.reset(seeds.astype(np.uint64), episodes)
@@ -91,7 +98,8 @@ def _frame_record(obs: dict[str, np.ndarray], labels: CameraLabels, seeds: np.nd
     dist = np.where(labels.visible, np.hypot(labels.position[..., 0], labels.position[..., 1]), np.inf)
     order = np.argsort(dist, axis=1, kind="stable")[:, :MAX_OBJECTS]
     rows = np.arange(len(order))[:, None]
-    out = {"frames": obs["camera"], "lidar": obs["lidar"], "lidar_class": obs["lidar_class"].astype(np.int8),
+    out = {"frames": obs["camera"], "history": obs["camera_history"], "lidar": obs["lidar"],
+           "lidar_class": obs["lidar_class"].astype(np.int8),
            "state": obs["state"], "seed": seeds.astype(np.int64), "valid": labels.visible[rows, order]}
     for name in LABEL_FIELDS:
         out[name] = getattr(labels, name)[rows, order]
@@ -112,13 +120,16 @@ def collect(out: str | Path, cfg: CollectConfig, progress: bool = True) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {
-        "collect": asdict(cfg), "camera": None, "shards": []}
+        "version": DATA_VERSION, "collect": asdict(cfg), "camera": None, "shards": []}
+    if manifest.get("version", 1) != DATA_VERSION:
+        raise ValueError(f"{manifest_path}: collected by an older drivesim (data version {manifest.get('version', 1)}); "
+                         "collect into a new folder")
     if manifest["collect"] != asdict(cfg):
         raise ValueError(f"{manifest_path}: collected with {manifest['collect']}, asked for {asdict(cfg)}; "
                          "use another --out folder or the same settings to resume")
     done = sum(s["frames"] for s in manifest["shards"])
     bar = tqdm(total=cfg.frames, initial=done, unit="frame", desc="collect", disable=not progress)
-    for index, config in shard_configs(cfg):
+    for index, source, config in shard_configs(cfg):
         if done >= cfg.frames:
             break
         if index < len(manifest["shards"]):
@@ -130,7 +141,8 @@ def collect(out: str | Path, cfg: CollectConfig, progress: bool = True) -> dict:
         _write_atomic(out / name, data)
         n = len(data["frames"])
         manifest["camera"] = asdict(config.camera) | {"mpp": config.camera.metres_per_pixel}
-        manifest["shards"].append({"file": name, "frames": n, "val_frames": int(data["split_val"].sum())})
+        manifest["shards"].append({"file": name, "source": source, "frames": n,
+                                   "val_frames": int(data["split_val"].sum())})
         tmp = manifest_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(manifest, indent=2))
         os.replace(tmp, manifest_path)
@@ -140,18 +152,27 @@ def collect(out: str | Path, cfg: CollectConfig, progress: bool = True) -> dict:
     return manifest
 
 
+DATA_VERSION = 2  # 2: history frames and velocities (issue 14); 1 had single frames
+
+
 def load_split(folder: str | Path, split: str) -> dict[str, np.ndarray]:
-    """All frames of a split ("train" or "val") from a collected folder."""
+    """All frames of a split ("train" or "val") from a collected folder, with `source` (which
+    scenario or CROWD each frame comes from)."""
     folder = Path(folder)
     manifest_path = folder / "manifest.json"
     if not manifest_path.exists():
         raise FileNotFoundError(f"{manifest_path} not found: run `drivesim collect --out {folder}` first")
     if split not in ("train", "val"):
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    manifest = json.loads(manifest_path.read_text())
+    if manifest.get("version", 1) != DATA_VERSION:
+        raise ValueError(f"{manifest_path}: collected by an older drivesim (data version {manifest.get('version', 1)}, "
+                         f"{DATA_VERSION} needed: history frames and velocities); collect again into a new folder")
     parts: dict[str, list[np.ndarray]] = {}
-    for shard in json.loads(manifest_path.read_text())["shards"]:
+    for shard in manifest["shards"]:
         with np.load(folder / shard["file"]) as data:
             keep = data["split_val"] if split == "val" else ~data["split_val"]
             for key in data.files:
                 parts.setdefault(key, []).append(data[key][keep])
+            parts.setdefault("source", []).append(np.full(int(keep.sum()), shard["source"]))
     return {k: np.concatenate(v) for k, v in parts.items()}

@@ -1,4 +1,10 @@
-"""Run the shipped (or any) perception checkpoint on camera frames."""
+"""Run the shipped (or any) perception checkpoint on camera frames: detections with velocities.
+
+`Detector(frames, history)` takes a batch of camera frames and the camera's history frames (both
+(B, H, W, 3) uint8; `CameraConfig.history` = HISTORY), stacks them (`perception.inputs`), runs
+the network (int8 on the CPU when the checkpoint allows, see `perception.runtime`) and decodes every
+frame's detections into padded arrays (no Python loop over frames, no state between calls).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,15 @@ import importlib.resources
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from drivesim.perception.model import for_inference
-from drivesim.perception.targets import decode
+from drivesim.perception.decode import Detections, decode
+from drivesim.perception.inputs import stack_frames
+from drivesim.perception.runtime import PerceptionRuntime
 from drivesim.perception.train import load_checkpoint, pick_device
 
 SHIPPED_WEIGHTS = "perception/perception.pt"  # inside drivesim.assets
 DEFAULT_THRESHOLD = 0.3  # detection confidence
+MAX_DETECTIONS = 48  # per frame (top heatmap peaks)
 
 
 def shipped_weights() -> Path:
@@ -21,23 +28,20 @@ def shipped_weights() -> Path:
 
 
 class Detector:
-    """frames (B, H, W, 3) uint8 -> per-frame detection dicts (cls, centre [px], size [px], angle,
-    score, light_probs), batched and without gradients, on the chosen device."""
+    """Batched, gradient-free perception on the chosen device and precision (see module doc)."""
 
-    def __init__(self, weights: str | Path | None = None, device: str = "auto",
-                 threshold: float = DEFAULT_THRESHOLD) -> None:
+    def __init__(self, weights: str | Path | None = None, device: str = "auto", threshold: float = DEFAULT_THRESHOLD,
+                 precision: str = "auto") -> None:
         self.device = pick_device(device)
-        model, _ = load_checkpoint(weights or shipped_weights(), self.device)
-        self.model = for_inference(model)
+        model, ckpt = load_checkpoint(weights or shipped_weights(), "cpu")
+        self.runtime = PerceptionRuntime(model, self.device, precision, ckpt.get("int8_observers"))
+        self.precision = self.runtime.precision
         self.threshold = threshold
 
-    @torch.no_grad()
-    def __call__(self, frames: np.ndarray) -> list[dict[str, np.ndarray]]:
-        x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device).permute(0, 3, 1, 2).float() / 255.0
-        x = x.contiguous(memory_format=torch.channels_last)
-        det = decode(self.model(x))
-        keep = det.score >= self.threshold
-        return [{"cls": det.cls[b][keep[b]].cpu().numpy(), "centre": det.centre[b][keep[b]].cpu().numpy(),
-                 "size": det.size[b][keep[b]].cpu().numpy(), "angle": det.angle[b][keep[b]].cpu().numpy(),
-                 "score": det.score[b][keep[b]].cpu().numpy(),
-                 "light_probs": det.light_probs[b][keep[b]].cpu().numpy()} for b in range(len(frames))]
+    def __call__(self, frames: np.ndarray, history: np.ndarray) -> Detections:
+        """Detections of frames (B, H, W, 3) uint8 with their history frames (the same shape)."""
+        return self.detect(stack_frames(frames, history))
+
+    def detect(self, stacked: np.ndarray) -> Detections:
+        """Detections from two-frame stacks (B, H/4, W/4, 96) uint8."""
+        return decode(self.runtime(stacked), MAX_DETECTIONS, self.threshold)

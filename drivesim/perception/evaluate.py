@@ -2,7 +2,12 @@
 
 Average precision per class with centre-distance matching at 0.5, 1, 2 and 4 m (as nuScenes
 does; distances in the ground plane, pixels x metres-per-pixel), their mean (mAP), light-state
-accuracy and confusion matrix on matched traffic lights, and inference throughput.
+accuracy and confusion matrix on matched traffic lights; velocity errors of matched cars and
+pedestrians within VELOCITY_RANGE of the ego; crowd AP (pedestrians
+within CROWD_DISTANCE of another one, the others ignored, as COCO ignores out-of-range objects);
+the same per source (suite scenario or crowded crosswalks); and the throughput of the whole
+pipeline (stacking the two frames, the network, decoding) at batch 1 and 256, in int8 and fp32 on
+the CPU and on CUDA when there is one.
 """
 
 from __future__ import annotations
@@ -16,14 +21,17 @@ import numpy as np
 import torch
 
 from drivesim.perception.dataset import load_split
-from drivesim.perception.model import count_macs, count_parameters, for_inference
-from drivesim.perception.targets import Detections, decode
+from drivesim.perception.detector import Detector
+from drivesim.perception.model import count_macs, count_parameters
 from drivesim.perception.train import load_checkpoint, pick_device
 
 CLASS_NAMES = ("car", "pedestrian", "traffic_light")
 THRESHOLDS = (0.5, 1.0, 2.0, 4.0)  # [m] centre distance for a match
 LIGHT_NAMES = ("red", "yellow", "green")
 MIN_SCORE = 0.05  # detections below are dropped before matching
+VELOCITY_RANGE = 20.0  # [m] velocity errors are measured on objects this close to the ego
+VELOCITY_MATCH = 1.0  # [m] centre distance of the matches whose velocities are compared
+CROWD_DISTANCE = 1.5  # [m] a pedestrian this close to another one is in a crowd
 
 
 def average_precision(scores: np.ndarray, matched: np.ndarray, n_gt: int) -> float:
@@ -59,30 +67,78 @@ def match_frame(det_xy: np.ndarray, det_score: np.ndarray, gt_xy: np.ndarray, th
     return matched, which
 
 
+def class_ap(dets: list[dict[str, np.ndarray]], gts: list[dict[str, np.ndarray]], c: int, threshold: float,
+             mpp: float, counted: str | None = None) -> float:
+    """AP of class c at a centre-distance threshold [m]. With `counted` (a boolean ground-truth field),
+    only those ground truths count; detections matched to the others are ignored (neither right nor
+    wrong), unmatched detections are false positives."""
+    scores, flags, n_gt = [], [], 0
+    for det, gt in zip(dets, gts, strict=True):
+        dk, gk = det["cls"] == c, gt["cls"] == c
+        matched, which = match_frame(det["centre"][dk] * mpp, det["score"][dk], gt["centre"][gk] * mpp, threshold)
+        keep = np.ones(len(matched), dtype=bool)
+        if counted is not None:
+            ok = gt[counted][gk]
+            keep = ~matched | (ok[np.maximum(which, 0)] if len(ok) else False)
+            n_gt += int(ok.sum())
+        else:
+            n_gt += int(gk.sum())
+        scores.append(det["score"][dk][keep])
+        flags.append(matched[keep])
+    return average_precision(np.concatenate(scores), np.concatenate(flags), n_gt)
+
+
 def detection_metrics(dets: list[dict[str, np.ndarray]], gts: list[dict[str, np.ndarray]], mpp: float
                       ) -> dict[str, Any]:
     """dets/gts: per frame dicts with cls (n,), centre (n, 2) [px], score (det), light (gt: Light
-    value; det: light_probs (n, 3))."""
-    ap = {name: {} for name in CLASS_NAMES}
+    value; det: light_probs (n, 3)), velocity (n, 2) [m/s]; gts also position (n, 2) [m] and crowd
+    (n,) bool."""
+    ap = {name: {thr: class_ap(dets, gts, c, thr, mpp) for thr in THRESHOLDS} for c, name in enumerate(CLASS_NAMES)}
+    crowd = {thr: class_ap(dets, gts, 1, thr, mpp, counted="crowd") for thr in THRESHOLDS}
     confusion = np.zeros((3, 3), dtype=np.int64)  # rows: true red/yellow/green, cols: predicted
-    for c, name in enumerate(CLASS_NAMES):
-        for thr in THRESHOLDS:
-            scores, flags, n_gt = [], [], 0
-            for det, gt in zip(dets, gts, strict=True):
-                dk, gk = det["cls"] == c, gt["cls"] == c
-                m, which = match_frame(det["centre"][dk] * mpp, det["score"][dk], gt["centre"][gk] * mpp, thr)
-                scores.append(det["score"][dk])
-                flags.append(m)
-                n_gt += int(gk.sum())
-                if name == "traffic_light" and thr == 2.0:
-                    _confuse(confusion, det["light_probs"][dk][m], gt["light"][gk][which[m]])
-            ap[name][thr] = average_precision(np.concatenate(scores), np.concatenate(flags), n_gt)
-    per_class = {name: float(np.nanmean(list(v.values()))) for name, v in ap.items()}
+    for det, gt in zip(dets, gts, strict=True):
+        dk, gk = det["cls"] == 2, gt["cls"] == 2
+        m, which = match_frame(det["centre"][dk] * mpp, det["score"][dk], gt["centre"][gk] * mpp, 2.0)
+        _confuse(confusion, det["light_probs"][dk][m], gt["light"][gk][which[m]])
+    per_class = {name: _mean(list(v.values())) for name, v in ap.items()}
     total = confusion.sum()
-    return {"mAP": float(np.nanmean(list(per_class.values()))), "ap": per_class,
+    n_crowd = int(sum(g["crowd"].sum() for g in gts))
+    return {"mAP": _mean(list(per_class.values())), "ap": per_class,
             "ap_by_threshold": {n: {str(t): v for t, v in d.items()} for n, d in ap.items()},
+            "crowd_ap": _mean(list(crowd.values())),
+            "crowd_ap_by_threshold": {str(t): v for t, v in crowd.items()}, "crowd_pedestrians": n_crowd,
             "light_state_accuracy": float(np.trace(confusion) / total) if total else float("nan"),
-            "light_confusion": confusion.tolist(), "light_labels": list(LIGHT_NAMES)}
+            "light_confusion": confusion.tolist(), "light_labels": list(LIGHT_NAMES),
+            "velocity": velocity_errors(dets, gts, mpp)}
+
+
+def _mean(values: list[float]) -> float:
+    """Mean of the values that are not NaN (a class absent from the frames has a NaN AP); NaN if none."""
+    finite = [v for v in values if not np.isnan(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def velocity_errors(dets: list[dict[str, np.ndarray]], gts: list[dict[str, np.ndarray]], mpp: float
+                    ) -> dict[str, dict[str, float]]:
+    """Velocity error |v_detected - v_true| [m/s] of cars and pedestrians matched within
+    VELOCITY_MATCH, within VELOCITY_RANGE of the ego: median, mean, 90th percentile and count per
+    class; also the median over objects that stand (< 0.2 m/s) and that move."""
+    out = {}
+    for c, name in enumerate(CLASS_NAMES[:2]):
+        errors, speeds = [], []
+        for det, gt in zip(dets, gts, strict=True):
+            dk, gk = det["cls"] == c, gt["cls"] == c
+            m, which = match_frame(det["centre"][dk] * mpp, det["score"][dk], gt["centre"][gk] * mpp, VELOCITY_MATCH)
+            true = gt["velocity"][gk][which[m]]
+            near = np.hypot(*gt["position"][gk][which[m]].T) <= VELOCITY_RANGE
+            errors.append(np.linalg.norm(det["velocity"][dk][m] - true, axis=1)[near])
+            speeds.append(np.linalg.norm(true, axis=1)[near])
+        e, v = np.concatenate(errors), np.concatenate(speeds)
+        stats = {"median": np.median(e), "mean": e.mean(), "p90": np.percentile(e, 90)} if len(e) else {}
+        stats |= {"median_standing": np.median(e[v < 0.2]) if (v < 0.2).any() else np.nan,
+                  "median_moving": np.median(e[v >= 0.2]) if (v >= 0.2).any() else np.nan}
+        out[name] = {k: float(x) for k, x in stats.items()} | {"count": len(e)}
+    return out
 
 
 def _confuse(confusion: np.ndarray, probs: np.ndarray, true_light: np.ndarray) -> None:
@@ -92,52 +148,51 @@ def _confuse(confusion: np.ndarray, probs: np.ndarray, true_light: np.ndarray) -
             confusion[true_idx[int(t)], int(np.argmax(p))] += 1
 
 
-def predict(model: torch.nn.Module, frames: np.ndarray, device: torch.device, batch_size: int = 256,
-            k: int = 48) -> list[dict[str, np.ndarray]]:
-    """Detections per frame (score >= MIN_SCORE) as numpy dicts."""
-    model = for_inference(model)
+def predict(detector: Detector, data: dict[str, np.ndarray], batch_size: int = 256) -> list[dict[str, np.ndarray]]:
+    """Detections (confidence >= the detector's threshold) per frame as numpy dicts."""
     out: list[dict[str, np.ndarray]] = []
-    with torch.no_grad():
-        for start in range(0, len(frames), batch_size):
-            x = torch.from_numpy(frames[start:start + batch_size]).to(device).permute(0, 3, 1, 2).float() / 255.0
-            x = x.contiguous(memory_format=torch.channels_last)
-            det: Detections = decode(model(x), k)
-            for b in range(len(x)):
-                keep = det.score[b] >= MIN_SCORE
-                out.append({"cls": det.cls[b][keep].cpu().numpy(), "score": det.score[b][keep].cpu().numpy(),
-                            "centre": det.centre[b][keep].cpu().numpy(), "size": det.size[b][keep].cpu().numpy(),
-                            "angle": det.angle[b][keep].cpu().numpy(),
-                            "light_probs": det.light_probs[b][keep].cpu().numpy()})
+    for start in range(0, len(data["frames"]), batch_size):
+        sl = slice(start, start + batch_size)
+        det = detector(data["frames"][sl], data["history"][sl])
+        out.extend(det.frame(b) for b in range(len(det.score)))
     return out
 
 
 def ground_truth(data: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
-    return [{"cls": data["cls"][i][data["valid"][i]], "centre": data["centre"][i][data["valid"][i]],
-             "light": data["light"][i][data["valid"][i]]} for i in range(len(data["frames"]))]
+    """Per frame: the visible labels, with `crowd` (a pedestrian within CROWD_DISTANCE of another one)."""
+    out = []
+    for i in range(len(data["frames"])):
+        keep = data["valid"][i]
+        gt = {k: data[k][i][keep] for k in ("cls", "centre", "light", "velocity", "position")}
+        ped = gt["cls"] == 1
+        xy = gt["position"][ped]
+        d = np.linalg.norm(xy[:, None] - xy[None], axis=-1) + np.eye(len(xy)) * 1e9
+        crowd = np.zeros(len(gt["cls"]), dtype=bool)
+        crowd[ped] = (d < CROWD_DISTANCE).any(axis=1) if len(xy) else False
+        gt["crowd"] = crowd
+        out.append(gt)
+    return out
 
 
-def throughput(model: torch.nn.Module, shape: tuple[int, int], device: torch.device, batch: int,
-               seconds: float = 2.0) -> float:
-    """Frames per second of model forward + decode at a batch size (inference copy: BatchNorm
-    folded, channels-last)."""
-    model = for_inference(model)
-    x = torch.rand(batch, 3, *shape, device=device).contiguous(memory_format=torch.channels_last)
-    with torch.no_grad():
-        decode(model(x))
-        n, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            decode(model(x))
-            n += batch
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+def throughput(detector: Detector, frames: np.ndarray, history: np.ndarray, batch: int, seconds: float = 2.0
+               ) -> float:
+    """Frames per second of the whole pipeline (stacking the two frames, network, decoding) at a batch
+    size, on real frames (decoding costs more with more objects; noise would be all objects)."""
+    idx = np.arange(batch) % len(frames)
+    frames, history = np.ascontiguousarray(frames[idx]), np.ascontiguousarray(history[idx])
+    detector(frames, history)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        detector(frames, history)
+        n += batch
     return n / (time.perf_counter() - start)
 
 
 def evaluate(weights: str, data_dir: str, out: str, frames: int = 0, device: str = "auto",
-             fps_seconds: float = 2.0) -> dict[str, Any]:
+             fps_seconds: float = 2.0, precision: str = "auto") -> dict[str, Any]:
     """Evaluate on the held-out split of `data_dir`; write metrics.json and report.md into `out`."""
     dev = pick_device(device)
-    model, _ = load_checkpoint(weights, dev)
+    model, _ = load_checkpoint(weights, "cpu")
     manifest = json.loads((Path(data_dir) / "manifest.json").read_text())
     mpp = float(manifest["camera"]["metres_per_pixel"])
     data = load_split(data_dir, "val")
@@ -145,46 +200,93 @@ def evaluate(weights: str, data_dir: str, out: str, frames: int = 0, device: str
         data = {k: v[:frames] for k, v in data.items()}
     if len(data["frames"]) == 0:
         raise ValueError(f"{data_dir}: the validation split is empty; collect more frames")
-    dets = predict(model, data["frames"], dev)
-    metrics = detection_metrics(dets, ground_truth(data), mpp)
+    detector = Detector(weights, device, threshold=MIN_SCORE, precision=precision)
+    dets, gts = predict(detector, data), ground_truth(data)
+    metrics = detection_metrics(dets, gts, mpp)
+    metrics["by_source"] = {}
+    for source in np.unique(data["source"]):
+        sel = np.flatnonzero(data["source"] == source)
+        m = detection_metrics([dets[i] for i in sel], [gts[i] for i in sel], mpp)
+        metrics["by_source"][str(source)] = {"frames": len(sel), "mAP": m["mAP"], "ap": m["ap"], "crowd_ap": m["crowd_ap"],
+                                             "crowd_pedestrians": m["crowd_pedestrians"]}
     h, w = data["frames"].shape[1:3]
-    metrics["fps"] = {"batch_1": throughput(model, (h, w), dev, 1, fps_seconds),
-                      "batch_256": throughput(model, (h, w), dev, 256, fps_seconds)}
+    metrics["fps"] = fps_table(weights, dev, data["frames"][:256], data["history"][:256], fps_seconds)
     metrics.update({"frames": len(data["frames"]), "weights": str(weights), "device": str(dev),
-                    "parameters": count_parameters(model), "macs_per_frame": count_macs(model, h, w)})
+                    "precision": detector.precision, "parameters": count_parameters(model),
+                    "macs_per_frame": count_macs(model, h, w), "torch_threads": torch.get_num_threads()})
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    _examples(data, dets, out_dir / "examples.png")
+    _examples(data, dets, out_dir / "examples.png", mpp)
     (out_dir / "report.md").write_text(markdown(metrics))
     return metrics
 
 
+def fps_table(weights: str, device: torch.device, frames: np.ndarray, history: np.ndarray, seconds: float
+              ) -> dict[str, dict[str, float]]:
+    """Pipeline frames/s at batch 1 and 256: int8 and fp32 on the CPU, fp16 on CUDA when present."""
+    runs = {"cpu_int8": ("cpu", "int8"), "cpu_fp32": ("cpu", "fp32")}
+    if device.type == "cuda":
+        runs["cuda_fp16"] = ("cuda", "fp32")
+    table = {}
+    for name, (dev, precision) in runs.items():
+        try:
+            det = Detector(weights, dev, precision=precision)
+        except ValueError:  # no int8 observers in this checkpoint
+            continue
+        table[name] = {"batch_1": throughput(det, frames, history, 1, seconds),
+                       "batch_256": throughput(det, frames, history, 256, seconds)}
+    return table
+
+
 def markdown(m: dict[str, Any]) -> str:
     rows = "\n".join(f"| {n} | {m['ap'][n]:.3f} | " + " | ".join(f"{m['ap_by_threshold'][n][str(t)]:.3f}"
-                                                             for t in THRESHOLDS) + " |" for n in CLASS_NAMES)
-    return (f"# Perception evaluation\n\n{m['frames']} held-out frames, weights `{m['weights']}`, device {m['device']}.\n\n"
-            f"mAP **{m['mAP']:.3f}**, light-state accuracy **{m['light_state_accuracy']:.3f}**, "
-            f"{m['fps']['batch_1']:.0f} frames/s at batch 1, {m['fps']['batch_256']:.0f} at batch 256; "
-            f"{m['parameters']:,} parameters, {m['macs_per_frame'] / 1e6:.1f} M multiply-adds per frame.\n\n"
+                                                              for t in THRESHOLDS) + " |" for n in CLASS_NAMES)
+    crowd = (f"| pedestrian, crowd (within {CROWD_DISTANCE} m of another; {m['crowd_pedestrians']} of them) | "
+             f"{m['crowd_ap']:.3f} | " + " | ".join(f"{m['crowd_ap_by_threshold'][str(t)]:.3f}" for t in THRESHOLDS) + " |")
+    nan = float("nan")
+    vel = "\n".join(f"| {n} | {v.get('median', nan):.2f} | {v.get('mean', nan):.2f} | {v.get('p90', nan):.2f} | "
+                    f"{v['median_standing']:.2f} | {v['median_moving']:.2f} | {v['count']} |"
+                    for n, v in m["velocity"].items())
+    fps = "\n".join(f"| {name} | {v['batch_1']:,.0f} | {v['batch_256']:,.0f} |" for name, v in m["fps"].items())
+    sources = "\n".join(f"| {name} | {v['frames']} | {v['mAP']:.3f} | {v['ap']['car']:.3f} | {v['ap']['pedestrian']:.3f} | "
+                        f"{v['ap']['traffic_light']:.3f} | {v['crowd_ap']:.3f} ({v['crowd_pedestrians']}) |"
+                        for name, v in m["by_source"].items())
+    return (f"# Perception evaluation\n\n{m['frames']} held-out frames, weights `{m['weights']}`, device {m['device']} "
+            f"({m['precision']}).\n\n"
+            f"mAP **{m['mAP']:.3f}**, crowd AP **{m['crowd_ap']:.3f}**, light-state accuracy "
+            f"**{m['light_state_accuracy']:.3f}**; {m['parameters']:,} parameters, {m['macs_per_frame'] / 1e6:.1f} M "
+            "multiply-adds per frame.\n\n"
             "| class | AP | " + " | ".join(f"AP@{t} m" for t in THRESHOLDS) + " |\n|---|---|" + "---|" * len(THRESHOLDS)
-            + f"\n{rows}\n\nLight-state confusion (rows true, columns predicted; red, yellow, green): "
-            f"{m['light_confusion']}\n\n![examples](examples.png)\n")
+            + f"\n{rows}\n{crowd}\n\n"
+            f"Velocity error [m/s] of matched objects within {VELOCITY_RANGE:.0f} m:\n\n"
+            "| class | median | mean | p90 | median standing | median moving | objects |\n"
+            f"|---|---|---|---|---|---|---|\n{vel}\n\n"
+            f"Light-state confusion (rows true, columns predicted; red, yellow, green): {m['light_confusion']}\n\n"
+            f"Frames/s of the whole pipeline (stacking, network, decoding; {m['torch_threads']} threads):\n\n"
+            f"| runtime | batch 1 | batch 256 |\n|---|---|---|\n{fps}\n\n"
+            "By source:\n\n| source | frames | mAP | car | pedestrian | light | crowd AP (pedestrians) |\n"
+            f"|---|---|---|---|---|---|---|\n{sources}\n\n![examples](examples.png)\n")
 
 
-def _examples(data: dict[str, np.ndarray], dets: list[dict[str, np.ndarray]], path: Path, n: int = 6) -> None:
-    """Predictions (coloured by class) drawn over ground truth (white) on a few frames."""
+def _examples(data: dict[str, np.ndarray], dets: list[dict[str, np.ndarray]], path: Path, mpp: float,
+              n: int = 6) -> None:
+    """Predictions (coloured by class, with a line to where the detected velocity takes them in 1 s)
+    drawn over ground truth (white circles) on a few frames, enlarged 3x."""
     import cv2
 
     colours = [(255, 220, 0), (0, 240, 255), (255, 60, 255)]
+    at = lambda u, v: (int(round(3 * u + 1)), int(round(3 * v + 1)))  # noqa: E731  pixel centres at integers
     tiles = []
     for i in np.linspace(0, len(dets) - 1, n).astype(int):
         img = cv2.resize(data["frames"][i], None, fx=3, fy=3, interpolation=cv2.INTER_NEAREST)
         for (u, v) in data["centre"][i][data["valid"][i]]:
-            cv2.circle(img, (int(u * 3), int(v * 3)), 9, (255, 255, 255), 1)
-        for c, s, (u, v) in zip(dets[i]["cls"], dets[i]["score"], dets[i]["centre"], strict=True):
+            cv2.circle(img, at(u, v), 9, (255, 255, 255), 1)
+        d = dets[i]
+        for c, s, (u, v), (vx, vy) in zip(d["cls"], d["score"], d["centre"], d["velocity"], strict=True):
             if s >= 0.3:
-                cv2.drawMarker(img, (int(u * 3), int(v * 3)), colours[int(c)], cv2.MARKER_CROSS, 10, 2)
+                cv2.drawMarker(img, at(u, v), colours[int(c)], cv2.MARKER_CROSS, 10, 2)
+                cv2.line(img, at(u, v), at(u - vy / mpp, v - vx / mpp), colours[int(c)], 1)
         tiles.append(img)
     cv2.imwrite(str(path), np.concatenate(tiles, axis=1)[:, :, ::-1])
 

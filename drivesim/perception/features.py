@@ -1,79 +1,102 @@
 """Perception features for agents: a fixed-size vector per frame (B, F).
 
-Layout (`feature_layout`): for each class (car, pedestrian, traffic light) the K nearest detections
-in the ego frame, sorted by distance, each (x forward / 30 m, y left / 30 m, sin heading,
-cos heading, confidence, p_red, p_yellow, p_green) — light probabilities are zero for cars and
-pedestrians — padded with zeros; then the lidar ranges (N) and the state vector (16). The same
-layout can be filled from ground-truth labels ("oracle perception") with confidence 1.
+Layout (`FeatureLayout.slices`): for each class (car, pedestrian, traffic light) the K nearest
+objects in the ego frame, sorted by distance, each (x forward / 30 m, y left / 30 m, sin heading,
+cos heading, [vx forward / 10 m/s, vy left / 10 m/s,] confidence, p_red, p_yellow, p_green) — light
+probabilities are zero for cars and pedestrians, velocities are over the ground and only present
+with `velocities` — padded with zeros; then the lidar ranges (N) and the state vector (16). The same
+layout is filled from the CNN's detections (`detections_to_features`) or from ground-truth labels
+(`oracle_features`, confidence 1), so a policy can be trained on either. Everything is vectorised
+over the batch (no Python loop over frames or objects).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from drivesim.config import CameraConfig
+from drivesim.perception.decode import Detections
 from drivesim.perception.model import N_CLASSES
 
-PER_OBJECT = 8  # x, y, sin, cos, confidence, p_red, p_yellow, p_green
 POSITION_SCALE = 30.0  # [m]
+SPEED_SCALE = 10.0  # [m/s]
+CLASS_BLOCKS = ("cars", "pedestrians", "traffic_lights")
 
 
-def feature_layout(k: int, n_beams: int, state_dim: int) -> dict[str, slice]:
-    """Named slices of the feature vector."""
-    names = ("cars", "pedestrians", "traffic_lights")
-    out, start = {}, 0
-    for name in names:
-        out[name] = slice(start, start + k * PER_OBJECT)
-        start += k * PER_OBJECT
-    out["lidar"] = slice(start, start + n_beams)
-    out["state"] = slice(start + n_beams, start + n_beams + state_dim)
-    return out
+@dataclass(frozen=True)
+class FeatureLayout:
+    """What the feature vector holds: K objects per class (with velocities or not), N lidar beams,
+    the state vector."""
+
+    k: int = 4  # nearest objects per class
+    n_beams: int = 64  # lidar ranges
+    state_dim: int = 16  # state vector
+    velocities: bool = True  # each object carries its velocity (layouts before issue 14 had none)
+
+    @property
+    def per_object(self) -> int:
+        return 10 if self.velocities else 8
+
+    @property
+    def size(self) -> int:
+        return N_CLASSES * self.k * self.per_object + self.n_beams + self.state_dim
+
+    def slices(self) -> dict[str, slice]:
+        """Named slices of the feature vector."""
+        out, start = {}, 0
+        for name in CLASS_BLOCKS:
+            out[name] = slice(start, start + self.k * self.per_object)
+            start += self.k * self.per_object
+        out["lidar"] = slice(start, start + self.n_beams)
+        out["state"] = slice(start + self.n_beams, start + self.n_beams + self.state_dim)
+        return out
 
 
-def objects_to_features(cls: np.ndarray, position: np.ndarray, heading: np.ndarray, score: np.ndarray,
-                        light_probs: np.ndarray, valid: np.ndarray, k: int) -> np.ndarray:
-    """(B, N_CLASSES * k * PER_OBJECT) from per-object arrays (B, O): cls, position (B, O, 2) [m]
-    ego frame, heading [rad] ego frame, score, light_probs (B, O, 3), valid."""
-    b = len(cls)
+def objects_to_features(cls: np.ndarray, position: np.ndarray, heading: np.ndarray, velocity: np.ndarray,
+                        score: np.ndarray, light_probs: np.ndarray, valid: np.ndarray, layout: FeatureLayout
+                        ) -> np.ndarray:
+    """(B, N_CLASSES * k * per_object) from per-object arrays (B, O): cls, position (B, O, 2) [m] ego
+    frame, heading [rad] ego frame, velocity (B, O, 2) [m/s] ego frame, score, light_probs (B, O, 3), valid."""
+    b, k = len(cls), layout.k
     dist = np.hypot(position[..., 0], position[..., 1])
-    out = np.zeros((b, N_CLASSES, k, PER_OBJECT), dtype=np.float32)
+    out = np.zeros((b, N_CLASSES, k, layout.per_object), dtype=np.float32)
+    rows = np.arange(b)[:, None]
     for c in range(N_CLASSES):  # three classes, not a loop over objects
         d = np.where(valid & (cls == c), dist, np.inf)
         order = np.argsort(d, axis=1, kind="stable")[:, :k]
-        rows = np.arange(b)[:, None]
-        ok = np.isfinite(d[rows, order])
-        block = np.concatenate([position[rows, order] / POSITION_SCALE, np.sin(heading[rows, order])[..., None],
-                                np.cos(heading[rows, order])[..., None], score[rows, order][..., None],
-                                light_probs[rows, order]], axis=-1)
-        out[:, c, : order.shape[1]] = np.where(ok[..., None], block, 0.0)
+        ok = np.isfinite(d[rows, order])[..., None]
+        parts = [position[rows, order] / POSITION_SCALE, np.sin(heading[rows, order])[..., None],
+                 np.cos(heading[rows, order])[..., None]]
+        if layout.velocities:
+            parts.append(velocity[rows, order] / SPEED_SCALE)
+        parts += [score[rows, order][..., None], light_probs[rows, order]]
+        out[:, c, : order.shape[1]] = np.where(ok, np.concatenate(parts, axis=-1), 0.0)
     return out.reshape(b, -1)
 
 
-def oracle_features(labels: dict[str, np.ndarray], lidar: np.ndarray, state: np.ndarray, k: int) -> np.ndarray:
-    """Ground-truth ("oracle") perception in the same layout: labels from the camera (B, O) arrays."""
+def oracle_features(labels: dict[str, np.ndarray], lidar: np.ndarray, state: np.ndarray, layout: FeatureLayout
+                    ) -> np.ndarray:
+    """Ground-truth ("oracle") perception in the same layout: the camera's labels (B, O) arrays."""
     light = labels["light"]
     probs = np.stack([light == 3, light == 2, light == 1], axis=-1).astype(np.float32)
-    objects = objects_to_features(labels["cls"], labels["position"], labels["angle"],
-                                  np.ones(labels["cls"].shape, dtype=np.float32), probs, labels["visible"], k)
+    objects = objects_to_features(labels["cls"], labels["position"], labels["angle"], labels["velocity"],
+                                  np.ones(labels["cls"].shape, dtype=np.float32), probs, labels["visible"], layout)
     return np.concatenate([objects, lidar.astype(np.float32), state.astype(np.float32)], axis=1)
 
 
-def detections_to_features(detections: list[dict[str, np.ndarray]], camera, lidar: np.ndarray, state: np.ndarray,
-                           k: int) -> np.ndarray:
-    """Perception features from Detector output (pixels) for frames of a camera with `camera`
-    (a CameraConfig): positions go from pixels to the ego frame (x forward, y left) [m]."""
-    n = max((len(d["cls"]) for d in detections), default=0)
-    b = len(detections)
-    cls = np.full((b, max(n, 1)), -1)
-    pos = np.zeros((b, max(n, 1), 2))
-    heading, score = np.zeros((b, max(n, 1))), np.zeros((b, max(n, 1)))
-    probs, valid = np.zeros((b, max(n, 1), 3)), np.zeros((b, max(n, 1)), dtype=bool)
-    for i, d in enumerate(detections):  # a few detections per frame: pack into padded arrays
-        m = len(d["cls"])
-        u, v = d["centre"][:, 0], d["centre"][:, 1]
-        cls[i, :m], heading[i, :m], score[i, :m], probs[i, :m], valid[i, :m] = (
-            d["cls"], d["angle"], d["score"], d["light_probs"], True)
-        pos[i, :m, 0] = (camera.ego_row * camera.height - v) * camera.metres_per_pixel
-        pos[i, :m, 1] = (camera.width / 2 - u) * camera.metres_per_pixel
-    probs = np.where((cls == 2)[..., None], probs, 0.0)
-    objects = objects_to_features(cls, pos, heading, score, probs, valid, k)
+def pixels_to_ego(centre: np.ndarray, camera: CameraConfig) -> np.ndarray:
+    """Pixel centres (..., 2) (u, v) -> ego-frame positions (..., 2) (forward, left) [m]."""
+    mpp = camera.metres_per_pixel
+    return np.stack([(camera.ego_row * camera.height - centre[..., 1]) * mpp,
+                     (camera.width / 2 - centre[..., 0]) * mpp], axis=-1)
+
+
+def detections_to_features(det: Detections, camera: CameraConfig, lidar: np.ndarray, state: np.ndarray,
+                           layout: FeatureLayout) -> np.ndarray:
+    """Perception features from the CNN's detections on frames of `camera`."""
+    probs = np.where((det.cls == 2)[..., None], det.light_probs, 0.0)
+    objects = objects_to_features(det.cls, pixels_to_ego(det.centre, camera), det.angle, det.velocity, det.score,
+                                  probs, det.valid, layout)
     return np.concatenate([objects, lidar.astype(np.float32), state.astype(np.float32)], axis=1)

@@ -70,8 +70,9 @@ def _pedestrian_steps_out(maps: MapArrays, params: WorldParams, state: SimState,
     q = state.peds[w, n - 1]
     q.x, q.y = x + math.sin(yaw) * (kerb + 1.0), y - math.cos(yaw) * (kerb + 1.0)
     q.yaw = yaw + math.pi / 2  # walking to the left, across the road
-    q.active, q.moving = True, True
+    q.active, q.moving, q.blocker = True, True, -1
     q.speed = STEP_OUT_SPEED
+    q.vx, q.vy = q.speed * math.cos(q.yaw), q.speed * math.sin(q.yaw)
     q.script_left = 2 * kerb + 2.0  # [m] to walk before leaving the road
 
 

@@ -64,6 +64,7 @@ class CameraLabels(NamedTuple):
     size: np.ndarray  # (B, O, 2) float32 [px] (length along heading, width)
     angle: np.ndarray  # (B, O) float32 [rad] heading in the image, 0 = up, counter-clockwise
     position: np.ndarray  # (B, O, 2) float32 [m] (forward, left) in the ego frame
+    velocity: np.ndarray  # (B, O, 2) float32 [m/s] velocity over the ground in the ego frame (forward, left)
     track: np.ndarray  # (B, O) int32 actor slot within its class (stable over an episode)
     light: np.ndarray  # (B, O) int8 Light state (NONE for cars and pedestrians)
     visible: np.ndarray  # (B, O) bool, centre inside the frame and the object exists
@@ -105,6 +106,7 @@ class CameraParams(NamedTuple):
     noise_std: float  # [0-255 units]
     ego_length: float  # [px]
     ego_width: float  # [px]
+    history: int  # [steps] how far back the history frame looks (0: none)
 
 
 class Camera:
@@ -140,7 +142,7 @@ class Camera:
         ped_px = max(2 * PED_RADIUS / mpp, config.min_pedestrian_px)
         self.params = CameraParams(config.width, config.height, mpp, config.ego_row, ped_px, LIGHT_RADIUS / mpp,
                                    CAR_LENGTH / mpp, config.colour_jitter, config.noise_std,
-                                   vehicle.length / mpp, vehicle.width / mpp)
+                                   vehicle.length / mpp, vehicle.width / mpp, config.history)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -152,39 +154,60 @@ class Camera:
 
     def render(self, world: World) -> tuple[np.ndarray, CameraLabels]:
         """Frames (B, H, W, 3) uint8 and their labels."""
-        return self._run(world, draw=True)
+        frames, labels, _ = self._run(world, draw=True)
+        return frames, labels
 
-    def _run(self, world: World, draw: bool) -> tuple[np.ndarray, CameraLabels]:
+    def render_with_history(self, world: World) -> tuple[np.ndarray, np.ndarray, CameraLabels]:
+        """Frames, history frames (the scene `CameraConfig.history` steps earlier, seen from the
+        current pose; (B, H, W, 3) uint8 each) and labels, from one pass."""
+        if self.config.history == 0:
+            raise ValueError("CameraConfig.history is 0: this camera keeps no history; set camera={'history': 5}")
+        frames, labels, earlier = self._run(world, draw=True, history=True)
+        return frames, earlier, labels
+
+    def _run(self, world: World, draw: bool, history: bool = False) -> tuple[np.ndarray, CameraLabels, np.ndarray]:
         b, cars, peds = world.batch_size, world.state.cars.shape[1], world.state.peds.shape[1]
         n = cars + peds + self.arrays.light_xy.shape[1]
         labels = CameraLabels(np.empty((b, n), dtype=np.int8), np.empty((b, n, 2), dtype=np.float32),
                               np.empty((b, n, 2), dtype=np.float32), np.empty((b, n), dtype=np.float32),
-                              np.empty((b, n, 2), dtype=np.float32), np.empty((b, n), dtype=np.int32),
+                              np.empty((b, n, 2), dtype=np.float32), np.empty((b, n, 2), dtype=np.float32),
+                              np.empty((b, n), dtype=np.int32),
                               np.empty((b, n), dtype=np.int8), np.empty((b, n), dtype=bool))
         frames = np.empty((b if draw else 0, *self.shape), dtype=np.uint8)
-        render_batch(self.arrays, self.params, world.state, draw, frames, labels)
-        return frames, labels
+        earlier = np.empty((b if history else 0, *self.shape), dtype=np.uint8)
+        if history and world.state.trail.shape[1] != self.config.history:
+            raise ValueError(f"the world keeps {world.state.trail.shape[1]} steps of trail, the camera needs "
+                             f"{self.config.history}")
+        render_batch(self.arrays, self.params, world.state, draw, frames, labels, earlier)
+        return frames, labels, earlier
 
 
 @parallel_kernel
 def render_batch(cam: CameraArrays, p: CameraParams, state: SimState, draw: bool, frames: np.ndarray,
-                 labels: CameraLabels) -> None:
+                 labels: CameraLabels, earlier: np.ndarray) -> None:
     """Labels of every world (and, with `draw`, its frame) from the current state. frames
-    (B, H, W, 3) uint8 (unused without `draw`); labels (B, O, ...) preallocated."""
+    (B, H, W, 3) uint8 (unused without `draw`); labels (B, O, ...) preallocated; earlier (B, H, W, 3)
+    for the history frames, or (0, ...) for none."""
     for index in prange(state.cars.shape[0]):
         w = np.int64(index)  # prange counts in uint64: back to the kernels' int64
         _label_world(cam, p, state, w, labels)
         if draw:
+            _background(cam, p, state, w, frames[w])
+            if earlier.shape[0] > 0:  # the same map under the scene of p.history steps ago
+                _copy_frame(frames[w], earlier[w])
+                _draw_earlier(cam, p, state, w, labels, earlier[w])
             _draw_world(cam, p, state, w, frames[w], labels)
 
 
 @inner
-def _put(labels: CameraLabels, w: int, o: int, cls: int, x: float, y: float, ex: float, ey: float, c: float,
-         s: float, p: CameraParams, length: float, width: float, angle: float, track: int, light: int,
-         exists: bool) -> None:
-    """Label slot o of world w: an object at (x, y) [m] seen from the ego at (ex, ey) heading (c, s)."""
+def _put(labels: CameraLabels, w: int, o: int, cls: int, x: float, y: float, vx: float, vy: float, ex: float,
+         ey: float, c: float, s: float, p: CameraParams, length: float, width: float, angle: float, track: int,
+         light: int, exists: bool) -> None:
+    """Label slot o of world w: an object at (x, y) [m] moving at (vx, vy) [m/s] seen from the ego at
+    (ex, ey) heading (c, s)."""
     dx, dy = x - ex, y - ey
     fx, fy = c * dx + s * dy, c * dy - s * dx
+    labels.velocity[w, o, 0], labels.velocity[w, o, 1] = c * vx + s * vy, c * vy - s * vx
     u, v = p.width / 2 - fy / p.mpp, p.ego_row * p.height - fx / p.mpp
     labels.cls[w, o], labels.track[w, o], labels.light[w, o] = cls, track, light
     labels.centre[w, o, 0], labels.centre[w, o, 1] = u, v
@@ -203,16 +226,16 @@ def _label_world(cam: CameraArrays, p: CameraParams, state: SimState, w: int, la
     n_cars, n_peds = state.cars.shape[1], state.peds.shape[1]
     for j in range(n_cars):
         car = state.cars[w, j]
-        _put(labels, w, j, _CAR_CLASS, car.x, car.y, e.x, e.y, c, s, p, car.length / p.mpp, car.width / p.mpp,
-             wrap(car.yaw - e.yaw), j, _NONE, car.active and j != own)
+        _put(labels, w, j, _CAR_CLASS, car.x, car.y, car.v * math.cos(car.yaw), car.v * math.sin(car.yaw), e.x, e.y,
+             c, s, p, car.length / p.mpp, car.width / p.mpp, wrap(car.yaw - e.yaw), j, _NONE, car.active and j != own)
     for q in range(n_peds):
         ped = state.peds[w, q]
-        _put(labels, w, n_cars + q, _PED_CLASS, ped.x, ped.y, e.x, e.y, c, s, p, p.ped_px, p.ped_px,
+        _put(labels, w, n_cars + q, _PED_CLASS, ped.x, ped.y, ped.vx, ped.vy, e.x, e.y, c, s, p, p.ped_px, p.ped_px,
              wrap(ped.yaw - e.yaw), q, _NONE, ped.active)
     for k in range(cam.light_xy.shape[1]):
         light = state.lights[w, cam.light_lane[m, k]]
-        _put(labels, w, n_cars + n_peds + k, _LIGHT_CLASS, cam.light_xy[m, k, 0], cam.light_xy[m, k, 1], e.x, e.y,
-             c, s, p, 2 * p.light_px, 2 * p.light_px, 0.0, k, light, cam.has_light[m, k] and light != _NONE)
+        _put(labels, w, n_cars + n_peds + k, _LIGHT_CLASS, cam.light_xy[m, k, 0], cam.light_xy[m, k, 1], 0.0, 0.0,
+             e.x, e.y, c, s, p, 2 * p.light_px, 2 * p.light_px, 0.0, k, light, cam.has_light[m, k] and light != _NONE)
 
 
 @inner
@@ -222,12 +245,19 @@ def _near(labels: CameraLabels, w: int, o: int, p: CameraParams) -> bool:
 
 
 @inner
-def _draw_world(cam: CameraArrays, p: CameraParams, state: SimState, w: int, dst: np.ndarray,
-                labels: CameraLabels) -> None:
-    own = state.ego[w].car
-    e, clock = state.cars[w, own], state.clock[w]
-    m = clock.map
-    # the map: camera pixel (u, v) -> raster pixel (col, row), rows counted from the raster's top
+def _copy_frame(src: np.ndarray, dst: np.ndarray) -> None:
+    for v in range(src.shape[0]):  # element by element: a slice copy would allocate
+        for u in range(src.shape[1]):
+            for ch in range(3):
+                dst[v, u, ch] = src[v, u, ch]
+
+
+@inner
+def _background(cam: CameraArrays, p: CameraParams, state: SimState, w: int, dst: np.ndarray) -> None:
+    """The map seen from world w's ego: camera pixel (u, v) -> raster pixel (col, row), rows counted
+    from the raster's top."""
+    e = state.cars[w, state.ego[w].car]
+    m = state.clock[w].map
     res = cam.res[m]
     k = p.mpp / res
     c, s = math.cos(e.yaw), math.sin(e.yaw)
@@ -236,6 +266,22 @@ def _draw_world(cam: CameraArrays, p: CameraParams, state: SimState, w: int, dst
     row0 = cam.base_size[m, 0] - (e.y - cam.origin[m, 1]) / res - s * k * eh - c * k * half_w
     warp_bilinear(cam.base[m], cam.base_size[m, 0], cam.base_size[m, 1], cam.palette, s * k, -c * k, col0, c * k,
                   s * k, row0, cam.colours[_OUTSIDE], dst)
+
+
+@inner
+def _finish(cam: CameraArrays, p: CameraParams, state: SimState, w: int, t: int, dst: np.ndarray) -> None:
+    """The ego on top, then colour jitter and noise keyed by step t."""
+    fill_box(dst, p.width / 2, p.ego_row * p.height, p.ego_length, p.ego_width, 0.0, cam.colours, _EGO)
+    if p.jitter > 0 or p.noise_std > 0:
+        clock = state.clock[w]
+        _post_process(cam, p, clock.seed, clock.episode, t, dst)
+
+
+@inner
+def _draw_world(cam: CameraArrays, p: CameraParams, state: SimState, w: int, dst: np.ndarray,
+                labels: CameraLabels) -> None:
+    """The current scene over the map background already in dst."""
+    own, m = state.ego[w].car, state.clock[w].map
     # the objects, in slot order (cars, pedestrians, lights), then the ego on top
     n_cars, n_peds = state.cars.shape[1], state.peds.shape[1]
     for j in range(n_cars):
@@ -251,9 +297,45 @@ def _draw_world(cam: CameraArrays, p: CameraParams, state: SimState, w: int, dst
         light = labels.light[w, o]
         if cam.has_light[m, h] and light != _NONE and _near(labels, w, o, p):
             fill_disc(dst, labels.centre[w, o, 0], labels.centre[w, o, 1], p.light_px, cam.colours, _LIGHT0 + light)
-    fill_box(dst, half_w, eh, p.ego_length, p.ego_width, 0.0, cam.colours, _EGO)
-    if p.jitter > 0 or p.noise_std > 0:
-        _post_process(cam, p, clock.seed, clock.episode, clock.t, dst)
+    _finish(cam, p, state, w, state.clock[w].t, dst)
+
+
+@inner
+def _draw_earlier(cam: CameraArrays, p: CameraParams, state: SimState, w: int, labels: CameraLabels,
+                  dst: np.ndarray) -> None:
+    """The scene p.history steps ago (the trail) seen from the current pose, over the map background
+    already in dst; jitter and noise keyed by that earlier step."""
+    own, m, t = state.ego[w].car, state.clock[w].map, state.clock[w].t
+    slot = (t - p.history) % p.history
+    trail = state.trail[w, slot]
+    e = state.cars[w, own]
+    c, s = math.cos(e.yaw), math.sin(e.yaw)
+    n_cars, n_peds = state.cars.shape[1], state.peds.shape[1]
+    for j in range(n_cars):
+        rec = trail[j]
+        if rec.active and j != own:
+            u, v = _pixel(p, rec.x - e.x, rec.y - e.y, c, s)
+            if -p.margin < u < p.width + p.margin and -p.margin < v < p.height + p.margin:
+                fill_box(dst, u, v, labels.size[w, j, 0], labels.size[w, j, 1], wrap(rec.yaw - e.yaw), cam.colours, _CAR)
+    for q in range(n_peds):
+        rec = trail[n_cars + q]
+        if rec.active:
+            u, v = _pixel(p, rec.x - e.x, rec.y - e.y, c, s)
+            if -p.margin < u < p.width + p.margin and -p.margin < v < p.height + p.margin:
+                fill_disc(dst, u, v, p.ped_px / 2, cam.colours, _PED)
+    for h in range(cam.light_xy.shape[1]):
+        o = n_cars + n_peds + h
+        light = state.trail_lights[w, slot, cam.light_lane[m, h]]
+        if cam.has_light[m, h] and light != _NONE and _near(labels, w, o, p):
+            fill_disc(dst, labels.centre[w, o, 0], labels.centre[w, o, 1], p.light_px, cam.colours, _LIGHT0 + light)
+    _finish(cam, p, state, w, t - p.history, dst)
+
+
+@inner
+def _pixel(p: CameraParams, dx: float, dy: float, c: float, s: float) -> tuple[float, float]:
+    """Camera pixel (u, v) of a point (dx, dy) [m] from the ego, whose heading is (c, s)."""
+    fx, fy = c * dx + s * dy, c * dy - s * dx
+    return p.width / 2 - fy / p.mpp, p.ego_row * p.height - fx / p.mpp
 
 
 @inner

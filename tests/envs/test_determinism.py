@@ -23,8 +23,8 @@ def _flatten(tree, prefix=""):
     return out
 
 
-def _rollout_vector(batch: int, seed: int, actions: np.ndarray):
-    env = CityDriveVectorEnv(batch, **SMALL)
+def _rollout_vector(batch: int, seed: int, actions: np.ndarray, **extra):
+    env = CityDriveVectorEnv(batch, **SMALL, **extra)
     obs, _ = env.reset(seed=seed)
     frames = [(_flatten(obs), None, None, None)]
     for a in actions:
@@ -80,6 +80,16 @@ def test_single_env_matches_row_of_batch(row):
     batch, seed = 3, 11
     actions = _actions(130, batch)
     _assert_single_env_equals_row(CityDriveEnv(**SMALL), seed + row, row, actions, _rollout_vector(batch, seed, actions))
+
+
+def test_history_frames_are_deterministic_per_world():
+    """The camera's history frame (the actors' trail) is per world state too: a single env equals its
+    row of the batch, across the autoreset that refills the trail."""
+    batch, seed, history = 3, 4, {"camera": {"history": 5}}
+    actions = _actions(75, batch)
+    frames = _rollout_vector(batch, seed, actions, **history)
+    assert "camera_history" in frames[-1][0]
+    _assert_single_env_equals_row(CityDriveEnv(**SMALL, **history), seed + 1, 1, actions, frames)
 
 
 def test_batch_size_does_not_change_a_world():

@@ -1,18 +1,31 @@
-"""Perception: dataset shards, label encoding round trip, augmentation, mAP, training, checkpoints,
-features."""
+"""Perception: dataset shards, label encoding and decoding (velocities, crowds), augmentation,
+metrics (mAP, crowd AP, velocity error), training, checkpoints, the int8 runtime, features."""
 
 import json
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
-from drivesim.perception.dataset import CollectConfig, collect, load_split
-from drivesim.perception.evaluate import average_precision, detection_metrics, match_frame
-from drivesim.perception.features import feature_layout, objects_to_features, oracle_features
-from drivesim.perception.model import PerceptionNet
-from drivesim.perception.targets import decode, encode
-from drivesim.perception.train import TrainConfig, augment, batch_loss, load_checkpoint, save_checkpoint, to_batch, train
+from drivesim.config import CameraConfig
+from drivesim.perception.dataset import CROWD, DATA_VERSION, CollectConfig, collect, load_split
+from drivesim.perception.decode import decode
+from drivesim.perception.evaluate import average_precision, detection_metrics, ground_truth, match_frame
+from drivesim.perception.features import FeatureLayout, detections_to_features, objects_to_features, oracle_features
+from drivesim.perception.inputs import CHANNELS, stack_frames
+from drivesim.perception.model import HEAD_CHANNELS, SUB, PerceptionNet, fold_batchnorm, stack_tensors
+from drivesim.perception.runtime import PerceptionRuntime, calibrate, int8_available
+from drivesim.perception.targets import encode
+from drivesim.perception.train import (
+    TrainConfig,
+    batch_loss,
+    load_checkpoint,
+    mirror,
+    save_checkpoint,
+    to_batch,
+    train,
+)
 
 SMALL = CollectConfig(frames=100, batch=4, every=5, steps_per_shard=60)
 
@@ -26,6 +39,7 @@ def dataset(tmp_path_factory):
 
 def test_collect_writes_shards_manifest_and_resumes(dataset):
     manifest = json.loads((dataset / "manifest.json").read_text())
+    assert manifest["version"] == DATA_VERSION
     assert sum(s["frames"] for s in manifest["shards"]) >= SMALL.frames
     before = (dataset / manifest["shards"][0]["file"]).stat().st_mtime
     collect(dataset, SMALL, progress=False)  # nothing left to do: resumes, rewrites nothing
@@ -36,73 +50,131 @@ def test_collect_writes_shards_manifest_and_resumes(dataset):
     assert len(train_split["frames"]) + len(val_split["frames"]) == sum(s["frames"] for s in manifest["shards"])
     assert set(train_split["seed"]).isdisjoint(set(val_split["seed"]))  # held out by seed
     assert train_split["frames"].dtype == np.uint8 and train_split["frames"].shape[1:] == (96, 96, 3)
+    assert train_split["history"].shape == train_split["frames"].shape
+    assert train_split["velocity"].shape == train_split["centre"].shape
+    moving = np.linalg.norm(train_split["velocity"], axis=-1)[train_split["valid"]]
+    assert (moving > 1.0).any()  # some labelled objects move
+    assert set(train_split["source"]) <= {s["source"] for s in manifest["shards"]}
 
 
-def _perfect_outputs(t, h=24, w=24):
-    """Network outputs that reproduce the targets exactly."""
-    b = t.index.shape[0]
-    out = {"heatmap": torch.logit(t.heatmap.clamp(1e-4, 1 - 1e-4)), "offset": torch.zeros(b, 2, h, w),
-           "size": torch.zeros(b, 2, h, w), "heading": torch.zeros(b, 2, h, w), "light": torch.full((b, 3, h, w), -5.0)}
-    for i, o in zip(*torch.nonzero(t.mask, as_tuple=True), strict=True):
-        cy, cx = divmod(int(t.index[i, o]), w)
-        out["offset"][i, :, cy, cx] = t.offset[i, o]
-        out["size"][i, :, cy, cx] = t.size[i, o]
-        out["heading"][i, :, cy, cx] = t.heading[i, o]
-        if t.light[i, o] >= 0:
-            out["light"][i, t.light[i, o], cy, cx] = 5.0
-    return out
+def test_collect_cycles_through_the_suite_and_crowded_crosswalks():
+    from drivesim.perception.dataset import shard_configs
+
+    sources = [name for _, (_, name, _) in zip(range(11), shard_configs(SMALL), strict=False)]
+    assert sources[-1] == CROWD and len(set(sources)) == 11
+    config = next(c for _, n, c in shard_configs(SMALL) if n == CROWD)
+    assert config.traffic.n_pedestrians >= 80 and config.camera.history == 5
 
 
-def test_encode_decode_round_trip_recovers_labels():
-    cls = torch.tensor([[0, 1, 2, 0]])
-    centre = torch.tensor([[[10.3, 20.7], [50.0, 60.2], [80.9, 12.1], [40.5, 88.0]]])
-    size = torch.tensor([[[11.0, 5.0], [3.0, 3.0], [4.5, 4.5], [11.0, 5.0]]])
-    angle = torch.tensor([[0.3, -1.0, 0.0, 2.5]])
-    light = torch.tensor([[0, 0, 3, 0]])
-    valid = torch.ones(1, 4, dtype=torch.bool)
-    t = encode(cls, centre, size, angle, light, valid, 96, 96)
-    det = decode(_perfect_outputs(t), k=8)
-    keep = det.score[0] > 0.5
-    assert keep.sum() == 4
-    for c, xy, s, a in zip(cls[0], centre[0], size[0], angle[0], strict=True):
-        i = torch.argmin(torch.linalg.norm(det.centre[0][keep] - xy, dim=-1))
-        assert det.cls[0][keep][i] == c
-        assert torch.allclose(det.centre[0][keep][i], xy, atol=1e-4)
-        assert torch.allclose(det.size[0][keep][i], s, atol=1e-4)
-        assert abs(float(det.angle[0][keep][i] - a)) < 1e-4
-    light_det = det.light_probs[0][keep][det.cls[0][keep] == 2]
-    assert int(light_det.argmax()) == 0  # red
+def test_old_datasets_get_a_clear_error(tmp_path):
+    (tmp_path / "manifest.json").write_text(json.dumps({"collect": {}, "camera": None, "shards": []}))
+    with pytest.raises(ValueError, match="older drivesim"):
+        load_split(tmp_path, "train")
 
 
-def test_flip_augmentation_keeps_labels_on_objects(dataset):
-    data = load_split(dataset, "train")
-    idx = np.arange(min(16, len(data["frames"])))
-    batch = to_batch(data, idx, torch.device("cpu"))
-    before = {k: v.clone() for k, v in batch.items()}
-    cfg = TrainConfig(flip=True, colour_jitter=0.0)
-    flipped = augment(batch, cfg, torch.Generator().manual_seed(1))
-    for b in range(len(idx)):
-        for o in torch.nonzero(before["valid"][b]).flatten():
-            u0, v0 = before["centre"][b, o].long().tolist()
-            u1, v1 = flipped["centre"][b, o].clamp(max=95.0).long().tolist()
-            if 1 <= u0 <= 94 and abs(u1 - (95 - u0)) <= 1:  # pixel (u, v) moved to (W-1-u, v)
-                assert torch.allclose(before["frames"][b, :, v0, u0], flipped["frames"][b, :, v1, 95 - u0], atol=1e-6) or \
-                       torch.allclose(before["frames"][b, :, v0, u0], flipped["frames"][b, :, v0, 95 - u0], atol=1e-6)
+def _raw_outputs(t):
+    """The network's last layer (before the pixel shuffle) that reproduces the targets exactly."""
+    m = t.mask[:, None].float()
+    light = torch.where(F.one_hot(t.light.clamp(min=0), 3).permute(0, 3, 1, 2).bool() & t.mask[:, None], 5.0, -5.0)
+    out = {"heatmap": torch.logit(t.heatmap.clamp(1e-4, 1 - 1e-4)), "offset": t.offset * m, "size": t.size * m,
+           "heading": t.heading * m, "light": light, "velocity": t.velocity * m}
+    return F.pixel_unshuffle(torch.cat([out[name] for name in HEAD_CHANNELS], dim=1), SUB)
 
 
-def test_average_precision_and_matching_by_hand():
+def _labels(cls, centre, size, angle, light, velocity):
+    t = lambda x, dtype=torch.float32: torch.tensor(x, dtype=dtype)[None]  # noqa: E731
+    return {"cls": t(cls, torch.long), "centre": t(centre), "size": t(size), "angle": t(angle),
+            "light": t(light, torch.long), "velocity": t(velocity), "valid": torch.ones(1, len(cls), dtype=torch.bool)}
+
+
+def test_encode_decode_round_trip_recovers_labels_and_velocities():
+    labels = _labels([0, 1, 2, 0], [[10.3, 20.7], [50.0, 60.2], [80.9, 12.1], [40.5, 88.0]],
+                     [[11.0, 5.0], [3.0, 3.0], [4.5, 4.5], [11.0, 5.0]], [0.3, -1.0, 0.0, 2.5], [0, 0, 3, 0],
+                     [[8.0, -0.5], [0.3, 1.3], [0.0, 0.0], [-4.0, 2.0]])
+    det = decode(_raw_outputs(encode(labels, 96, 96)), k=8, threshold=0.5)
+    assert det.valid[0].sum() == 4
+    found = det.frame(0)
+    for c, xy, s, a, v in zip(labels["cls"][0], labels["centre"][0], labels["size"][0], labels["angle"][0],
+                              labels["velocity"][0], strict=True):
+        i = int(np.argmin(np.linalg.norm(found["centre"] - xy.numpy(), axis=1)))
+        assert found["cls"][i] == c
+        np.testing.assert_allclose(found["centre"][i], xy.numpy(), atol=1e-4)
+        np.testing.assert_allclose(found["size"][i], s.numpy(), atol=1e-4)
+        np.testing.assert_allclose(found["velocity"][i], v.numpy(), atol=1e-4)
+        assert abs(found["angle"][i] - float(a)) < 1e-4
+    assert int(found["light_probs"][found["cls"] == 2].argmax()) == 0  # red
+    assert (np.diff(det.score[0][det.valid[0]]) <= 0).all()  # sorted by confidence
+
+
+def test_decode_keeps_pedestrians_standing_one_metre_apart():
+    """Two pedestrians 1 m (2.5 px) apart fall in different 2-px output cells and both are found."""
+    labels = _labels([1, 1], [[40.0, 50.0], [42.5, 50.0]], [[3.0, 3.0], [3.0, 3.0]], [0.0, 0.0], [0, 0],
+                     [[0.0, 0.0], [1.4, 0.0]])
+    t = encode(labels, 96, 96)
+    found = decode(_raw_outputs(t), k=8, threshold=0.5).frame(0)
+    assert len(found["cls"]) == 2
+    np.testing.assert_allclose(np.sort(found["centre"][:, 0]), [40.0, 42.5], atol=1e-4)
+
+
+def test_decode_threshold_and_limit():
+    raw = torch.zeros(2, 56, 24, 24)
+    raw[:, :12] = -10.0  # heatmap logits (3 classes x 4 sub-cells)
+    raw[0, 0, 3, 4] = 2.0  # one car-class peak in frame 0 (sub-cell 0 of cell (3, 4))
+    det = decode(raw, k=3, threshold=0.3)
+    assert det.valid.sum() == 1 and det.cls[0, 0] == 0
+    assert det.centre[0, 0].tolist() == pytest.approx([4 * 2 * 2 - 0.5, 3 * 2 * 2 - 0.5])
+    assert decode(raw, k=3, threshold=0.95).valid.sum() == 0
+
+
+def test_mirror_flips_frames_and_labels_together():
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (2, 96, 96, 3), dtype=np.uint8)
+    history = rng.integers(0, 255, (2, 96, 96, 3), dtype=np.uint8)
+    labels = {"centre": np.array([[[10.0, 20.0]], [[30.0, 40.0]]]), "angle": np.array([[0.5], [0.5]]),
+              "velocity": np.array([[[3.0, 1.0]], [[3.0, 1.0]]])}
+    flip = np.array([True, False])
+    f, h, lab = mirror(frames, history, labels, flip)
+    assert (f[0] == frames[0, :, ::-1]).all() and (h[0] == history[0, :, ::-1]).all() and (f[1] == frames[1]).all()
+    assert lab["centre"][0, 0].tolist() == [85.0, 20.0] and lab["centre"][1, 0].tolist() == [30.0, 40.0]
+    assert lab["angle"][0, 0] == -0.5 and lab["velocity"][0, 0].tolist() == [3.0, -1.0]
+    # a pixel and its label stay together: the frame value under the label centre moves with it
+    assert (f[0, 20, 85] == frames[0, 20, 10]).all()
+
+
+def test_stacking_in_numba_and_torch_agree():
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 255, (3, 96, 96, 3), dtype=np.uint8)
+    b = rng.integers(0, 255, (3, 96, 96, 3), dtype=np.uint8)
+    stacked = stack_frames(a, b)
+    assert stacked.shape == (3, 24, 24, CHANNELS)
+    assert (stacked[1, 2, 5, :3] == a[1, 8, 20]).all() and (stacked[1, 2, 5, 3:6] == b[1, 8, 20]).all()
+    to_t = lambda x: torch.from_numpy(x).permute(0, 3, 1, 2).float()  # noqa: E731
+    ref = torch.from_numpy(stacked).permute(0, 3, 1, 2).float()
+    assert torch.equal(stack_tensors(to_t(a), to_t(b)), ref)
+
+
+def test_metrics_by_hand_ap_crowd_ap_and_velocity_errors():
     assert average_precision(np.array([0.9, 0.8]), np.array([True, True]), 2) == pytest.approx(1.0)
     assert average_precision(np.array([0.9, 0.8]), np.array([False, True]), 2) == pytest.approx(0.25)
     assert average_precision(np.array([]), np.array([], dtype=bool), 3) == 0.0
     m, which = match_frame(np.array([[0.0, 0.0], [5.0, 0.0]]), np.array([0.9, 0.8]), np.array([[0.4, 0.0]]), 0.5)
     assert m.tolist() == [True, False] and which.tolist() == [0, -1]
-    gt = [{"cls": np.array([0, 1]), "centre": np.array([[10.0, 10.0], [50.0, 50.0]]), "light": np.array([0, 0])}]
-    det = [{"cls": np.array([0, 1]), "centre": np.array([[10.5, 10.0], [58.0, 50.0]]), "score": np.array([0.9, 0.8]),
-            "light_probs": np.zeros((2, 3))}]
-    metrics = detection_metrics(det, gt, mpp=0.4)  # car off by 0.2 m, pedestrian by 3.2 m
-    assert metrics["ap"]["car"] == pytest.approx(1.0)
-    assert metrics["ap"]["pedestrian"] == pytest.approx(0.25)  # matched only at the 4 m threshold
+    # two pedestrians 1 m apart (a crowd) and one alone; the detector finds one of the pair and the lone one
+    data = {"frames": np.zeros((1, 96, 96, 3)), "valid": np.ones((1, 4), dtype=bool),
+            "cls": np.array([[0, 1, 1, 1]]), "centre": np.array([[[10.0, 10.0], [50.0, 50.0], [52.5, 50.0], [80.0, 20.0]]]),
+            "light": np.zeros((1, 4), dtype=int), "velocity": np.array([[[5.0, 0.0], [1.0, 0.0], [0.0, 0.0], [0.0, 0.0]]]),
+            "position": np.array([[[8.0, 15.0], [8.8, -0.8], [8.8, -1.8], [20.8, -12.8]]])}
+    gt = ground_truth(data)
+    assert gt[0]["crowd"].tolist() == [False, True, True, False]
+    det = [{"cls": np.array([0, 1, 1]), "centre": np.array([[10.5, 10.0], [50.0, 50.0], [80.0, 28.0]]),
+            "score": np.array([0.9, 0.8, 0.7]), "light_probs": np.zeros((3, 3)),
+            "velocity": np.array([[4.0, 0.0], [1.5, 0.0], [0.0, 0.0]])}]
+    metrics = detection_metrics(det, gt, mpp=0.4)
+    assert metrics["ap"]["car"] == pytest.approx(1.0)  # off by 0.2 m
+    assert metrics["crowd_ap"] == pytest.approx(0.5)  # one of the two crowded pedestrians, at every threshold
     assert np.isnan(metrics["ap"]["traffic_light"])
+    assert metrics["velocity"]["car"]["median"] == pytest.approx(1.0)
+    assert metrics["velocity"]["pedestrian"]["median"] == pytest.approx(0.5)  # the lone one's match is 3.2 m off
 
 
 def test_tiny_training_lowers_the_loss_and_resumes(dataset, tmp_path):
@@ -121,6 +193,8 @@ def test_tiny_training_lowers_the_loss_and_resumes(dataset, tmp_path):
     result = train(cfg, progress=False)
     assert len(result["history"]) == 1 and (tmp_path / "run" / "last.pt").exists()
     assert any((tmp_path / "run" / "tb").iterdir())  # TensorBoard event file
+    _, best = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert ("int8_observers" in best) == int8_available()
     assert len(train(cfg, progress=False)["history"]) == 1  # resumed: nothing left to train
 
 
@@ -128,62 +202,92 @@ def test_checkpoint_round_trip_and_clear_errors(tmp_path):
     model = PerceptionNet().eval()
     save_checkpoint(tmp_path / "m.pt", model, {"note": "x"})
     loaded, ckpt = load_checkpoint(tmp_path / "m.pt")
-    x = torch.rand(2, 3, 96, 96)
+    x = torch.rand(2, CHANNELS, 24, 24)
     with torch.no_grad():
         assert torch.allclose(model(x)["heatmap"], loaded.eval()(x)["heatmap"])
     (tmp_path / "corrupt.pt").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="corrupt.pt"):
         load_checkpoint(tmp_path / "corrupt.pt")
-    torch.save({"version": 1, "model_config": {"width": 24, "in_channels": 3}, "model": model.state_dict()},
-               tmp_path / "mismatch.pt")
+    torch.save({"version": 1, "model_config": {"width": 32, "in_channels": 3}, "model": {}}, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="version 1.*train it again"):
+        load_checkpoint(tmp_path / "old.pt")
+    torch.save({"version": 2, "model_config": {"width": 24}, "model": model.state_dict()}, tmp_path / "mismatch.pt")
     with pytest.raises(ValueError, match="do not match"):
         load_checkpoint(tmp_path / "mismatch.pt")
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "none.pt")
 
 
-def test_features_layout_sorted_and_padded():
-    layout = feature_layout(k=2, n_beams=4, state_dim=3)
-    assert layout["cars"] == slice(0, 16) and layout["state"] == slice(52, 55)
-    cls = np.array([[0, 0, 0, 1]])
-    pos = np.array([[[20.0, 0.0], [5.0, 1.0], [10.0, 0.0], [3.0, 3.0]]])
-    feats = objects_to_features(cls, pos, np.zeros((1, 4)), np.ones((1, 4)), np.zeros((1, 4, 3)),
-                                np.ones((1, 4), dtype=bool), k=2)
-    cars = feats[0, :16].reshape(2, 8)
-    assert cars[0, 0] == pytest.approx(5.0 / 30) and cars[1, 0] == pytest.approx(10.0 / 30)  # nearest first
-    peds = feats[0, 16:32].reshape(2, 8)
-    assert peds[0, 4] == 1.0 and (peds[1] == 0).all()  # padded
-    labels = {"cls": cls, "position": pos, "angle": np.zeros((1, 4)), "light": np.zeros((1, 4), dtype=int),
-              "visible": np.ones((1, 4), dtype=bool)}
-    assert oracle_features(labels, np.zeros((1, 4)), np.zeros((1, 3)), k=2).shape == (1, 55)
-
-
-def test_detections_to_features_maps_pixels_to_ego_frame():
-    from drivesim.config import CameraConfig
-    from drivesim.perception.features import detections_to_features
-
-    cam = CameraConfig()
-    det = [{"cls": np.array([0]), "centre": np.array([[cam.width / 2 - 10.0, cam.ego_row * cam.height - 25.0]]),
-            "angle": np.array([0.0]), "score": np.array([0.8]), "light_probs": np.array([[0.1, 0.1, 0.8]])}]
-    feats = detections_to_features(det, cam, np.zeros((1, 4)), np.zeros((1, 3)), k=2)
-    car = feats[0, :8]
-    assert car[0] == pytest.approx(25.0 * cam.metres_per_pixel / 30.0)  # forward
-    assert car[1] == pytest.approx(10.0 * cam.metres_per_pixel / 30.0)  # left
-    assert car[4] == pytest.approx(0.8) and (car[5:] == 0).all()  # no light probabilities on a car
-
-
-def test_inference_copy_matches_the_trained_model():
-    from drivesim.perception.model import for_inference
-
+def _trained_like(seed=0):
+    """A network with non-trivial BatchNorm statistics."""
+    torch.manual_seed(seed)
     model = PerceptionNet()
     model.train()
-    with torch.no_grad():  # give BatchNorm non-trivial statistics
-        for _ in range(3):
-            model(torch.rand(8, 3, 96, 96))
-    model.eval()
-    x = torch.rand(4, 3, 96, 96)
     with torch.no_grad():
-        ref = model(x)
-        fast = for_inference(model)(x.contiguous(memory_format=torch.channels_last))
-    for key in ref:
-        assert torch.allclose(ref[key], fast[key], atol=1e-4), key
+        for _ in range(3):
+            model(torch.rand(8, CHANNELS, 24, 24))
+    return model.eval()
+
+
+def test_folded_batchnorm_matches_the_trained_model():
+    model = _trained_like()
+    x = torch.rand(4, CHANNELS, 24, 24)
+    with torch.no_grad():
+        ref, fast = model.raw(x), fold_batchnorm(model).raw(x)
+    assert torch.allclose(ref, fast, atol=1e-4)
+
+
+@pytest.mark.skipif(not int8_available(), reason="this PyTorch has no FX quantization with the x86 backend")
+def test_int8_runtime_follows_the_float_checkpoint(dataset):
+    """The int8 network is rebuilt from the checkpoint's float weights and stored observers; on real
+    frames its outputs stay within INT8_TOLERANCE of the float network's (logit / regression units:
+    a few hundredths of a heatmap logit, of an offset cell, of 10 m/s)."""
+    data = load_split(dataset, "train")
+    stacked = stack_frames(data["frames"][:32], data["history"][:32])
+    model = _trained_like()
+    observers = calibrate(model, [torch.from_numpy(stacked).permute(0, 3, 1, 2).float() / 255.0])
+    int8 = PerceptionRuntime(model, torch.device("cpu"), "int8", observers)
+    fp32 = PerceptionRuntime(model, torch.device("cpu"), "fp32")
+    assert int8.precision == "int8" and fp32.precision == "fp32"
+    a, b = int8(stacked), fp32(stacked)
+    scale = b.abs().max()
+    assert (a - b).abs().mean() < 0.02 * scale and (a - b).abs().max() < 0.15 * scale
+    with pytest.raises(ValueError, match="int8_observers"):
+        PerceptionRuntime(model, torch.device("cpu"), "int8", None)
+
+
+def test_feature_layout_with_velocities_sorted_and_padded():
+    layout = FeatureLayout(k=2, n_beams=4, state_dim=3)
+    assert layout.per_object == 10 and layout.size == 3 * 2 * 10 + 7
+    assert layout.slices()["cars"] == slice(0, 20) and layout.slices()["state"] == slice(64, 67)
+    assert FeatureLayout(k=2, n_beams=4, state_dim=3, velocities=False).size == 3 * 2 * 8 + 7
+    cls = np.array([[0, 0, 0, 1]])
+    pos = np.array([[[20.0, 0.0], [5.0, 1.0], [10.0, 0.0], [3.0, 3.0]]])
+    vel = np.array([[[1.0, 0.0], [-5.0, 2.0], [3.0, 0.0], [0.0, 1.4]]])
+    feats = objects_to_features(cls, pos, np.zeros((1, 4)), vel, np.ones((1, 4)), np.zeros((1, 4, 3)),
+                                np.ones((1, 4), dtype=bool), layout)
+    cars = feats[0, :20].reshape(2, 10)
+    assert cars[0, 0] == pytest.approx(5.0 / 30) and cars[1, 0] == pytest.approx(10.0 / 30)  # nearest first
+    assert cars[0, 4:6].tolist() == pytest.approx([-0.5, 0.2])  # its velocity / 10 m/s
+    peds = feats[0, 20:40].reshape(2, 10)
+    assert peds[0, 5] == pytest.approx(0.14) and peds[0, 6] == 1.0 and (peds[1] == 0).all()  # padded
+    labels = {"cls": cls, "position": pos, "angle": np.zeros((1, 4)), "light": np.zeros((1, 4), dtype=int),
+              "velocity": vel, "visible": np.ones((1, 4), dtype=bool)}
+    oracle = oracle_features(labels, np.zeros((1, 4)), np.zeros((1, 3)), layout)
+    assert oracle.shape == (1, layout.size) and np.allclose(oracle[0, :40], feats[0, :40])
+
+
+def test_detections_to_features_maps_pixels_and_velocities_to_the_ego_frame():
+    cam = CameraConfig()
+    raw = torch.full((1, 56, 24, 24), -10.0)
+    det = decode(raw, k=2, threshold=0.5)  # empty detections, then one car filled in by hand
+    det.valid[0, 0], det.cls[0, 0], det.score[0, 0] = True, 0, 0.8
+    det.centre[0, 0] = [cam.width / 2 - 10.0, cam.ego_row * cam.height - 25.0]
+    det.velocity[0, 0] = [6.0, -1.0]
+    det.light_probs[0, 0] = [0.1, 0.1, 0.8]
+    feats = detections_to_features(det, cam, np.zeros((1, 4)), np.zeros((1, 3)), FeatureLayout(2, 4, 3))
+    car = feats[0, :10]
+    assert car[0] == pytest.approx(25.0 * cam.metres_per_pixel / 30.0)  # forward
+    assert car[1] == pytest.approx(10.0 * cam.metres_per_pixel / 30.0)  # left
+    assert car[4:6].tolist() == pytest.approx([0.6, -0.1])
+    assert car[6] == pytest.approx(0.8) and (car[7:] == 0).all()  # no light probabilities on a car

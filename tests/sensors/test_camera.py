@@ -167,3 +167,44 @@ def test_labels_without_drawing_equal_the_render_labels():
     alone = world.camera.labels(world)
     for name in drawn._fields:
         assert np.array_equal(getattr(drawn, name), getattr(alone, name)), name
+
+
+def test_velocity_labels_are_ground_velocity_in_the_ego_frame():
+    """A car driving at 8 m/s at 90 degrees to the ego's heading moves to the ego's left at 8 m/s;
+    a standing pedestrian has no velocity; traffic lights never move."""
+    world = _isolated_world()
+    _place_ahead(world, "car", forward=10.0, left=2.0, yaw_offset=np.pi / 2)
+    world.cars.v[0, 1] = 8.0
+    _place_ahead(world, "ped", forward=6.0, left=-3.0)
+    world.peds.vx[0, 0], world.peds.vy[0, 0] = 0.0, 0.0
+    labels = world.camera.labels(world)
+    obj = labels.frame(0)
+    car = obj["velocity"][obj["cls"] == ObjectClass.CAR]
+    ped = obj["velocity"][obj["cls"] == ObjectClass.PEDESTRIAN]
+    np.testing.assert_allclose(car, [[0.0, 8.0]], atol=1e-5)
+    np.testing.assert_allclose(ped, [[0.0, 0.0]], atol=1e-6)
+    assert np.all(obj["velocity"][obj["cls"] == ObjectClass.TRAFFIC_LIGHT] == 0.0)
+
+
+def test_pedestrian_velocity_labels_follow_their_steps():
+    """Over a driven run, each pedestrian's velocity label is its displacement over the last step
+    (dt 0.1 s) rotated into the ego frame, including the sideways offset of keeping right."""
+    world = _driven_world(batch=2, steps=20, n_pedestrians=20)
+    agent = ExpertAgent()
+    checked = 0
+    for _ in range(20):
+        before = world.peds.copy()
+        world.step(agent.act(world))
+        labels = world.camera.labels(world)
+        n_cars = world.state.cars.shape[1]
+        for b in range(2):
+            yaw = world.ego.yaw[b]
+            c, s = np.cos(yaw), np.sin(yaw)
+            moved = world.peds.active[b] & before.active[b] & (world.peds.script_left[b] <= 0)
+            dx = (world.peds.x[b] - before.x[b]) / 0.1
+            dy = (world.peds.y[b] - before.y[b]) / 0.1
+            want = np.stack([c * dx + s * dy, -s * dx + c * dy], axis=1)[moved]
+            got = labels.velocity[b, n_cars:n_cars + len(moved)][moved]
+            np.testing.assert_allclose(got, want, atol=1e-4)
+            checked += int(moved.sum())
+    assert checked > 100

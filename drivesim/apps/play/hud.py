@@ -57,14 +57,18 @@ def label_corners(centre: np.ndarray, size: np.ndarray, angle: float) -> np.ndar
     return np.stack([centre + fwd + left, centre - fwd + left, centre - fwd - left, centre + fwd - left])
 
 
-def draw_labels(img: np.ndarray, objects: Mapping[str, np.ndarray], scale: float) -> None:
+def draw_labels(img: np.ndarray, objects: Mapping[str, np.ndarray], scale: float, mpp: float = 0.4) -> None:
     """Outline objects on a camera image upscaled by `scale` (in place): rotated boxes for cars,
-    circles for pedestrians and traffic lights. `objects` is `CameraLabels.frame(b)` (or detections
-    with the same cls / centre (u, v) [px] / size [px] / angle [rad] arrays)."""
-    for cls, centre, size, angle in zip(objects["cls"], objects["centre"], objects["size"], objects["angle"],
-                                        strict=True):
+    circles for pedestrians and traffic lights, and a line to where each one's velocity takes it in
+    one second. `objects` is `CameraLabels.frame(b)` (or detections with the same cls / centre
+    (u, v) [px] / size [px] / angle [rad] / velocity (forward, left) [m/s] arrays); mpp [m/px]."""
+    for cls, centre, size, angle, (vx, vy) in zip(objects["cls"], objects["centre"], objects["size"], objects["angle"],
+                                                  objects["velocity"], strict=True):
         rgb = LABEL_RGB.get(ObjectClass(int(cls)), (255, 255, 255))
         c = centre * scale + (scale - 1) / 2  # source pixel centre -> upscaled pixel centre
+        if vx * vx + vy * vy > 0.04:
+            end = c + np.array([-vy, -vx]) / mpp * scale  # 1 s ahead: left is -u, forward is -v
+            cv2.line(img, tuple(int(round(a)) for a in c), tuple(int(round(a)) for a in end), rgb, 1, cv2.LINE_AA)
         if cls == ObjectClass.CAR:
             pts = np.round(label_corners(c, size * scale, float(angle))).astype(np.int32)
             cv2.polylines(img, [pts], True, rgb, 2, cv2.LINE_AA)
@@ -155,11 +159,13 @@ class Hud:
     def draw_camera_panel(self, surface: pygame.Surface, session: Session) -> None:
         """The camera frame, upscaled, with the perception detections overlaid (ground-truth labels
         when no trained weights are available), toggled with G."""
-        frames, labels = session.world.camera.render(session.world)
+        world = session.world
+        frames, history, labels = world.camera.render_with_history(world)
         img, scale = upscale(frames[0], CAMERA_BOX)
         if session.overlays:
             detector = self.detector()
-            draw_labels(img, detector(frames[:1])[0] if detector is not None else labels.frame(0), scale)
+            objects = detector(frames[:1], history[:1]).frame(0) if detector is not None else labels.frame(0)
+            draw_labels(img, objects, scale, world.config.camera.metres_per_pixel)
         cam = session.world.config.camera
         x, y = CAMERA_POS
         self.text(surface, f"camera {cam.width}x{cam.height}", (x, y - 20), font="bold")

@@ -19,6 +19,7 @@ from drivesim.agent import ExpertAgent
 from drivesim.apps.play.scenarios import ScenarioCatalog
 from drivesim.apps.video import Mp4Writer
 from drivesim.events import EVENT_NAMES, REWARD_TERMS, TERMINATING
+from drivesim.perception.inputs import HISTORY as PERCEPTION_HISTORY
 from drivesim.world import StepResult, World
 
 STEER_RATE = 3.0  # [1/s] rate the steering command moves toward the key target (full lock in ~0.3 s)
@@ -110,7 +111,8 @@ class Session:
     # ------------------------------------------------------------------------------ episodes
     def _world_for(self, scenario: str) -> World:
         if scenario not in self._worlds:  # cached: maps are generated once per scenario
-            self._worlds[scenario] = World(self.catalog.config(scenario), batch_size=1)
+            config = self.catalog.config(scenario)  # with the camera's history frame, for the detector's velocities
+            self._worlds[scenario] = World(config.replace(camera={"history": PERCEPTION_HISTORY}), batch_size=1)
         return self._worlds[scenario]
 
     @property
