@@ -28,7 +28,7 @@ LEAD_CAR_GAP = 15.0  # [m] centre distance of the scenario lead car ahead of the
 LEAD_CAR_SLOT = 1  # the first NPC slot
 BEFORE_SIGNAL = 1  # index of StartKind.BEFORE_SIGNAL in params.START_KINDS
 KEY_OFFSET = 1 << 20  # keys of a second draw in a stream (beyond any actor or slot index)
-SPAWN_TRIES = 4  # positions tried for a pedestrian before it may stand close to another one
+SPAWN_TRIES = 8  # places tried for a pedestrian before it may stand close to another one
 EGO = 0  # car slot of the controlled car
 _ROAD, _SIDEWALK = int(LaneKind.ROAD), int(PedPathKind.SIDEWALK)
 
@@ -253,18 +253,19 @@ def _reset_pedestrians(maps: MapArrays, params: WorldParams, state: SimState, ws
         keys[seg].taken = maps.paths[m, seg].kind != _SIDEWALK
     attempt = 0
     for p in range(world.n_peds):
-        seg, attempt = _draw_distinct(keys, n_seg, seed, episode, rng.Stream.PED_SPAWN, attempt)
         q = state.peds[w, p]
-        q.active = seg >= 0
-        seg = max(seg, 0)
-        q.seg, q.jaywalker = seg, rng.uniform4(seed, episode, rng.Stream.PED_JAYWALK, p) < world.jaywalk_share
+        q.jaywalker = rng.uniform4(seed, episode, rng.Stream.PED_JAYWALK, p) < world.jaywalk_share
         q.speed = world.ped_speed * (0.75 + 0.5 * rng.uniform4(seed, episode, rng.Stream.PED_SPEED, p))
-        q.next = next_segment(maps.paths, m, seg, q.jaywalker, rng.uniform4(seed, episode, rng.Stream.PED_TURN, p))
-        for attempt in range(SPAWN_TRIES):  # a position at least PED_GAP from everyone placed before, if one is found
-            u = rng.uniform4(seed, episode, rng.Stream.PED_SPAWN, p + KEY_OFFSET * (1 + attempt))
-            q.s = u * maps.paths[m, seg].length
+        for tries in range(SPAWN_TRIES):  # a place at least PED_GAP from everyone placed before, if one is found
+            seg, attempt = _draw_distinct(keys, n_seg, seed, episode, rng.Stream.PED_SPAWN, attempt)
+            q.active = seg >= 0
+            q.seg = max(seg, 0)
+            u = rng.uniform4(seed, episode, rng.Stream.PED_SPAWN, p + KEY_OFFSET * (1 + tries))
+            q.s = u * maps.paths[m, q.seg].length
+            q.next = next_segment(maps.paths, m, q.seg, q.jaywalker, rng.uniform4(seed, episode, rng.Stream.PED_TURN, p))
             place(q, maps.paths, m, 0.0)
-            if not _crowded(state.peds, w, p):
+            if seg < 0 or not _crowded(state.peds, w, p) or tries == SPAWN_TRIES - 1:
                 break
+            keys[seg].taken = False  # too close to someone: give the segment back, draw again
         q.moving, q.script_left, q.blocker = q.active, 0.0, -1
         q.vx, q.vy = q.speed * math.cos(q.yaw) * q.active, q.speed * math.sin(q.yaw) * q.active

@@ -61,3 +61,11 @@ def test_demo_default_runs_the_shipped_policy_headless(tmp_path):
     assert "agent ppo" in out.stdout and "| red_light | 1 |" in out.stdout
     video = cv2.VideoCapture(str(tmp_path / "demo.mp4"))
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 30
+
+
+@pytest.mark.slow
+def test_bench_train_rows():
+    out = _run("bench", "--seconds", "0.05", "--batch-sizes", "2", "--obs", "state", "--no-extras", "--train", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = {r["observations"]: r for r in json.loads(out.stdout)["results"] if r["env"] == "ppo"}
+    assert set(rows) == {"oracle", "perception"} and min(r["env_steps_per_s"] for r in rows.values()) > 0

@@ -129,13 +129,13 @@ def _walks_into_car(cars: np.ndarray, w: int, px: float, py: float, x: float, y:
 def _blocking_pedestrian(paths: np.ndarray, peds: np.ndarray, m: int, w: int, p: int, n_peds: int, px: float,
                          py: float, x: float, y: float, road: bool) -> int:
     """The pedestrian that stepping from (px, py) to (x, y) [m] would bring pedestrian p closer than
-    PED_GAP to, among those ahead of p (in the direction of the step) that stand or walk the same way;
-    -1 if none. A step within the road (`road`) only keeps behind others in the road (people waiting
+    PED_GAP to (and closer than it is now), among those that stand or do not walk towards p; -1 if
+    none. (A step away from someone is always allowed, so a queue's head leaves and nobody cuts into
+    a queue at a corner.) A step within the road (`road`) only keeps behind others in the road (people waiting
     on the kerb do not hold up those still crossing). Oncoming walkers pass each other (on their right),
     and a step that does not bring p closer is always allowed (so two that start too close part
     again). A cycle of people waiting for each other (two standing face to face, say) is found by
     following the `blocker` links and broken."""
-    dx, dy = x - px, y - py
     for k in range(n_peds):
         o = peds[w, k]
         if k == p or not o.active or (road and paths[m, o.seg].kind == _SIDEWALK):
@@ -143,7 +143,7 @@ def _blocking_pedestrian(paths: np.ndarray, peds: np.ndarray, m: int, w: int, p:
         ax, ay = o.x - px, o.y - py  # from p's current position to o
         bx, by = o.x - x, o.y - y  # from p's next position to o
         near = bx * bx + by * by
-        if near >= PED_GAP * PED_GAP or near >= ax * ax + ay * ay or ax * dx + ay * dy <= 0.0:
+        if near >= PED_GAP * PED_GAP or near >= ax * ax + ay * ay:
             continue
         if o.moving and math.cos(o.yaw) * ax + math.sin(o.yaw) * ay < 0.0:  # o walks towards p: they pass
             continue

@@ -32,6 +32,7 @@ from drivesim.perception.detector import Detector
 from drivesim.perception.features import FeatureLayout, detections_to_features, oracle_features
 from drivesim.perception.inputs import perception_camera
 from drivesim.sensors.state import STATE_DIM
+from drivesim.sensors.waypoints import ROUTE_DIM
 from drivesim.world import World
 
 FEATURE_MODES = ("perception", "oracle")
@@ -40,19 +41,19 @@ DEFAULT_K = 4  # nearest detections per class
 GROUP_SEED_STRIDE = 100_000  # group g's worlds are seeded seed + g * stride + i
 
 
-def feature_layout(config: EnvConfig, k: int, velocities: bool = True) -> FeatureLayout:
-    return FeatureLayout(k, config.lidar.n_beams, STATE_DIM, velocities)
+def feature_layout(config: EnvConfig, k: int, velocities: bool = True, route: bool = True) -> FeatureLayout:
+    return FeatureLayout(k, config.lidar.n_beams, STATE_DIM, velocities, ROUTE_DIM if route else 0)
 
 
 class FeatureFn:
     """Batched observations (camera and its history frame, lidar, state) + camera labels -> features (B, F)."""
 
     def __init__(self, mode: str, config: EnvConfig, k: int = DEFAULT_K, device: str = "auto",
-                 weights: str | None = None, velocities: bool = True) -> None:
+                 weights: str | None = None, velocities: bool = True, route: bool = True) -> None:
         if mode not in FEATURE_MODES:
             raise ValueError(f"feature mode {mode!r} unknown; allowed {FEATURE_MODES}")
         self.mode, self.camera = mode, config.camera
-        self.layout = feature_layout(config, k, velocities)
+        self.layout = feature_layout(config, k, velocities, route)
         self.size = self.layout.size
         self.detector = Detector(weights, device=device) if mode == "perception" else None
 
@@ -62,19 +63,23 @@ class FeatureFn:
                 raise ValueError("perception features need the camera's history frame: CameraConfig.history = "
                                  f"{perception_camera(self.camera).history} (obs_env_config sets it)")
             det = self.detector(obs["camera"], obs["camera_history"])
-            return detections_to_features(det, self.camera, obs["lidar"], obs["state"], self.layout)
-        return oracle_features(labels, obs["lidar"], obs["state"], self.layout)
+            return detections_to_features(det, self.camera, obs, self.layout)
+        return oracle_features(labels, obs, self.layout)
 
 
-def obs_env_config(config: EnvConfig, mode: str) -> EnvConfig:
-    """The env config a given observation mode needs (camera always, with its history frame for
-    perception; labels for the oracle)."""
+def obs_env_config(config: EnvConfig, mode: str, route: bool = True) -> EnvConfig:
+    """The env config a given observation mode needs: perception the camera and its history frame,
+    the oracle only the camera's labels (no frames to draw), pixels the camera frames; with `route`
+    the route waypoints too."""
     if mode not in OBS_MODES:
         raise ValueError(f"observation mode {mode!r} unknown; allowed {OBS_MODES}")
+    extra = ("route",) if route else ()
+    camera = perception_camera(config.camera)
     if mode == "pixels":  # the camera and its history frame (motion), and the state
-        return config.replace(observations=("camera", "state"), camera_labels=False, camera=perception_camera(config.camera))
-    camera = perception_camera(config.camera) if mode == "perception" else config.camera
-    return config.replace(observations=("camera", "lidar", "state"), camera_labels=mode == "oracle", camera=camera)
+        return config.replace(observations=("camera", "state", *extra), camera_labels=False, camera=camera)
+    if mode == "oracle":
+        return config.replace(observations=("lidar", "state", *extra), camera_labels=True)
+    return config.replace(observations=("camera", "lidar", "state", *extra), camera_labels=False, camera=camera)
 
 
 @dataclass(frozen=True)
@@ -91,11 +96,11 @@ class SuiteVecEnv(BatchedVecEnv):
     sum(n) envs; world i of group g is seeded seed + g * GROUP_SEED_STRIDE + i."""
 
     def __init__(self, groups: list[Group], mode: str = "perception", k: int = DEFAULT_K, device: str = "auto",
-                 seed: int | None = None, velocities: bool = True) -> None:
+                 seed: int | None = None, velocities: bool = True, route: bool = True) -> None:
         if not groups or any(g.n < 1 for g in groups):
             raise ValueError("SuiteVecEnv needs at least one group of at least one world")
         self.mode, self.groups = mode, groups
-        configs = [obs_env_config(g.config, mode) for g in groups for _ in range(g.n)]
+        configs = [obs_env_config(g.config, mode, route) for g in groups for _ in range(g.n)]
         try:
             self.env = CityDriveVectorEnv(configs=configs, autoreset_mode=AutoresetMode.SAME_STEP)
         except ConfigError as err:
@@ -107,7 +112,7 @@ class SuiteVecEnv(BatchedVecEnv):
             space = observation_space(first)
             self.features = None
         else:
-            self.features = FeatureFn(mode, first, k, device, velocities=velocities)
+            self.features = FeatureFn(mode, first, k, device, velocities=velocities, route=route)
             space = spaces.Box(-np.inf, np.inf, shape=(self.features.size,), dtype=np.float32)
         super().__init__(int(self.bounds[-1]), space, self.env.single_action_space)
         self._actions: np.ndarray | None = None
@@ -157,10 +162,11 @@ class FeatureVecEnv(SuiteVecEnv):
     """`num_envs` worlds of one config, observations as feature vectors (num_envs, F)."""
 
     def __init__(self, num_envs: int, mode: str = "perception", config: EnvConfig | None = None, k: int = DEFAULT_K,
-                 device: str = "auto", seed: int | None = None, velocities: bool = True, **overrides: Any) -> None:
+                 device: str = "auto", seed: int | None = None, velocities: bool = True, route: bool = True,
+                 **overrides: Any) -> None:
         if mode not in FEATURE_MODES:
             raise ValueError(f"feature mode {mode!r} unknown; allowed {FEATURE_MODES}")
         base = config or EnvConfig()
         if overrides:
             base = base.replace(**overrides)
-        super().__init__([Group(base, num_envs)], mode, k, device, seed, velocities)
+        super().__init__([Group(base, num_envs)], mode, k, device, seed, velocities, route)

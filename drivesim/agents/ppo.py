@@ -30,6 +30,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecEnv
 
+from drivesim.agents.anchor import ExpertAnchor
 from drivesim.agents.curves import plot_training
 from drivesim.agents.extractor import PerceptionExtractor
 from drivesim.agents.features_env import OBS_MODES, Group, SuiteVecEnv
@@ -66,16 +67,20 @@ class PPOConfig:
     gae_lambda: float = 0.95
     ent_coef: float = 0.0
     clip_range: float = 0.1
-    target_kl: float = 0.02  # stop an update early if the policy moves further than this
+    target_kl: float | None = 0.02  # stop an update early if the policy moves further than this (None: never)
     net_arch: tuple[int, ...] = (256, 256)  # hidden layers of the actor and of the critic
+    log_std_init: float = -0.5  # initial log std of the Gaussian policy (std 0.6); cloning sets its own
     checkpoint_every: int = 50_000  # [env steps]
     eval_every: int = 200_000  # [env steps] 0: no periodic evaluation
     eval_episodes: int = 3  # per scenario, on validation seeds
     k: int = 4  # detections per class in the feature vector
     velocities: bool = True  # objects in the feature vector carry their velocity (the CNN reads it off two frames)
+    route: bool = True  # the route's next waypoints (ego frame) are in the observation
     reward: tuple[tuple[str, float], ...] = ()  # RewardConfig weight overrides for training, e.g. (("collision", 30.0),)
     reward_mode: str = "additive"  # RewardConfig.mode for training: additive | carl (CaRL-style)
     extractor: str = "nature"  # pixels only: nature (SB3's CNN) | perception (fine-tune the perception CNN end to end)
+    anchor: float = 0.0  # weight of the imitation anchor during PPO (agents/anchor.py); 0: none
+    anchor_decay: float = 0.995  # the anchor's weight is multiplied by this every rollout
 
     def validate(self) -> None:
         if self.obs not in OBS_MODES:
@@ -90,6 +95,8 @@ class PPOConfig:
             raise ValueError(f"--reward-mode {self.reward_mode!r} unknown; allowed {REWARD_MODES}")
         if self.bc_steps < -1 or self.eval_every < 0:
             raise ValueError("--bc-steps must be >= -1 and --eval-every >= 0")
+        if self.anchor < 0 or not 0 < self.anchor_decay <= 1:
+            raise ValueError(f"--anchor must be >= 0 and --anchor-decay in (0, 1], got {self.anchor}, {self.anchor_decay}")
 
     @property
     def imitation_steps(self) -> int:
@@ -119,7 +126,8 @@ def make_env(cfg: PPOConfig, scenarios: list[tuple[str, Any]] | None = None, par
     counts = [cfg.n_envs // len(scenarios) + (i < cfg.n_envs % len(scenarios)) for i in range(len(scenarios))]
     groups = [Group(config, n, name) for (name, config), n in zip(scenarios, counts, strict=True) if n > 0]
     seed = TRAIN_SEED_BASE + 1_000_000 * cfg.seed + 1_000 * part
-    return SuiteVecEnv(groups, cfg.obs, k=cfg.k, device=cfg.device, seed=seed, velocities=cfg.velocities)
+    return SuiteVecEnv(groups, cfg.obs, k=cfg.k, device=cfg.device, seed=seed, velocities=cfg.velocities,
+                       route=cfg.route)
 
 
 def _monitored(env: SuiteVecEnv, out: Path, part: int) -> VecEnv:
@@ -188,7 +196,8 @@ class SuiteEvaluation(BaseCallback):
 
 def evaluate_policy(model: PPO, cfg: PPOConfig) -> dict[str, Any]:
     """The `evaluate` summary of `model` on `cfg.eval_episodes` validation seeds of each training scenario."""
-    agent = PolicyAgent(model, cfg.out, cfg.obs if cfg.obs != "pixels" else None, cfg.k, cfg.velocities)  # pixels: keys
+    agent = PolicyAgent(model, cfg.out, cfg.obs if cfg.obs != "pixels" else None, cfg.k, cfg.velocities,
+                        cfg.route)  # pixels: the observation keys come from the policy's space
     spec = "all" if cfg.scenarios == "plain" else cfg.scenarios
     rows = [(sc, s) for sc in select_scenarios(spec) for s in episode_seeds(sc, cfg.eval_episodes, VALIDATION_SEED_OFFSET)]
     return summarize(run_rows(agent, rows))  # the whole validation suite in one batch
@@ -209,10 +218,11 @@ def save_atomic(model: PPO, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def new_model(cfg: PPOConfig, env: VecEnv, out: Path) -> PPO:
+def new_model(cfg: PPOConfig, env: VecEnv, out: Path | None) -> PPO:
+    """A fresh PPO model for `cfg` (TensorBoard logs in out/tb; none without `out`)."""
     policy = "MultiInputPolicy" if cfg.obs == "pixels" else "MlpPolicy"
     arch = list(cfg.net_arch)
-    kwargs: dict[str, Any] = {"net_arch": {"pi": arch, "vf": arch}}
+    kwargs: dict[str, Any] = {"net_arch": {"pi": arch, "vf": arch}, "log_std_init": cfg.log_std_init}
     if cfg.obs == "pixels" and cfg.extractor == "perception":
         kwargs["features_extractor_class"] = PerceptionExtractor
     rollout = cfg.n_steps * env.num_envs
@@ -221,7 +231,7 @@ def new_model(cfg: PPOConfig, env: VecEnv, out: Path) -> PPO:
                n_epochs=cfg.n_epochs, gamma=cfg.gamma,
                gae_lambda=cfg.gae_lambda, ent_coef=cfg.ent_coef, clip_range=cfg.clip_range, target_kl=cfg.target_kl,
                policy_kwargs=kwargs, seed=cfg.seed, device=cfg.device,
-               tensorboard_log=str(out / "tb"), verbose=0)
+               tensorboard_log=None if out is None else str(out / "tb"), verbose=0)
 
 
 def _load_for_resume(path: str, cfg: PPOConfig, env: VecEnv) -> PPO:
@@ -264,6 +274,10 @@ def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log:
             env.close()
             return out / "model.zip"
     callbacks: list[BaseCallback] = [AtomicCheckpoint(out, cfg.checkpoint_every)]
+    anchor = None
+    if cfg.anchor > 0:
+        anchor = ExpertAnchor(suite, cfg.anchor, cfg.anchor_decay, learning_rate=cfg.learning_rate, seed=cfg.seed)
+        callbacks.append(anchor)
     if 0 < cfg.eval_every <= cfg.total_steps:  # a run shorter than one period is not evaluated
         evaluation = SuiteEvaluation(cfg, out, cfg.eval_every, log)
         callbacks.append(evaluation)
@@ -275,8 +289,11 @@ def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log:
         for i, (stage, steps) in enumerate(stages):
             if i:  # curriculum: from the easy scenarios to the whole suite, same number of worlds
                 env.close()
-                env = _monitored(make_env(cfg, stage, part + i), out, part + i)
+                suite = make_env(cfg, stage, part + i)
+                env = _monitored(suite, out, part + i)
                 model.set_env(env)
+                if anchor is not None:
+                    anchor.suite = suite
             model.learn(steps, callback=CallbackList(callbacks), reset_num_timesteps=resume is None and i == 0,
                         progress_bar=progress)
     except KeyboardInterrupt:  # Ctrl-C: keep what was learned

@@ -5,7 +5,9 @@
 - `expert`: the vector env driven by the autopilot (its compute included);
 - `suite`: one batch mixing every scenario of the suite (round-robin over the worlds);
 - `compile`: seconds to compile the kernels with an empty cache (a fresh process; the user's
-  cache is untouched).
+  cache is untouched);
+- `ppo` (with `--train`): PPO training as `drivesim train` runs it, updates included, with oracle
+  and with perception features (`apps/bench_train.py`).
 
 Every throughput is wall-clock after a short warm-up, in one process. Measure with this, never
 with timed tests.
@@ -157,10 +159,10 @@ def compile_seconds() -> float:
 
 def run_bench(seconds: float = 2.0, batch_sizes: tuple[int, ...] = BATCH_SIZES,
               obs_modes: tuple[tuple[str, ...], ...] = OBS_MODES, config: EnvConfig | None = None,
-              progress: bool = True, extras: bool = True) -> list[BenchResult]:
+              progress: bool = True, extras: bool = True, train: bool = False) -> list[BenchResult]:
     """Every observation mode single and batched; with `extras` also the expert-driven batch, the
     mixed-suite batch (lidar + state), the camera with and without labels in the infos, and the
-    cold compile time."""
+    cold compile time; with `train` PPO training with oracle and perception features."""
     base = config or EnvConfig()
     results = []
 
@@ -185,6 +187,13 @@ def run_bench(seconds: float = 2.0, batch_sizes: tuple[int, ...] = BATCH_SIZES,
         add(BenchResult("labels", "camera+lidar+state", LABELS_BATCH, plain, _peak_rss_mb()))
         add(BenchResult("labels", "camera+lidar+state+labels", LABELS_BATCH, labelled, _peak_rss_mb()))
         add(BenchResult("compile", "lidar+state", 1, 0.0, _peak_rss_mb(), compile_seconds()))
+    if train:
+        from drivesim.agents.ppo import PPOConfig
+        from drivesim.apps.bench_train import bench_training  # torch, SB3
+
+        for mode in ("oracle", "perception"):
+            rate = bench_training(mode, max(seconds, 10.0), PPOConfig(device="cpu"))
+            add(BenchResult("ppo", mode, PPOConfig().n_envs, rate, _peak_rss_mb()))
     return results
 
 

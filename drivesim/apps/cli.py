@@ -52,13 +52,14 @@ def _parse_obs(text: str) -> tuple[tuple[str, ...], ...]:
     for mode in modes:
         for key in mode:
             if key not in OBSERVATION_KEYS:
-                raise argparse.ArgumentTypeError(f"unknown observation {key!r}; use camera, lidar, state, route (join with +)")
+                raise argparse.ArgumentTypeError(f"unknown observation {key!r}; use {', '.join(OBSERVATION_KEYS)} "
+                                                 "(join with +)")
     return modes
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     results = run_bench(args.seconds, args.batch_sizes, args.obs or OBS_MODES, progress=not args.json,
-                        extras=not args.no_extras)
+                        extras=not args.no_extras, train=args.train)
     if args.json:
         print(to_json(results))
     return 0
@@ -128,10 +129,10 @@ def cmd_eval_perception(args: argparse.Namespace) -> int:
 
     data = args.data
     if args.seed is not None:  # fresh frames from seeds never used for training, all held out
-        from drivesim.perception.dataset import CollectConfig, collect
+        from drivesim.perception.dataset import collect, fresh_collect_config
 
         data = str(Path(args.out) / f"frames_seed{args.seed}")
-        collect(data, CollectConfig(frames=args.frames or 2000, seed=args.seed, val_share=1.0))
+        collect(data, fresh_collect_config(args.seed, args.frames))
     weights = args.weights
     if weights is None:
         from drivesim.perception.detector import shipped_weights
@@ -142,14 +143,21 @@ def cmd_eval_perception(args: argparse.Namespace) -> int:
     return 0
 
 
+TRAIN_HYPERPARAMETERS = ("learning_rate", "n_epochs", "batch_size", "gamma", "gae_lambda", "ent_coef", "clip_range",
+                         "target_kl", "net_arch", "k", "anchor", "anchor_decay", "log_std_init")  # else PPOConfig's
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from drivesim.agents.ppo import PPOConfig, train
 
+    given = {name: getattr(args, name) for name in TRAIN_HYPERPARAMETERS if getattr(args, name) is not None}
+    if "target_kl" in given and given["target_kl"] <= 0:
+        given["target_kl"] = None  # --target-kl 0: no early stop
     cfg = PPOConfig(obs=args.obs, n_envs=args.n_envs, total_steps=args.total_steps, out=args.out, device=args.device,
                     seed=args.seed, scenarios=args.scenarios, curriculum=args.curriculum, bc_steps=args.bc_steps,
                     n_steps=args.n_steps, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
                     extractor=args.extractor, reward=tuple(_reward_overrides(args.reward)),
-                    reward_mode=args.reward_mode)
+                    reward_mode=args.reward_mode, **given)
     path = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(f"wrote {path}")
     return 0
@@ -176,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-extras", action="store_true",
                        help="skip the expert-driven and mixed-suite batches and the cold compile time")
     bench.add_argument("--seconds", type=float, default=2.0, help="measuring time per configuration [s]")
+    bench.add_argument("--train", action="store_true",
+                       help="also PPO training env-steps/s (updates included) with oracle and perception features")
     bench.add_argument("--batch-sizes", type=_parse_ints, default=(1, 16, 64, 256), help="e.g. 1,16,64,256")
     bench.add_argument("--obs", type=_parse_obs, default=None,
                        help="observation modes, e.g. camera+lidar+state,lidar+state,state (default: those and camera)")
@@ -226,7 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--weights", default=None, help="checkpoint (default: the shipped weights)")
     ep.add_argument("--data", default="runs/perception_data", help="collected frames (the held-out split is used)")
     ep.add_argument("--seed", type=int, default=None,
-                    help="instead of --data, collect --frames fresh frames from worlds seeded S, S+1, ...")
+                    help="instead of --data, collect fresh frames (--frames, default 3840: every source of the suite "
+                         "and the crowded crosswalks) from worlds seeded S, S+1, ...")
     ep.add_argument("--frames", type=int, default=0, help="evaluate on at most this many frames (0 = all)")
     ep.add_argument("--out", default="runs/perception_eval")
     ep.add_argument("--device", default="auto")
@@ -252,6 +263,22 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --obs pixels: SB3's CNN (nature) or the perception CNN fine-tuned end to end")
     tr.add_argument("--eval-every", type=int, default=200_000, help="evaluate on validation seeds every N steps (0: never)")
     tr.add_argument("--eval-episodes", type=_positive, default=3, help="episodes per scenario in each evaluation")
+    hp = tr.add_argument_group("PPO hyperparameters (defaults: PPOConfig in drivesim/agents/ppo.py)")
+    hp.add_argument("--learning-rate", type=float, default=None)
+    hp.add_argument("--n-epochs", type=_positive, default=None, help="passes over each rollout")
+    hp.add_argument("--batch-size", type=_positive, default=None, help="minibatch size (rounded to divide the rollout)")
+    hp.add_argument("--gamma", type=float, default=None)
+    hp.add_argument("--gae-lambda", type=float, default=None)
+    hp.add_argument("--ent-coef", type=float, default=None)
+    hp.add_argument("--clip-range", type=float, default=None)
+    hp.add_argument("--target-kl", type=float, default=None, help="stop an update early past this KL (0: never)")
+    hp.add_argument("--net-arch", type=_parse_ints, default=None, help="hidden layers of actor and critic, e.g. 256,256")
+    hp.add_argument("--k", type=_positive, default=None, help="nearest objects per class in the features")
+    hp.add_argument("--log-std-init", type=float, default=None, help="initial log std of the policy (from scratch)")
+    hp.add_argument("--anchor", type=float, default=None,
+                    help="weight of the imitation anchor to the expert during PPO (0: none; docs/agents.md)")
+    hp.add_argument("--anchor-decay", type=float, default=None,
+                    help="the anchor's weight is multiplied by this every rollout")
     tr.add_argument("--out", default="runs/ppo", help="run folder")
     tr.add_argument("--device", default="auto", help="auto | cpu | cuda")
     tr.add_argument("--seed", type=int, default=0)

@@ -1,8 +1,8 @@
 """Camera frames with exact labels, collected from the batched simulator into compressed shards.
 
 `collect` drives every world with the expert plus action noise (so the data covers imperfect
-driving), across the scenario suite, crowded crosswalks (`CROWD`: many pedestrians queueing at
-kerbs) and optional visual randomisation, and keeps every `every`-th frame together with the
+driving), across the scenario suite, crowded crosswalks (`CROWD`, `CROWD_LONG_RED`: many pedestrians
+queueing at kerbs) and optional visual randomisation, and keeps every `every`-th frame together with the
 camera's history frame (the scene HISTORY steps earlier seen from the current pose: the CNN's second
 input frame, `perception.inputs`) and the labels, velocities included. Shards are `shard_NNNNN.npz`
 files written atomically, listed in `manifest.json`; collection resumes after the last complete
@@ -33,6 +33,9 @@ MAX_OBJECTS = 48  # labelled objects kept per frame (nearest to the ego first)
 LABEL_FIELDS = ("cls", "centre", "size", "angle", "position", "velocity", "track", "light")
 CROWD = "crowded_crosswalks"  # shard source: the default city with many pedestrians (queues at kerbs)
 CROWD_TRAFFIC = TrafficConfig(n_cars=16, n_pedestrians=96, jaywalk_share=0.05)
+CROWD_LONG_RED = "crowded_long_red"  # even more pedestrians and long red phases: long queues at kerbs
+CROWD_LONG_RED_TRAFFIC = TrafficConfig(n_cars=12, n_pedestrians=128, jaywalk_share=0.0, green_time=25.0)
+CROWD_SOURCES = ((CROWD, EnvConfig(traffic=CROWD_TRAFFIC)), (CROWD_LONG_RED, EnvConfig(traffic=CROWD_LONG_RED_TRAFFIC)))
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,13 @@ class CollectConfig:
     val_share: float = 0.1  # share of seeds held out for validation
 
 
+def fresh_collect_config(seed: int, frames: int = 0) -> CollectConfig:
+    """Frames for an evaluation on fresh seeds (all held out): small shards (8 worlds x 200 steps,
+    320 frames), so that the default 3,840 frames cover every source once."""
+    n_sources = len(list_scenarios()) + 2 * len(CROWD_SOURCES)
+    return CollectConfig(frames=frames or 320 * n_sources, seed=seed, batch=8, val_share=1.0)
+
+
 def is_validation_seed(seed: np.ndarray, share: float) -> np.ndarray:
     """A fixed, seed-keyed split: the same seed is always in the same split."""
     return rng.uniform(np.asarray(seed, dtype=np.uint64), rng.Stream.SCENARIO, 99) < share
@@ -55,7 +65,7 @@ def is_validation_seed(seed: np.ndarray, share: float) -> np.ndarray:
 def shard_configs(cfg: CollectConfig) -> Iterator[tuple[int, str, EnvConfig]]:
     """(shard index, source name, EnvConfig) for every shard: the scenarios of the suite and the
     crowded crosswalks in turn, visual settings varied."""
-    sources = [(s.name, s.config) for s in list_scenarios()] + [(CROWD, EnvConfig(traffic=CROWD_TRAFFIC))]
+    sources = [(s.name, s.config) for s in list_scenarios()] + 2 * list(CROWD_SOURCES)  # crowds: 4 of 14 shards
     visuals = [CameraConfig(), CameraConfig(noise_std=6.0, colour_jitter=0.15), CameraConfig(dusk=True),
                CameraConfig(dusk=True, noise_std=6.0, colour_jitter=0.15)]
     index = 0

@@ -35,7 +35,7 @@ def _first_channels() -> dict[str, int]:
 _FIRST = _first_channels()
 _OFFSET, _SIZE, _HEADING, _LIGHT, _VELOCITY = (_FIRST[k] for k in ("offset", "size", "heading", "light", "velocity"))
 _SUB2 = SUB * SUB
-NMS_RADIUS = np.array([4.0, 1.5, 4.0])  # [px] per class (car, pedestrian, light): 1.6 m, 0.6 m, 1.6 m at 0.4 m/px
+NMS_RADIUS = np.array([4.0, 1.25, 4.0])  # [px] per class (car, pedestrian, light): 1.6 m, 0.5 m, 1.6 m at 0.4 m/px
 MAX_PROPOSALS = 256  # per frame, strongest first
 
 

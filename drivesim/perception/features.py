@@ -4,8 +4,9 @@ Layout (`FeatureLayout.slices`): for each class (car, pedestrian, traffic light)
 objects in the ego frame, sorted by distance, each (x forward / 30 m, y left / 30 m, sin heading,
 cos heading, [vx forward / 10 m/s, vy left / 10 m/s,] confidence, p_red, p_yellow, p_green) — light
 probabilities are zero for cars and pedestrians, velocities are over the ground and only present
-with `velocities` — padded with zeros; then the lidar ranges (N) and the state vector (16). The same
-layout is filled from the CNN's detections (`detections_to_features`) or from ground-truth labels
+with `velocities` — padded with zeros; then the lidar ranges (N), the state vector (16) and, with
+`route`, the route's next waypoints in the ego frame (`route` observation, 20). The same layout is
+filled from the CNN's detections (`detections_to_features`) or from ground-truth labels
 (`oracle_features`, confidence 1), so a policy can be trained on either. Everything is vectorised
 over the batch (no Python loop over frames or objects).
 """
@@ -34,6 +35,7 @@ class FeatureLayout:
     n_beams: int = 64  # lidar ranges
     state_dim: int = 16  # state vector
     velocities: bool = True  # each object carries its velocity (layouts before issue 14 had none)
+    route_dim: int = 0  # the route observation's waypoints (0: not in the layout, as before issue 12)
 
     @property
     def per_object(self) -> int:
@@ -41,7 +43,12 @@ class FeatureLayout:
 
     @property
     def size(self) -> int:
-        return N_CLASSES * self.k * self.per_object + self.n_beams + self.state_dim
+        return N_CLASSES * self.k * self.per_object + self.n_beams + self.state_dim + self.route_dim
+
+    @property
+    def observations(self) -> tuple[str, ...]:
+        """The env observations the layout is built from (the camera for the objects)."""
+        return ("camera", "lidar", "state", "route") if self.route_dim else ("camera", "lidar", "state")
 
     def slices(self) -> dict[str, slice]:
         """Named slices of the feature vector."""
@@ -51,6 +58,8 @@ class FeatureLayout:
             start += self.k * self.per_object
         out["lidar"] = slice(start, start + self.n_beams)
         out["state"] = slice(start + self.n_beams, start + self.n_beams + self.state_dim)
+        start += self.n_beams + self.state_dim
+        out["route"] = slice(start, start + self.route_dim)
         return out
 
 
@@ -76,14 +85,19 @@ def objects_to_features(cls: np.ndarray, position: np.ndarray, heading: np.ndarr
     return out.reshape(b, -1)
 
 
-def oracle_features(labels: dict[str, np.ndarray], lidar: np.ndarray, state: np.ndarray, layout: FeatureLayout
-                    ) -> np.ndarray:
-    """Ground-truth ("oracle") perception in the same layout: the camera's labels (B, O) arrays."""
+def _with_sensors(objects: np.ndarray, obs: dict[str, np.ndarray], layout: FeatureLayout) -> np.ndarray:
+    parts = [objects, obs["lidar"], obs["state"]] + ([obs["route"]] if layout.route_dim else [])
+    return np.concatenate([p.astype(np.float32, copy=False) for p in parts], axis=1)
+
+
+def oracle_features(labels: dict[str, np.ndarray], obs: dict[str, np.ndarray], layout: FeatureLayout) -> np.ndarray:
+    """Ground-truth ("oracle") perception in the same layout: the camera's labels (B, O) arrays and
+    the lidar, state (and route) observations."""
     light = labels["light"]
     probs = np.stack([light == 3, light == 2, light == 1], axis=-1).astype(np.float32)
     objects = objects_to_features(labels["cls"], labels["position"], labels["angle"], labels["velocity"],
                                   np.ones(labels["cls"].shape, dtype=np.float32), probs, labels["visible"], layout)
-    return np.concatenate([objects, lidar.astype(np.float32), state.astype(np.float32)], axis=1)
+    return _with_sensors(objects, obs, layout)
 
 
 def pixels_to_ego(centre: np.ndarray, camera: CameraConfig) -> np.ndarray:
@@ -93,10 +107,11 @@ def pixels_to_ego(centre: np.ndarray, camera: CameraConfig) -> np.ndarray:
                      (camera.width / 2 - centre[..., 0]) * mpp], axis=-1)
 
 
-def detections_to_features(det: Detections, camera: CameraConfig, lidar: np.ndarray, state: np.ndarray,
-                           layout: FeatureLayout) -> np.ndarray:
-    """Perception features from the CNN's detections on frames of `camera`."""
+def detections_to_features(det: Detections, camera: CameraConfig, obs: dict[str, np.ndarray], layout: FeatureLayout
+                           ) -> np.ndarray:
+    """Perception features from the CNN's detections on frames of `camera`, and the lidar, state
+    (and route) observations."""
     probs = np.where((det.cls == 2)[..., None], det.light_probs, 0.0)
     objects = objects_to_features(det.cls, pixels_to_ego(det.centre, camera), det.angle, det.velocity, det.score,
                                   probs, det.valid, layout)
-    return np.concatenate([objects, lidar.astype(np.float32), state.astype(np.float32)], axis=1)
+    return _with_sensors(objects, obs, layout)

@@ -29,7 +29,7 @@ from drivesim.perception.inputs import CHANNELS, PATCH
 STRIDE = 2  # [px] output cell size
 SUB = PATCH // STRIDE  # output cells per body cell along each axis
 SIZE_SCALE = 10.0  # [px] box sizes are regressed divided by this
-VELOCITY_SCALE = 10.0  # [m/s] velocities are regressed divided by this
+VELOCITY_SCALE = 1.0  # [m/s] velocities are regressed divided by this (in m/s: the int8 output step is ~0.13)
 N_CLASSES = 3
 N_LIGHT_STATES = 3  # red, yellow, green
 HEAD_CHANNELS = {"heatmap": N_CLASSES, "offset": 2, "size": 2, "heading": 2, "light": N_LIGHT_STATES, "velocity": 2}

@@ -55,7 +55,9 @@ def _layers(model: PerceptionNet) -> nn.Module:
 
 
 def prepare_int8(model: PerceptionNet, height: int = 96, width: int = 96) -> nn.Module:
-    """The network with activation observers (conv + BatchNorm + ReLU fused), in float."""
+    """The network with activation observers (conv + BatchNorm + ReLU fused), in float. The output
+    layer's 56 channels share one int8 range, set by the heatmap logits (about -20..+12): every head
+    is regressed in units where that step (~0.13) is fine (velocity in m/s, offsets in cells)."""
     api = _fx()
     if api is None:
         raise RuntimeError("int8 inference needs PyTorch's FX quantization with the x86 backend")

@@ -55,10 +55,11 @@ def test_suite_env_terminal_observations_per_group():
     assert done.tolist() == [False, False, True]
 
 
-def test_pixels_mode_gives_camera_and_state():
+def test_pixels_mode_gives_camera_its_history_state_and_route():
     env = _suite(mode="pixels")
     obs = env.reset()
-    assert set(obs) == {"camera", "state"} and obs["camera"].shape == (3, 96, 96, 3)
+    assert set(obs) == {"camera", "camera_history", "state", "route"} and obs["camera"].shape == (3, 96, 96, 3)
+    assert obs["camera_history"].shape == (3, 96, 96, 3)
 
 
 def test_cloning_imitates_the_expert_better_than_the_initial_policy():

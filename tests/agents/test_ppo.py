@@ -103,12 +103,14 @@ def test_perception_extractor_starts_from_the_shipped_cnn_and_fine_tunes_it(tmp_
     from drivesim.perception.train import load_checkpoint
 
     space = gym.spaces.Dict({"camera": gym.spaces.Box(0, 255, (3, 96, 96), np.uint8),
+                             "camera_history": gym.spaces.Box(0, 255, (3, 96, 96), np.uint8),
                              "state": gym.spaces.Box(-1, 1, (16,), np.float32)})
     extractor = PerceptionExtractor(space, hidden=64)
     shipped, _ = load_checkpoint(shipped_weights())
-    first = extractor.net.backbone[0][0].weight
-    assert torch.equal(first, shipped.backbone[0][0].weight)
-    out = extractor({"camera": torch.rand(2, 3, 96, 96), "state": torch.zeros(2, 16)})
+    first = extractor.net.stem[0].weight
+    assert torch.equal(first, shipped.stem[0].weight)
+    out = extractor({"camera": torch.rand(2, 3, 96, 96), "camera_history": torch.rand(2, 3, 96, 96),
+                     "state": torch.zeros(2, 16)})
     assert out.shape == (2, 64 + 16) and extractor.features_dim == 80
     out.sum().backward()
     assert first.grad is not None and first.grad.abs().sum() > 0  # gradients reach the perception backbone
@@ -155,3 +157,45 @@ def test_carl_reward_mode_reaches_training_and_trains(tmp_path):
                "--no-progress", "--device", "cpu")
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "carl" / "model.zip").is_file()
+
+
+def test_expert_anchor_pulls_the_actor_towards_the_expert():
+    """The anchor records the expert's action for every visited state and, after each rollout, fits
+    the actor's mean to them (the fit lowers the error on what it recorded); weight 0 records nothing."""
+    from stable_baselines3 import PPO
+
+    from drivesim.agent import ExpertAgent
+    from drivesim.agents.anchor import ExpertAnchor
+    from drivesim.agents.features_env import Group, SuiteVecEnv
+    from drivesim.agents.imitation import expert_actions
+    from drivesim.scenarios.loader import load_scenario
+
+    suite = SuiteVecEnv([Group(load_scenario("free_cruise").config, 4, "free_cruise")], "oracle", seed=3)
+    model = PPO("MlpPolicy", suite, n_steps=32, batch_size=64, n_epochs=1, learning_rate=0.0, device="cpu", seed=0)
+    anchor = ExpertAnchor(suite, coef=1.0, decay=0.5, batch_size=32, learning_rate=3e-3)
+    model.learn(32 * 4 * 3, callback=anchor)  # PPO itself does not move (learning rate 0)
+    assert anchor.rollouts == 2 and np.isfinite(anchor.last_loss) and anchor.weight == 0.25
+    obs = suite.reset()
+    expert = expert_actions(suite, ExpertAgent())
+    first = anchor._fit(obs, expert, 1.0)
+    for _ in range(30):
+        last = anchor._fit(obs, expert, 1.0)
+    assert last < 0.2 * first
+    action, _ = model.predict(obs, deterministic=True)
+    assert np.mean((action - expert) ** 2) < 0.05
+    idle = ExpertAnchor(suite, coef=0.0)
+    model.learn(32 * 4, callback=idle)
+    assert idle.rollouts == 0 and len(idle.buffer) == 0
+
+
+def test_train_with_the_anchor_and_hyperparameters_from_the_cli(tmp_path):
+    run = tmp_path / "run"
+    out = _cli("train", "--obs", "oracle", "--scenarios", "red_light", "--total-steps", "256", "--n-envs", "2",
+               "--n-steps", "64", "--bc-steps", "0", "--anchor", "0.5", "--net-arch", "32,32", "--n-epochs", "2",
+               "--learning-rate", "1e-4", "--target-kl", "0", "--out", str(run), "--no-progress", "--device", "cpu")
+    assert out.returncode == 0, out.stderr
+    import json
+
+    config = json.loads((run / "config.json").read_text())
+    assert config["anchor"] == 0.5 and config["net_arch"] == [32, 32] and config["target_kl"] is None
+    assert config["velocities"] and config["route"]

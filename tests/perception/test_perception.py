@@ -60,8 +60,8 @@ def test_collect_writes_shards_manifest_and_resumes(dataset):
 def test_collect_cycles_through_the_suite_and_crowded_crosswalks():
     from drivesim.perception.dataset import shard_configs
 
-    sources = [name for _, (_, name, _) in zip(range(11), shard_configs(SMALL), strict=False)]
-    assert sources[-1] == CROWD and len(set(sources)) == 11
+    sources = [name for _, (_, name, _) in zip(range(14), shard_configs(SMALL), strict=False)]
+    assert sources[10] == CROWD and sources[12] == CROWD and len(set(sources)) == 12
     config = next(c for _, n, c in shard_configs(SMALL) if n == CROWD)
     assert config.traffic.n_pedestrians >= 80 and config.camera.history == 5
 
@@ -273,8 +273,21 @@ def test_feature_layout_with_velocities_sorted_and_padded():
     assert peds[0, 5] == pytest.approx(0.14) and peds[0, 6] == 1.0 and (peds[1] == 0).all()  # padded
     labels = {"cls": cls, "position": pos, "angle": np.zeros((1, 4)), "light": np.zeros((1, 4), dtype=int),
               "velocity": vel, "visible": np.ones((1, 4), dtype=bool)}
-    oracle = oracle_features(labels, np.zeros((1, 4)), np.zeros((1, 3)), layout)
+    obs = {"lidar": np.zeros((1, 4)), "state": np.zeros((1, 3))}
+    oracle = oracle_features(labels, obs, layout)
     assert oracle.shape == (1, layout.size) and np.allclose(oracle[0, :40], feats[0, :40])
+
+
+def test_feature_layout_with_route_waypoints_appends_them_last():
+    layout = FeatureLayout(k=1, n_beams=2, state_dim=3, route_dim=4)
+    assert layout.size == 3 * 10 + 2 + 3 + 4 and layout.slices()["route"] == slice(35, 39)
+    assert layout.observations == ("camera", "lidar", "state", "route")
+    labels = {"cls": np.zeros((1, 1), dtype=int), "position": np.zeros((1, 1, 2)), "angle": np.zeros((1, 1)),
+              "light": np.zeros((1, 1), dtype=int), "velocity": np.zeros((1, 1, 2)), "visible": np.zeros((1, 1), dtype=bool)}
+    obs = {"lidar": np.full((1, 2), 0.5), "state": np.full((1, 3), 0.25), "route": np.array([[0.1, 0.0, 0.2, 0.05]])}
+    feats = oracle_features(labels, obs, layout)
+    assert feats[0, layout.slices()["route"]].tolist() == pytest.approx([0.1, 0.0, 0.2, 0.05])
+    assert feats[0, layout.slices()["lidar"]].tolist() == [0.5, 0.5] and (feats[0, :30] == 0).all()
 
 
 def test_detections_to_features_maps_pixels_and_velocities_to_the_ego_frame():
@@ -285,7 +298,7 @@ def test_detections_to_features_maps_pixels_and_velocities_to_the_ego_frame():
     det.centre[0, 0] = [cam.width / 2 - 10.0, cam.ego_row * cam.height - 25.0]
     det.velocity[0, 0] = [6.0, -1.0]
     det.light_probs[0, 0] = [0.1, 0.1, 0.8]
-    feats = detections_to_features(det, cam, np.zeros((1, 4)), np.zeros((1, 3)), FeatureLayout(2, 4, 3))
+    feats = detections_to_features(det, cam, {"lidar": np.zeros((1, 4)), "state": np.zeros((1, 3))}, FeatureLayout(2, 4, 3))
     car = feats[0, :10]
     assert car[0] == pytest.approx(25.0 * cam.metres_per_pixel / 30.0)  # forward
     assert car[1] == pytest.approx(10.0 * cam.metres_per_pixel / 30.0)  # left
