@@ -158,6 +158,7 @@ class LidarConfig:
 class RewardMode(str, Enum):
     ADDITIVE = "additive"  # sum of the weighted named terms
     CARL = "carl"  # route-completion gain x soft penalty factors, episodes end on infractions
+    SCORE = "score"  # as carl, but an ending infraction costs what it costs the driving score
 
 
 REWARD_MODES = tuple(m.value for m in RewardMode)
@@ -169,8 +170,10 @@ class RewardConfig:
     "carl": CaRL-style (Jaeger et al. 2025), the step's route-completion gain (fraction of the route)
     times soft penalty factors in [0, 1] (speeding, lane centre, comfort, wrong way), and episodes
     that end on infractions (collisions, red lights, leaving the road, leaving the route, getting
-    stuck) with a penalty of `carl_terminal`; the weights below are not used there. docs/agents.md
-    has the formulas."""
+    stuck) with a penalty of `carl_terminal`; "score": the same gains and endings, but the ending
+    infraction costs (1 - its CARLA penalty coefficient) x the route completion so far, so that an
+    episode's return is its driving score (a crash late is better than standing still, as in the
+    score); the weights below are not used in either. docs/agents.md has the formulas."""
 
     progress: float = 0.1  # per metre of route progress, in [0, 10]
     collision: float = 10.0  # penalty per collision (terminates), in [0, 1000]
@@ -183,7 +186,7 @@ class RewardConfig:
     goal: float = 10.0  # bonus when the goal is reached, in [0, 1000]
     off_route: float = 5.0  # penalty when the episode ends by leaving the route, in [0, 1000]
     stuck: float = 5.0  # penalty when the episode ends for lack of progress (standing still is not free), in [0, 1000]
-    mode: RewardMode = RewardMode.ADDITIVE  # "additive" or "carl"
+    mode: RewardMode = RewardMode.ADDITIVE  # "additive", "carl" or "score"
     carl_terminal: float = 1.0  # carl mode: penalty of an episode-ending infraction (a whole route is worth 1), in [0, 10]
 
     def validate(self) -> None:

@@ -28,6 +28,12 @@ TERMINATING_MASK = np.array([name in TERMINATING for name in EVENT_NAMES])
  TIMEOUT) = range(len(EVENT_NAMES))
 PER_SECOND = ("off_road", "wrong_way", "lane_keeping", "speeding", "comfort")
 CARL = REWARD_MODES.index(RewardMode.CARL)  # WORLD.reward_mode of the carl mode (index in REWARD_MODES)
+SCORE = REWARD_MODES.index(RewardMode.SCORE)  # ... of the score mode
+# score mode: what an episode-ending event multiplies the driving score by (metrics.PENALTIES; ending off
+# the road, off the route or stuck costs nothing but the rest of the route, as in the CARLA score)
+SCORE_FACTORS = np.array([0.60 if i == COLLISION_VEHICLE else 0.50 if i == COLLISION_PEDESTRIAN else
+                          0.65 if i == COLLISION_STATIC else 0.70 if i == RED_LIGHT else 1.0
+                          for i in range(len(EVENT_NAMES))])
 CARL_ENDS = (COLLISION_VEHICLE, COLLISION_PEDESTRIAN, COLLISION_STATIC, RED_LIGHT, OFF_ROAD, OFF_ROUTE, STUCK)
 CARL_ENDS_MASK = np.array([i in CARL_ENDS for i in range(len(EVENT_NAMES))])  # events that end a carl episode
 
@@ -66,6 +72,7 @@ class RewardInputs(NamedTuple):
     max_steer_rate: float  # [rad/s]
     lane_width: float  # [m]
     route_total: float  # [m] length of the route (carl mode: progress as a fraction of it)
+    completion: float  # route completion after this step, in [0, 1] (score mode)
 
 
 @inner
@@ -143,6 +150,39 @@ def carl_factors(events: np.ndarray, inp: RewardInputs) -> float:
 
 
 @inner
+def _ending_term(events: np.ndarray, terminal: float, out: np.ndarray) -> None:
+    """carl / score: the episode-ending infraction's -terminal in its own term (the first of them)."""
+    if events[COLLISION_VEHICLE] or events[COLLISION_PEDESTRIAN] or events[COLLISION_STATIC]:
+        out[1] = -terminal
+    elif events[RED_LIGHT]:
+        out[2] = -terminal
+    elif events[OFF_ROAD]:
+        out[3] = -terminal
+    elif events[OFF_ROUTE]:
+        out[9] = -terminal
+    elif events[STUCK]:
+        out[10] = -terminal
+
+
+@inner
+def _additive_terms(events: np.ndarray, inp: RewardInputs, weights: np.ndarray, dt: float, out: np.ndarray) -> None:
+    collision = events[COLLISION_VEHICLE] or events[COLLISION_PEDESTRIAN] or events[COLLISION_STATIC]
+    lateral = min(abs(inp.lateral) / inp.lane_width, 2.0)
+    over, discomfort = _over_limit(inp), _discomfort(inp)
+    out[0] = weights[0] * inp.progress_delta
+    out[1] = -weights[1] * collision
+    out[2] = -weights[2] * events[RED_LIGHT]
+    out[3] = -weights[3] * dt * events[OFF_ROAD]
+    out[4] = -weights[4] * dt * events[WRONG_WAY]
+    out[5] = -weights[5] * dt * lateral
+    out[6] = -weights[6] * dt * over
+    out[7] = -weights[7] * dt * discomfort
+    out[8] = weights[8] * events[GOAL]
+    out[9] = -weights[9] * events[OFF_ROUTE]
+    out[10] = -weights[10] * events[STUCK]
+
+
+@inner
 def reward_terms_into(events: np.ndarray, inp: RewardInputs, weights: np.ndarray, mode: int, terminal: float,
                       dt: float, out: np.ndarray) -> float:
     """Reward terms (REWARD_TERMS order) of one world into `out`; returns their sum (summed in that
@@ -151,37 +191,22 @@ def reward_terms_into(events: np.ndarray, inp: RewardInputs, weights: np.ndarray
     additive: weight x term for every named term. carl: `progress` = route-completion gain (a
     fraction of the route) x `carl_factors` when moving forward (the bare loss when going back);
     the episode-ending infraction puts -terminal into its own term (collision, red_light, off_road,
-    off_route or stuck, the first of them only); every other term is 0."""
-    collision = events[COLLISION_VEHICLE] or events[COLLISION_PEDESTRIAN] or events[COLLISION_STATIC]
+    off_route or stuck, the first of them only); every other term is 0. score: as carl, but the
+    ending costs (1 - the product of the events' SCORE_FACTORS) x the route completion."""
     for k in range(len(out)):
         out[k] = 0.0
-    if mode == CARL:
+    if mode in (CARL, SCORE):
         gain = inp.progress_delta / inp.route_total
         out[0] = gain * carl_factors(events, inp) if gain > 0.0 else gain
-        if collision:
-            out[1] = -terminal
-        elif events[RED_LIGHT]:
-            out[2] = -terminal
-        elif events[OFF_ROAD]:
-            out[3] = -terminal
-        elif events[OFF_ROUTE]:
-            out[9] = -terminal
-        elif events[STUCK]:
-            out[10] = -terminal
+        if mode == SCORE:
+            factor = 1.0
+            for k in range(len(events)):
+                if events[k]:
+                    factor *= SCORE_FACTORS[k]
+            terminal = (1.0 - factor) * min(max(inp.completion, 0.0), 1.0)
+        _ending_term(events, terminal, out)
     else:
-        lateral = min(abs(inp.lateral) / inp.lane_width, 2.0)
-        over, discomfort = _over_limit(inp), _discomfort(inp)
-        out[0] = weights[0] * inp.progress_delta
-        out[1] = -weights[1] * collision
-        out[2] = -weights[2] * events[RED_LIGHT]
-        out[3] = -weights[3] * dt * events[OFF_ROAD]
-        out[4] = -weights[4] * dt * events[WRONG_WAY]
-        out[5] = -weights[5] * dt * lateral
-        out[6] = -weights[6] * dt * over
-        out[7] = -weights[7] * dt * discomfort
-        out[8] = weights[8] * events[GOAL]
-        out[9] = -weights[9] * events[OFF_ROUTE]
-        out[10] = -weights[10] * events[STUCK]
+        _additive_terms(events, inp, weights, dt, out)
     total = 0.0
     for k in range(len(out)):
         total = total + out[k]
@@ -228,20 +253,22 @@ def _terms_many(events: np.ndarray, inputs: np.ndarray, constants: np.ndarray, w
                 terminal: float, dt: float, out: np.ndarray) -> None:
     for b in range(len(events)):
         inp = RewardInputs(inputs[b, 0], inputs[b, 1], inputs[b, 2], constants[0], inputs[b, 3], inputs[b, 4],
-                           constants[1], constants[2], inputs[b, 5])
+                           constants[1], constants[2], inputs[b, 5], inputs[b, 6])
         reward_terms_into(events[b], inp, weights, mode, terminal, dt, out[b])
 
 
 def reward_terms(events: dict[str, np.ndarray], progress_delta: np.ndarray, lateral_error: np.ndarray,
                  speed: np.ndarray, speed_limit: float, jerk: np.ndarray, steer_rate: np.ndarray,
-                 max_steer_rate: float, lane_width: float, cfg, dt: float, route_total: np.ndarray | float = 1.0
-                 ) -> dict[str, np.ndarray]:
+                 max_steer_rate: float, lane_width: float, cfg, dt: float, route_total: np.ndarray | float = 1.0,
+                 completion: np.ndarray | float = 0.0) -> dict[str, np.ndarray]:
     """Named reward terms (B,) each (the step's `reward_terms_into` over a batch); cfg is a
-    RewardConfig (its mode chooses additive or carl); route_total [m] (B,) or scalar."""
+    RewardConfig (its mode chooses additive, carl or score); route_total [m] and completion (after
+    the step, score mode) (B,) or scalars."""
     ev = np.ascontiguousarray(np.stack([np.asarray(events[name], dtype=bool) for name in EVENT_NAMES], axis=1))
     b = len(ev)
     inputs = np.ascontiguousarray(np.stack([np.broadcast_to(np.asarray(a, dtype=np.float64), (b,)) for a in
-                                            (progress_delta, lateral_error, speed, jerk, steer_rate, route_total)],
+                                            (progress_delta, lateral_error, speed, jerk, steer_rate, route_total,
+                                             completion)],
                                            axis=1))
     weights = np.array([getattr(cfg, name) for name in REWARD_TERMS], dtype=np.float64)
     out = np.zeros((len(ev), len(REWARD_TERMS)))

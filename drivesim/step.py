@@ -30,6 +30,7 @@ from drivesim.events import (
     OFF_ROAD,
     OFF_ROUTE,
     RED_LIGHT,
+    SCORE,
     STUCK,
     TERMINATING_MASK,
     TIMEOUT,
@@ -149,11 +150,12 @@ def step_world(maps: MapArrays, params: WorldParams, shared: SharedParams, state
     ev[STUCK] = clock.t - route.last_progress_t >= world.stuck_steps
     ev[TIMEOUT] = clock.t >= world.max_steps
     inputs = RewardInputs(route.progress - prev_progress, route.lateral, v, world.speed_limit, ego.jerk,
-                          ego.steer_rate, shared.max_steer_rate, maps.info[m].lane_width, route.total)
+                          ego.steer_rate, shared.max_steer_rate, maps.info[m].lane_width, route.total,
+                          route.progress / route.total)
     out.reward[w] = reward_terms_into(ev, inputs, world.reward, world.reward_mode, world.carl_terminal, dt,
                                       out.terms[w])
     terminated = False
-    carl = world.reward_mode == CARL
+    carl = world.reward_mode == CARL or world.reward_mode == SCORE  # both end episodes on infractions
     for k in range(len(ev)):
         terminated |= ev[k] and (TERMINATING_MASK[k] or (carl and CARL_ENDS_MASK[k]))
     out.terminated[w], out.truncated[w] = terminated, ev[TIMEOUT] and not terminated

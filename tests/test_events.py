@@ -336,7 +336,7 @@ def test_carl_infraction_costs_the_terminal_penalty_once():
 
 def test_carl_mode_ends_episodes_on_red_lights_and_leaving_the_road():
     cfg = EnvConfig(observations=("state",), reward=CARL, map={"blocks_x": 2, "blocks_y": 2, "pool_size": 1})
-    worlds = {mode: World(cfg.replace(reward={"mode": mode}), 1) for mode in ("additive", "carl")}
+    worlds = {mode: World(cfg.replace(reward={"mode": mode}), 1) for mode in ("additive", "carl", "score")}
     ended = {}
     for mode, world in worlds.items():
         world.reset(np.array([3], dtype=np.uint64), np.zeros(1, dtype=np.int64))
@@ -345,7 +345,26 @@ def test_carl_mode_ends_episodes_on_red_lights_and_leaving_the_road():
             if result.events["off_road"][0]:
                 ended[mode] = bool(result.terminated[0])
                 break
-    assert ended == {"additive": False, "carl": True}
+    assert ended == {"additive": False, "carl": True, "score": True}
+
+
+def test_score_mode_ending_costs_what_the_driving_score_loses():
+    """Hand-computed: 2 m of a 200 m route with 40 % done; a pedestrian hit costs (1 - 0.5) x 0.4,
+    a car 0.4 x 0.4, a building 0.35 x 0.4, a red light 0.3 x 0.4; a pedestrian hit and a red light
+    at once (1 - 0.5 x 0.7) x 0.4; leaving the road or the route, or getting stuck, costs nothing
+    but the rest of the route. So an episode's return is its driving score."""
+    score = RewardConfig(mode="score")
+    ev = _events(8, collision_pedestrian=[0, 4], collision_vehicle=[1], collision_static=[2], red_light=[3, 4],
+                 off_road=[5], off_route=[6], stuck=[7])
+    z = np.zeros(8)
+    terms = reward_terms(ev, np.full(8, 2.0), z, np.full(8, 10.0), 11.0, z, z, VEH.max_steer_rate, SMALL.lane_width,
+                         score, 0.1, route_total=200.0, completion=0.4)
+    np.testing.assert_allclose(terms["progress"], 0.01)
+    ending = sum(terms.values()) - terms["progress"]
+    np.testing.assert_allclose(ending, [-0.2, -0.16, -0.14, -0.12, -0.26, 0.0, 0.0, 0.0])
+    assert terms["collision"][4] == pytest.approx(-0.26) and terms["red_light"][4] == 0.0
+    # a whole episode: 40 % of the route, then a car -> return 0.4 - 0.16 = 0.4 x 0.6, its driving score
+    assert 0.4 + ending[1] == pytest.approx(0.4 * 0.6)
 
 
 def test_reward_mode_is_checked():

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecEnv
@@ -69,7 +70,9 @@ class PPOConfig:
     clip_range: float = 0.1
     target_kl: float | None = 0.02  # stop an update early if the policy moves further than this (None: never)
     net_arch: tuple[int, ...] = (256, 256)  # hidden layers of the actor and of the critic
-    log_std_init: float = -0.5  # initial log std of the Gaussian policy (std 0.6); cloning sets its own
+    log_std_init: float = -1.2  # initial log std of the Gaussian policy (std 0.3); cloning sets its own
+    initial_throttle: float = 0.3  # from scratch: the untrained policy's mean throttle (it drives off slowly, so
+    # progress shows in the first rollouts instead of standing still looking safest)
     checkpoint_every: int = 50_000  # [env steps]
     eval_every: int = 200_000  # [env steps] 0: no periodic evaluation
     eval_episodes: int = 3  # per scenario, on validation seeds
@@ -227,11 +230,14 @@ def new_model(cfg: PPOConfig, env: VecEnv, out: Path | None) -> PPO:
         kwargs["features_extractor_class"] = PerceptionExtractor
     rollout = cfg.n_steps * env.num_envs
     batch = rollout // max(1, round(rollout / cfg.batch_size))  # about cfg.batch_size, dividing the rollout
-    return PPO(policy, env, learning_rate=cfg.learning_rate, n_steps=cfg.n_steps, batch_size=batch,
-               n_epochs=cfg.n_epochs, gamma=cfg.gamma,
-               gae_lambda=cfg.gae_lambda, ent_coef=cfg.ent_coef, clip_range=cfg.clip_range, target_kl=cfg.target_kl,
-               policy_kwargs=kwargs, seed=cfg.seed, device=cfg.device,
-               tensorboard_log=None if out is None else str(out / "tb"), verbose=0)
+    model = PPO(policy, env, learning_rate=cfg.learning_rate, n_steps=cfg.n_steps, batch_size=batch,
+                n_epochs=cfg.n_epochs, gamma=cfg.gamma,
+                gae_lambda=cfg.gae_lambda, ent_coef=cfg.ent_coef, clip_range=cfg.clip_range, target_kl=cfg.target_kl,
+                policy_kwargs=kwargs, seed=cfg.seed, device=cfg.device,
+                tensorboard_log=None if out is None else str(out / "tb"), verbose=0)
+    with torch.no_grad():  # the untrained policy: straight on, gently on the throttle
+        model.policy.action_net.bias[1] += cfg.initial_throttle
+    return model
 
 
 def _load_for_resume(path: str, cfg: PPOConfig, env: VecEnv) -> PPO:

@@ -144,7 +144,8 @@ def cmd_eval_perception(args: argparse.Namespace) -> int:
 
 
 TRAIN_HYPERPARAMETERS = ("learning_rate", "n_epochs", "batch_size", "gamma", "gae_lambda", "ent_coef", "clip_range",
-                         "target_kl", "net_arch", "k", "anchor", "anchor_decay", "log_std_init")  # else PPOConfig's
+                         "target_kl", "net_arch", "k", "anchor", "anchor_decay", "log_std_init",
+                         "initial_throttle")  # else PPOConfig's
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -275,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     hp.add_argument("--net-arch", type=_parse_ints, default=None, help="hidden layers of actor and critic, e.g. 256,256")
     hp.add_argument("--k", type=_positive, default=None, help="nearest objects per class in the features")
     hp.add_argument("--log-std-init", type=float, default=None, help="initial log std of the policy (from scratch)")
+    hp.add_argument("--initial-throttle", type=float, default=None,
+                    help="mean throttle of the untrained policy (from scratch)")
     hp.add_argument("--anchor", type=float, default=None,
                     help="weight of the imitation anchor to the expert during PPO (0: none; docs/agents.md)")
     hp.add_argument("--anchor-decay", type=float, default=None,

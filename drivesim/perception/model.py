@@ -29,7 +29,8 @@ from drivesim.perception.inputs import CHANNELS, PATCH
 STRIDE = 2  # [px] output cell size
 SUB = PATCH // STRIDE  # output cells per body cell along each axis
 SIZE_SCALE = 10.0  # [px] box sizes are regressed divided by this
-VELOCITY_SCALE = 1.0  # [m/s] velocities are regressed divided by this (in m/s: the int8 output step is ~0.13)
+VELOCITY_SCALE = 1.0  # [m/s] the velocity output is in m/s (the int8 output step, ~0.13, is then fine)
+VELOCITY_GAIN = 10.0  # ... but the layer before a fixed gain learns it in units of 10 m/s (Adam moves small weights)
 N_CLASSES = 3
 N_LIGHT_STATES = 3  # red, yellow, green
 HEAD_CHANNELS = {"heatmap": N_CLASSES, "offset": 2, "size": 2, "heading": 2, "light": N_LIGHT_STATES, "velocity": 2}
@@ -72,13 +73,31 @@ class PerceptionNet(nn.Module):
         self.out = nn.Conv2d(cfg.width, sum(HEAD_CHANNELS.values()) * SUB * SUB, 1)  # every cell's 2x2 sub-cells
         with torch.no_grad():
             self.out.bias[: N_CLASSES * SUB * SUB].fill_(HEATMAP_PRIOR)
+        self.register_buffer("gain", head_gain(), persistent=False)  # (C, 1, 1) fixed, folded into `out` for inference
 
     def raw(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in_channels, H/4, W/4) -> (B, 14 * 4, H/4, W/4): the network without the rearrangement."""
-        return self.out(self.body(self.stem(x)))
+        return self.out(self.body(self.stem(x))) * self.gain
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return split_heads(self.raw(x))
+
+
+def head_gain() -> torch.Tensor:
+    """Fixed per-channel gains of the last layer's output: VELOCITY_GAIN on the velocity channels."""
+    gain = torch.ones(sum(HEAD_CHANNELS.values()) * SUB * SUB, 1, 1)
+    first = sum(n for name, n in HEAD_CHANNELS.items() if name != "velocity")  # velocity is the last head
+    gain[first * SUB * SUB:] = VELOCITY_GAIN
+    return gain
+
+
+def output_layer(model: PerceptionNet) -> nn.Conv2d:
+    """The last convolution with the fixed gains folded in (for inference, int8 included)."""
+    out = copy.deepcopy(model.out)
+    with torch.no_grad():
+        out.weight.mul_(model.gain.view(-1, 1, 1, 1))
+        out.bias.mul_(model.gain.view(-1))
+    return out
 
 
 def stack_tensors(current: torch.Tensor, history: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from drivesim.perception.model import PerceptionNet, fold_batchnorm
+from drivesim.perception.model import PerceptionNet, fold_batchnorm, output_layer
 
 PRECISIONS = ("auto", "int8", "fp32")
 QUANT_ENGINE = "x86"
@@ -48,10 +48,11 @@ def int8_available() -> bool:
 
 
 def _layers(model: PerceptionNet) -> nn.Module:
-    """The network up to its last convolution, as one traceable module (no dict outputs)."""
+    """The network up to its last convolution (fixed output gains folded in), as one traceable
+    module (no dict outputs)."""
     import copy
 
-    return nn.Sequential(copy.deepcopy(model.stem), copy.deepcopy(model.body), copy.deepcopy(model.out)).eval()
+    return nn.Sequential(copy.deepcopy(model.stem), copy.deepcopy(model.body), output_layer(model)).eval()
 
 
 def prepare_int8(model: PerceptionNet, height: int = 96, width: int = 96) -> nn.Module:

@@ -122,7 +122,8 @@ def test_r_resets_with_the_next_seed(game: Game) -> None:
 def test_number_key_switches_scenario(game: Game) -> None:
     _key(game, pygame.K_3)
     assert game.session.scenario == list(SCENARIOS)[2]
-    assert game.session.world.config == ScenarioCatalog().config(list(SCENARIOS)[2])
+    want = ScenarioCatalog().config(list(SCENARIOS)[2])  # with the camera's history frame (the detector's velocities)
+    assert game.session.world.config == want.replace(camera={"history": 5})
     assert game.session.world.t[0] == 0
 
 
