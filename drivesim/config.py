@@ -171,9 +171,10 @@ class RewardConfig:
     times soft penalty factors in [0, 1] (speeding, lane centre, comfort, wrong way), and episodes
     that end on infractions (collisions, red lights, leaving the road, leaving the route, getting
     stuck) with a penalty of `carl_terminal`; "score": the same gains and endings, but the ending
-    infraction costs (1 - its CARLA penalty coefficient) x the route completion so far, so that an
-    episode's return is its driving score (a crash late is better than standing still, as in the
-    score); the weights below are not used in either. docs/agents.md has the formulas."""
+    infraction (or the time limit) costs (1 - its CARLA penalty coefficient) x the route completion so
+    far, so that an episode's return is its driving score when the soft factors are 1 (a crash late
+    is better than standing still, as in the score); the weights below are not used in either.
+    docs/agents.md has the formulas."""
 
     progress: float = 0.1  # per metre of route progress, in [0, 10]
     collision: float = 10.0  # penalty per collision (terminates), in [0, 1000]

@@ -15,6 +15,7 @@ from drivesim.config import REWARD_MODES, RewardMode
 from drivesim.geometry import boxes_overlap
 from drivesim.jit import inner, kernel
 from drivesim.map.city import DRIVABLE, MapArrays, Surface
+from drivesim.metrics import PENALTIES
 from drivesim.state import CAR, PEDESTRIAN
 
 EVENT_NAMES = ("collision_vehicle", "collision_pedestrian", "collision_static", "red_light", "off_road",
@@ -29,11 +30,9 @@ TERMINATING_MASK = np.array([name in TERMINATING for name in EVENT_NAMES])
 PER_SECOND = ("off_road", "wrong_way", "lane_keeping", "speeding", "comfort")
 CARL = REWARD_MODES.index(RewardMode.CARL)  # WORLD.reward_mode of the carl mode (index in REWARD_MODES)
 SCORE = REWARD_MODES.index(RewardMode.SCORE)  # ... of the score mode
-# score mode: what an episode-ending event multiplies the driving score by (metrics.PENALTIES; ending off
-# the road, off the route or stuck costs nothing but the rest of the route, as in the CARLA score)
-SCORE_FACTORS = np.array([0.60 if i == COLLISION_VEHICLE else 0.50 if i == COLLISION_PEDESTRIAN else
-                          0.65 if i == COLLISION_STATIC else 0.70 if i == RED_LIGHT else 1.0
-                          for i in range(len(EVENT_NAMES))])
+# score mode: what an episode-ending event multiplies the driving score by (metrics.PENALTIES, the time limit
+# included; ending off the road, off the route or stuck costs nothing but the rest of the route, as in the score)
+SCORE_FACTORS = np.array([PENALTIES.get(name, 1.0) for name in EVENT_NAMES])
 CARL_ENDS = (COLLISION_VEHICLE, COLLISION_PEDESTRIAN, COLLISION_STATIC, RED_LIGHT, OFF_ROAD, OFF_ROUTE, STUCK)
 CARL_ENDS_MASK = np.array([i in CARL_ENDS for i in range(len(EVENT_NAMES))])  # events that end a carl episode
 
@@ -150,8 +149,9 @@ def carl_factors(events: np.ndarray, inp: RewardInputs) -> float:
 
 
 @inner
-def _ending_term(events: np.ndarray, terminal: float, out: np.ndarray) -> None:
-    """carl / score: the episode-ending infraction's -terminal in its own term (the first of them)."""
+def _ending_term(events: np.ndarray, terminal: float, timeout: bool, out: np.ndarray) -> None:
+    """carl / score: the episode-ending infraction's -terminal in its own term (the first of them);
+    with `timeout` (score) the time limit too, in the `stuck` term (no goal in time)."""
     if events[COLLISION_VEHICLE] or events[COLLISION_PEDESTRIAN] or events[COLLISION_STATIC]:
         out[1] = -terminal
     elif events[RED_LIGHT]:
@@ -160,7 +160,7 @@ def _ending_term(events: np.ndarray, terminal: float, out: np.ndarray) -> None:
         out[3] = -terminal
     elif events[OFF_ROUTE]:
         out[9] = -terminal
-    elif events[STUCK]:
+    elif events[STUCK] or (timeout and events[TIMEOUT] and not events[GOAL]):
         out[10] = -terminal
 
 
@@ -192,7 +192,8 @@ def reward_terms_into(events: np.ndarray, inp: RewardInputs, weights: np.ndarray
     fraction of the route) x `carl_factors` when moving forward (the bare loss when going back);
     the episode-ending infraction puts -terminal into its own term (collision, red_light, off_road,
     off_route or stuck, the first of them only); every other term is 0. score: as carl, but the
-    ending costs (1 - the product of the events' SCORE_FACTORS) x the route completion."""
+    ending costs (1 - the product of the events' SCORE_FACTORS) x the route completion, and the
+    time limit is an ending too (the score's timeout coefficient, in the `stuck` term)."""
     for k in range(len(out)):
         out[k] = 0.0
     if mode in (CARL, SCORE):
@@ -201,10 +202,10 @@ def reward_terms_into(events: np.ndarray, inp: RewardInputs, weights: np.ndarray
         if mode == SCORE:
             factor = 1.0
             for k in range(len(events)):
-                if events[k]:
+                if events[k] and not (k == TIMEOUT and events[GOAL]):  # the goal on the last step is in time
                     factor *= SCORE_FACTORS[k]
             terminal = (1.0 - factor) * min(max(inp.completion, 0.0), 1.0)
-        _ending_term(events, terminal, out)
+        _ending_term(events, terminal, mode == SCORE, out)
     else:
         _additive_terms(events, inp, weights, dt, out)
     total = 0.0

@@ -1,10 +1,10 @@
 """Regenerate the shipped perception weights (assets/perception/perception.pt) and their report.
 
-    python scripts/regenerate_perception.py            # about 40 minutes on a 2-core CPU
+    python scripts/regenerate_perception.py            # about an hour on a 2-core CPU
 
-Collects 32k labelled frames with their history frames from the simulator (seed 0: the scenario
-suite and crowded crosswalks, visual randomisation; the held-out split is by seed), trains
-PerceptionNet for 24 epochs (which also stores the int8 activation ranges), copies the best
+Collects 40k labelled frames with their history frames from the simulator (seed 0: the scenario
+suite once and the two crowd sources twice per cycle, visual randomisation; the held-out split is by seed), trains
+PerceptionNet for 20 epochs (about 2 minutes each) (which also stores the int8 activation ranges), copies the best
 checkpoint without optimizer state into assets/ and evaluates it on the held-out frames into
 docs/perception_eval/.
 """
@@ -23,9 +23,9 @@ def drivesim(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "drivesim.apps.cli", *args], cwd=ROOT, check=True)
 
 
-drivesim("collect", "--out", DATA, "--frames", "32000", "--seed", "0")
-drivesim("train-perception", "--data", DATA, "--out", RUN, "--epochs", "24", "--device", "auto")
-ckpt = torch.load(ROOT / RUN / "best.pt", map_location="cpu", weights_only=False)
+drivesim("collect", "--out", DATA, "--frames", "40000", "--seed", "0")
+drivesim("train-perception", "--data", DATA, "--out", RUN, "--epochs", "20", "--device", "auto")
+ckpt = torch.load(ROOT / RUN / "best.pt", map_location="cpu", weights_only=True)
 shipped = {k: ckpt[k] for k in ("version", "model_config", "model", "int8_observers") if k in ckpt}
 shipped["history"] = ckpt["history"]
 target = ROOT / "assets" / "perception" / "perception.pt"

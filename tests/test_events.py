@@ -367,6 +367,18 @@ def test_score_mode_ending_costs_what_the_driving_score_loses():
     assert 0.4 + ending[1] == pytest.approx(0.4 * 0.6)
 
 
+def test_score_mode_charges_the_time_limit_as_the_score_does():
+    """The time limit with 40 % done costs (1 - 0.7) x 0.4 = 0.12 in the `stuck` term; reaching the
+    goal on the last step costs nothing; carl charges nothing for the time limit (PPO bootstraps)."""
+    ev = _events(3, timeout=[0, 1], goal=[1])
+    z = np.zeros(3)
+    args = (np.full(3, 2.0), z, np.full(3, 10.0), 11.0, z, z, VEH.max_steer_rate, SMALL.lane_width)
+    score = reward_terms(ev, *args, RewardConfig(mode="score"), 0.1, route_total=200.0, completion=0.4)
+    np.testing.assert_allclose(score["stuck"], [-0.12, 0.0, 0.0])
+    carl = reward_terms(ev, *args, CARL, 0.1, route_total=200.0, completion=0.4)
+    np.testing.assert_array_equal(carl["stuck"], 0.0)
+
+
 def test_reward_mode_is_checked():
     with pytest.raises(ConfigError, match="RewardConfig.mode='dense' is not a reward mode"):
         RewardConfig(mode="dense").validate()

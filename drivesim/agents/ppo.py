@@ -80,7 +80,7 @@ class PPOConfig:
     velocities: bool = True  # objects in the feature vector carry their velocity (the CNN reads it off two frames)
     route: bool = True  # the route's next waypoints (ego frame) are in the observation
     reward: tuple[tuple[str, float], ...] = ()  # RewardConfig weight overrides for training, e.g. (("collision", 30.0),)
-    reward_mode: str = "additive"  # RewardConfig.mode for training: additive | carl (CaRL-style)
+    reward_mode: str = "additive"  # RewardConfig.mode for training: additive | carl (CaRL-style) | score
     extractor: str = "nature"  # pixels only: nature (SB3's CNN) | perception (fine-tune the perception CNN end to end)
     anchor: float = 0.0  # weight of the imitation anchor during PPO (agents/anchor.py); 0: none
     anchor_decay: float = 0.995  # the anchor's weight is multiplied by this every rollout

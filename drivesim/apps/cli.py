@@ -237,8 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--weights", default=None, help="checkpoint (default: the shipped weights)")
     ep.add_argument("--data", default="runs/perception_data", help="collected frames (the held-out split is used)")
     ep.add_argument("--seed", type=int, default=None,
-                    help="instead of --data, collect fresh frames (--frames, default 3840: every source of the suite "
-                         "and the crowded crosswalks) from worlds seeded S, S+1, ...")
+                    help="instead of --data, collect fresh frames (--frames, default 4480: every source of the suite "
+                         "once and the crowd sources twice) from worlds seeded S, S+1, ...")
     ep.add_argument("--frames", type=int, default=0, help="evaluate on at most this many frames (0 = all)")
     ep.add_argument("--out", default="runs/perception_eval")
     ep.add_argument("--device", default="auto")

@@ -52,7 +52,7 @@ class CollectConfig:
 
 def fresh_collect_config(seed: int, frames: int = 0) -> CollectConfig:
     """Frames for an evaluation on fresh seeds (all held out): small shards (8 worlds x 200 steps,
-    320 frames), so that the default 3,840 frames cover every source once."""
+    320 frames), so that the default 4,480 frames cover every source once (the crowd sources twice)."""
     n_sources = len(list_scenarios()) + 2 * len(CROWD_SOURCES)
     return CollectConfig(frames=frames or 320 * n_sources, seed=seed, batch=8, val_share=1.0)
 
@@ -71,7 +71,9 @@ def shard_configs(cfg: CollectConfig) -> Iterator[tuple[int, str, EnvConfig]]:
     index = 0
     while True:
         name, base = sources[index % len(sources)]
-        camera = visuals[(index // len(sources)) % len(visuals)] if cfg.visual_randomisation else CameraConfig()
+        # every source under every visual setting: the setting advances with each shard and shifts each cycle
+        camera = (visuals[(index + index // len(sources)) % len(visuals)] if cfg.visual_randomisation
+                  else CameraConfig())
         yield index, name, base.replace(camera=perception_camera(camera), observations=("camera", "lidar", "state"))
         index += 1
 

@@ -33,8 +33,12 @@ class Detector:
     def __init__(self, weights: str | Path | None = None, device: str = "auto", threshold: float = DEFAULT_THRESHOLD,
                  precision: str = "auto") -> None:
         self.device = pick_device(device)
-        model, ckpt = load_checkpoint(weights or shipped_weights(), "cpu")
-        self.runtime = PerceptionRuntime(model, self.device, precision, ckpt.get("int8_observers"))
+        path = weights or shipped_weights()
+        model, ckpt = load_checkpoint(path, "cpu")
+        try:
+            self.runtime = PerceptionRuntime(model, self.device, precision, ckpt.get("int8_observers"))
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
         self.precision = self.runtime.precision
         self.threshold = threshold
 

@@ -32,13 +32,19 @@ def perception_camera(camera: CameraConfig) -> CameraConfig:
 def stack_frames(current: np.ndarray, history: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """current, history (B, H, W, 3) uint8 -> (B, H/4, W/4, 96) uint8, channel
     ((dv * 4 + du) * 2 + frame) * 3 + rgb for pixel (4i + dv, 4j + du)."""
+    if current.ndim != 4 or current.shape[-1] != 3 or current.dtype != np.uint8:
+        raise ValueError(f"stack_frames: frames must be (B, H, W, 3) uint8, got {current.shape} {current.dtype}")
     b, h, w, _ = current.shape
-    if history.shape != current.shape:
-        raise ValueError(f"stack_frames: frames {current.shape} and history frames {history.shape} differ")
+    if history.shape != current.shape or history.dtype != np.uint8:
+        raise ValueError(f"stack_frames: history frames {history.shape} {history.dtype} must match the frames "
+                         f"{current.shape} uint8")
     if h % PATCH or w % PATCH:
         raise ValueError(f"camera frames of {w}x{h} px: width and height must be multiples of {PATCH}")
+    shape = (b, h // PATCH, w // PATCH, CHANNELS)
     if out is None:
-        out = np.empty((b, h // PATCH, w // PATCH, CHANNELS), dtype=np.uint8)
+        out = np.empty(shape, dtype=np.uint8)
+    elif out.shape != shape or out.dtype != np.uint8 or not out.flags.c_contiguous:
+        raise ValueError(f"stack_frames: out must be a C-contiguous {shape} uint8 array, got {out.shape} {out.dtype}")
     _stack_batch(np.ascontiguousarray(current), np.ascontiguousarray(history), out)
     return out
 

@@ -5,8 +5,8 @@
   (int8 convolutions with VNNI where the CPU has it; ~3-5x the fp32 speed at this size). Activation
   ranges are observed on training frames at the end of `drivesim train-perception` and stored in
   the checkpoint (`int8_observers`): the checkpoint stays the single source of the weights, and the
-  int8 model is rebuilt from it at load. A checkpoint without them, or a PyTorch without FX
-  quantization, runs in fp32.
+  int8 model is rebuilt from it at load. Under `auto`, a checkpoint without them, or a PyTorch
+  without FX quantization, runs in fp32; an explicit `int8` then raises.
 - `auto`: int8 on the CPU when the checkpoint has observers, else fp32.
 
 `PerceptionRuntime(model, ...)(stacked)` maps the uint8 two-frame stacks of
@@ -27,6 +27,8 @@ from drivesim.perception.model import PerceptionNet, fold_batchnorm, output_laye
 
 PRECISIONS = ("auto", "int8", "fp32")
 QUANT_ENGINE = "x86"
+OUTPUT_MODULE = "2"  # the last convolution in `_layers`' Sequential
+INPUT_SCALE = 2.0 / 255.0  # int8 input: the pixels halved (0..127, 7 bits as every int8 activation here)
 
 
 def _fx() -> Any:
@@ -56,18 +58,28 @@ def _layers(model: PerceptionNet) -> nn.Module:
 
 
 def prepare_int8(model: PerceptionNet, height: int = 96, width: int = 96) -> nn.Module:
-    """The network with activation observers (conv + BatchNorm + ReLU fused), in float. The output
-    layer's 56 channels share one int8 range, set by the heatmap logits (about -20..+12): every head
-    is regressed in units where that step (~0.13) is fine (velocity in m/s, offsets in cells)."""
+    """The network with activation observers (conv + BatchNorm + ReLU fused), in float.
+
+    Activations between layers use the x86 default of 7 bits (0..127), so that a pair of products
+    summed in 16 bits cannot overflow on CPUs without VNNI. The output layer's activation feeds no
+    further layer, so it gets the full 8 bits: its 56 channels share one range, set by the heatmap
+    logits (about -20..+15), a step of ~0.14, and every head is regressed in units where that step
+    is fine (velocity in m/s, offsets in cells, sizes / 10 px)."""
     api = _fx()
     if api is None:
         raise RuntimeError("int8 inference needs PyTorch's FX quantization with the x86 backend")
     get_mapping, prepare_fx, _ = api
+    from torch.ao.quantization import QConfig, get_default_qconfig
+    from torch.ao.quantization.observer import HistogramObserver
+
     torch.backends.quantized.engine = QUANT_ENGINE
+    default = get_default_qconfig(QUANT_ENGINE)
+    output = QConfig(activation=HistogramObserver.with_args(reduce_range=False), weight=default.weight)
+    mapping = get_mapping(QUANT_ENGINE).set_module_name(OUTPUT_MODULE, output)
     example = torch.zeros(1, model.config.in_channels, height // 4, width // 4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return prepare_fx(_layers(model), get_mapping(QUANT_ENGINE), (example,))
+        return prepare_fx(_layers(model), mapping, (example,))
 
 
 def calibrate(model: PerceptionNet, batches: list[torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -82,7 +94,7 @@ def calibrate(model: PerceptionNet, batches: list[torch.Tensor]) -> dict[str, to
 
 def build_int8(model: PerceptionNet, observers: dict[str, torch.Tensor]) -> nn.Module:
     """The int8 network from float weights and stored observer state. It takes a quint8 input with
-    scale 1/255 (the uint8 pixels as they are: exact), so its own input quantization is removed."""
+    scale INPUT_SCALE (the uint8 pixels halved), so its own input quantization is removed."""
     prepared = prepare_int8(model)
     own = {k for k in prepared.state_dict() if "activation_post_process" in k}
     if set(observers) != own:
@@ -113,6 +125,9 @@ class PerceptionRuntime:
             raise ValueError("int8 inference runs on the CPU; use --precision fp32 (fp16 autocast) on CUDA")
         if want_int8 and observers is None:
             raise ValueError("int8 inference needs a checkpoint with int8_observers (written by drivesim train-perception)")
+        if precision == "int8" and not int8_available():
+            raise RuntimeError("--precision int8 needs PyTorch's FX quantization with the x86 backend, which this "
+                               "PyTorch lacks; use --precision fp32 (or auto)")
         self.precision = "int8" if want_int8 and int8_available() else "fp32"
         if self.precision == "int8":
             self.net = build_int8(model.cpu(), observers)
@@ -122,8 +137,9 @@ class PerceptionRuntime:
     @torch.no_grad()
     def __call__(self, stacked: np.ndarray | torch.Tensor) -> torch.Tensor:
         x = torch.as_tensor(stacked)
-        if self.precision == "int8":  # the pixels are the quantized input: value / 255
-            return self.net(torch._make_per_tensor_quantized_tensor(x, 1.0 / 255.0, 0).permute(0, 3, 1, 2))
+        if self.precision == "int8":  # the halved pixels are the quantized input: (value >> 1) * 2 / 255
+            q = torch._make_per_tensor_quantized_tensor(torch.bitwise_right_shift(x, 1), INPUT_SCALE, 0)
+            return self.net(q.permute(0, 3, 1, 2))
         x = x.to(self.device, non_blocking=True)
         x = x.permute(0, 3, 1, 2).float().div_(255.0)  # channels-last view of (B, h, w, 96): no copy
         if self.device.type == "cuda":

@@ -124,7 +124,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     if not path.is_file():
         raise FileNotFoundError(f"perception checkpoint {path} not found")
     try:
-        ckpt = torch.load(path, map_location=device, weights_only=False)
+        ckpt = torch.load(path, map_location=device, weights_only=True)  # tensors and plain containers only
     except Exception as err:
         raise ValueError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "version" not in ckpt:
@@ -133,7 +133,12 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
         raise ValueError(f"{path}: perception checkpoint version {ckpt['version']}, this drivesim reads version "
                          f"{CHECKPOINT_VERSION} (two-frame input with velocities); train it again with "
                          "`drivesim train-perception`")
-    model = PerceptionNet(ModelConfig(**ckpt["model_config"]))
+    if not isinstance(ckpt.get("model_config"), dict):
+        raise ValueError(f"{path}: no model_config (the network's shape) in the checkpoint")
+    try:
+        model = PerceptionNet(ModelConfig(**ckpt["model_config"]))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: model_config {ckpt['model_config']} does not describe a PerceptionNet: {err}") from None
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as err:
@@ -201,10 +206,12 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
                                                     pct_start=0.15)
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
+        if "scaler" in ckpt:
+            scaler.load_state_dict(ckpt["scaler"])
         start_epoch, best, history = ckpt["epoch"] + 1, ckpt["best"], ckpt["history"]
-    gen = torch.Generator().manual_seed(cfg.seed)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     for epoch in range(start_epoch, cfg.epochs):
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)  # per epoch: a resumed run draws the same
         order = np.random.default_rng(cfg.seed + epoch).permutation(len(data["frames"]))
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress)
         start, running = time.perf_counter(), 0.0
@@ -229,7 +236,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
                         "seconds": time.perf_counter() - start})
         _write_log(out / "log.csv", history)
         _tensorboard(out, history[-1])
-        extra = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch, "best": min(best, val_loss),
+        extra = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
+                 "epoch": epoch, "best": min(best, val_loss),
                  "history": history, "train_config": asdict(cfg)}
         if val_loss < best:
             best = val_loss

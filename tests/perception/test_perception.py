@@ -15,7 +15,7 @@ from drivesim.perception.evaluate import average_precision, detection_metrics, g
 from drivesim.perception.features import FeatureLayout, detections_to_features, objects_to_features, oracle_features
 from drivesim.perception.inputs import CHANNELS, stack_frames
 from drivesim.perception.model import HEAD_CHANNELS, SUB, PerceptionNet, fold_batchnorm, stack_tensors
-from drivesim.perception.runtime import PerceptionRuntime, calibrate, int8_available
+from drivesim.perception.runtime import OUTPUT_MODULE, PerceptionRuntime, calibrate, int8_available
 from drivesim.perception.targets import encode
 from drivesim.perception.train import (
     TrainConfig,
@@ -153,12 +153,30 @@ def test_stacking_in_numba_and_torch_agree():
     assert torch.equal(stack_tensors(to_t(a), to_t(b)), ref)
 
 
+@pytest.mark.parametrize("frames, history, out, message", [
+    (np.zeros((2, 96, 96, 3)), np.zeros((2, 96, 96, 3)), None, "uint8"),  # floats would truncate to black
+    (np.zeros((96, 96, 3), np.uint8), np.zeros((96, 96, 3), np.uint8), None, r"\(B, H, W, 3\)"),
+    (np.zeros((2, 96, 96, 3), np.uint8), np.zeros((1, 96, 96, 3), np.uint8), None, "history frames"),
+    (np.zeros((2, 96, 96, 3), np.uint8), np.zeros((2, 96, 96, 3), np.uint8), np.zeros((1, 24, 24, 96), np.uint8),
+     "out must be"),
+    (np.zeros((1, 90, 96, 3), np.uint8), np.zeros((1, 90, 96, 3), np.uint8), None, "multiples of 4"),
+])
+def test_stacking_rejects_bad_frames_with_a_clear_error(frames, history, out, message):
+    with pytest.raises(ValueError, match=message):
+        stack_frames(frames, history, out)
+
+
 def test_metrics_by_hand_ap_crowd_ap_and_velocity_errors():
     assert average_precision(np.array([0.9, 0.8]), np.array([True, True]), 2) == pytest.approx(1.0)
     assert average_precision(np.array([0.9, 0.8]), np.array([False, True]), 2) == pytest.approx(0.25)
     assert average_precision(np.array([]), np.array([], dtype=bool), 3) == 0.0
     m, which = match_frame(np.array([[0.0, 0.0], [5.0, 0.0]]), np.array([0.9, 0.8]), np.array([[0.4, 0.0]]), 0.5)
     assert m.tolist() == [True, False] and which.tolist() == [0, -1]
+    # an ignored ground truth nearer than a counted one within the threshold: the counted one is taken
+    gts = np.array([[0.1, 0.0], [0.4, 0.0]])
+    assert match_frame(np.zeros((1, 2)), np.array([0.9]), gts, 0.5)[1].tolist() == [0]
+    assert match_frame(np.zeros((1, 2)), np.array([0.9]), gts, 0.5, np.array([False, True]))[1].tolist() == [1]
+    assert match_frame(np.zeros((1, 2)), np.array([0.9]), gts, 0.3, np.array([False, True]))[1].tolist() == [0]
     # two pedestrians 1 m apart (a crowd) and one alone; the detector finds one of the pair and the lone one
     data = {"frames": np.zeros((1, 96, 96, 3)), "valid": np.ones((1, 4), dtype=bool),
             "cls": np.array([[0, 1, 1, 1]]), "centre": np.array([[[10.0, 10.0], [50.0, 50.0], [52.5, 50.0], [80.0, 20.0]]]),
@@ -216,6 +234,12 @@ def test_checkpoint_round_trip_and_clear_errors(tmp_path):
         load_checkpoint(tmp_path / "mismatch.pt")
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "none.pt")
+    torch.save({"version": 2, "model": model.state_dict()}, tmp_path / "shapeless.pt")
+    with pytest.raises(ValueError, match="shapeless.pt: no model_config"):
+        load_checkpoint(tmp_path / "shapeless.pt")
+    torch.save({"version": 2, "model_config": {"depth": 9}, "model": model.state_dict()}, tmp_path / "odd.pt")
+    with pytest.raises(ValueError, match="odd.pt: model_config .* does not describe"):
+        load_checkpoint(tmp_path / "odd.pt")
 
 
 def _trained_like(seed=0):
@@ -241,7 +265,7 @@ def test_folded_batchnorm_matches_the_trained_model():
 def test_int8_runtime_follows_the_float_checkpoint(dataset):
     """The int8 network is rebuilt from the checkpoint's float weights and stored observers; on real
     frames its outputs stay within INT8_TOLERANCE of the float network's (logit / regression units:
-    a few hundredths of a heatmap logit, of an offset cell, of 10 m/s)."""
+    a few hundredths of a heatmap logit, of an offset cell, a few tenths of a m/s)."""
     data = load_split(dataset, "train")
     stacked = stack_frames(data["frames"][:32], data["history"][:32])
     model = _trained_like()
@@ -252,8 +276,20 @@ def test_int8_runtime_follows_the_float_checkpoint(dataset):
     a, b = int8(stacked), fp32(stacked)
     scale = b.abs().max()
     assert (a - b).abs().mean() < 0.02 * scale and (a - b).abs().max() < 0.15 * scale
+    # the output layer feeds nothing, so it has all 8 bits (the activations inside have 7: no 16-bit overflow)
+    assert (b.max() - b.min()) / getattr(int8.net, OUTPUT_MODULE).scale > 200
     with pytest.raises(ValueError, match="int8_observers"):
         PerceptionRuntime(model, torch.device("cpu"), "int8", None)
+
+
+def test_explicit_int8_without_fx_quantization_says_so(monkeypatch):
+    import drivesim.perception.runtime as runtime
+
+    monkeypatch.setattr(runtime, "_fx", lambda: None)
+    model = _trained_like()
+    with pytest.raises(RuntimeError, match="--precision int8 needs"):
+        runtime.PerceptionRuntime(model, torch.device("cpu"), "int8", {})
+    assert runtime.PerceptionRuntime(model, torch.device("cpu"), "auto", {}).precision == "fp32"
 
 
 def test_feature_layout_with_velocities_sorted_and_padded():
