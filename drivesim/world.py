@@ -211,9 +211,13 @@ class World:
                        np.empty((b, STATE_DIM), dtype=np.float32) if "state" in keys else _EMPTY_F32, self._beams,
                        np.empty((b, ROUTE_DIM), dtype=np.float32) if "route" in keys else _EMPTY_F32, _WAYPOINTS)
 
-    def observe(self) -> tuple[dict[str, np.ndarray], CameraLabels | None]:
+    def observe(self, rows: np.ndarray | None = None,
+                previous: tuple[dict[str, np.ndarray], CameraLabels | None] | None = None
+                ) -> tuple[dict[str, np.ndarray], CameraLabels | None]:
         """Batched observation of the current state (every value has a leading axis B) and, when the
-        camera is on, its labels from the same render pass. Call `reset` first."""
+        camera is on, its labels from the same render pass. Call `reset` first. With `rows` and
+        `previous` (an observation of the same state except in those worlds, e.g. before resetting
+        them) the camera draws only those worlds (the rest is copied: bit-identical either way)."""
         if self._sensors is None:
             raise RuntimeError("call reset() before observe()")
         obs: dict[str, np.ndarray] = {}
@@ -226,7 +230,11 @@ class World:
             elif key == "route":
                 obs["route"] = self._sensors.route
             elif key == "camera" and self.config.camera.history:
-                obs["camera"], obs["camera_history"], labels = self.camera.render_with_history(self)
+                last = None
+                if rows is not None and previous is not None and previous[1] is not None:
+                    last = (previous[0]["camera"], previous[0]["camera_history"], previous[1])
+                obs["camera"], obs["camera_history"], labels = self.camera.render_with_history(
+                    self, rows if last is not None else None, last)
             elif key == "camera":
                 obs["camera"], labels = self.camera.render(self)
         return obs, labels

@@ -148,10 +148,13 @@ class SuiteVecEnv(BatchedVecEnv):
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         if done.any():
             final = info["final_info"]
-            terminal = self._observe(info["final_obs"], final.get("camera_labels"))
-            for i in np.flatnonzero(done):
-                infos[i] = {"terminal_observation": ({k: v[i] for k, v in terminal.items()} if isinstance(terminal, dict)
-                                                     else terminal[i]),
+            rows = np.flatnonzero(done)  # only the finished worlds' final observations are needed
+            labels = final.get("camera_labels")
+            terminal = self._observe({k: v[rows] for k, v in info["final_obs"].items()},
+                                     None if labels is None else {k: v[rows] for k, v in labels.items()})
+            for n, i in enumerate(rows):
+                infos[i] = {"terminal_observation": ({k: v[n] for k, v in terminal.items()} if isinstance(terminal, dict)
+                                                     else terminal[n]),
                             "TimeLimit.truncated": bool(truncated[i] and not terminated[i]),
                             "route_completion": float(final["route_completion"][i]),
                             "events": {k: bool(v[i]) for k, v in final["events"].items()}}

@@ -106,8 +106,9 @@ class CityDriveVectorEnv(VectorEnv):
         done = terminated | truncated
         if done.any():
             final = {"final_obs": obs, "final_info": info, "_final_obs": done, "_final_info": done}
-            self._restart(np.flatnonzero(done))
-            obs, labels = observe(self.world)
+            rows = np.flatnonzero(done)
+            self._restart(rows)
+            obs, labels = self.world.observe(rows, (obs, labels))  # the camera redraws the restarted worlds only
             info = {**step_info(self.world, result.terms, result.events, labels), **final}
         return obs, reward, terminated, truncated, info
 

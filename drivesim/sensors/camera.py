@@ -157,39 +157,51 @@ class Camera:
         frames, labels, _ = self._run(world, draw=True)
         return frames, labels
 
-    def render_with_history(self, world: World) -> tuple[np.ndarray, np.ndarray, CameraLabels]:
+    def render_with_history(self, world: World, rows: np.ndarray | None = None,
+                            previous: tuple[np.ndarray, np.ndarray, CameraLabels] | None = None
+                            ) -> tuple[np.ndarray, np.ndarray, CameraLabels]:
         """Frames, history frames (the scene `CameraConfig.history` steps earlier, seen from the
-        current pose; (B, H, W, 3) uint8 each) and labels, from one pass."""
+        current pose; (B, H, W, 3) uint8 each) and labels, from one pass. With `rows` (world
+        indices) only those worlds are drawn and the others are copied from `previous` (frames,
+        history frames, labels of the same state: e.g. after resetting some worlds)."""
         if self.config.history == 0:
             raise ValueError("CameraConfig.history is 0: this camera keeps no history; set camera={'history': 5}")
-        frames, labels, earlier = self._run(world, draw=True, history=True)
+        frames, labels, earlier = self._run(world, draw=True, history=True, rows=rows, previous=previous)
         return frames, earlier, labels
 
-    def _run(self, world: World, draw: bool, history: bool = False) -> tuple[np.ndarray, CameraLabels, np.ndarray]:
+    def _run(self, world: World, draw: bool, history: bool = False, rows: np.ndarray | None = None,
+             previous: tuple[np.ndarray, np.ndarray, CameraLabels] | None = None
+             ) -> tuple[np.ndarray, CameraLabels, np.ndarray]:
         b, cars, peds = world.batch_size, world.state.cars.shape[1], world.state.peds.shape[1]
-        n = cars + peds + self.arrays.light_xy.shape[1]
-        labels = CameraLabels(np.empty((b, n), dtype=np.int8), np.empty((b, n, 2), dtype=np.float32),
-                              np.empty((b, n, 2), dtype=np.float32), np.empty((b, n), dtype=np.float32),
-                              np.empty((b, n, 2), dtype=np.float32), np.empty((b, n, 2), dtype=np.float32),
-                              np.empty((b, n), dtype=np.int32),
-                              np.empty((b, n), dtype=np.int8), np.empty((b, n), dtype=bool))
-        frames = np.empty((b if draw else 0, *self.shape), dtype=np.uint8)
-        earlier = np.empty((b if history else 0, *self.shape), dtype=np.uint8)
         if history and world.state.trail.shape[1] != self.config.history:
             raise ValueError(f"the world keeps {world.state.trail.shape[1]} steps of trail, the camera needs "
                              f"{self.config.history}")
-        render_batch(self.arrays, self.params, world.state, draw, frames, labels, earlier)
+        if rows is not None and previous is not None:  # redraw `rows`, copy the rest
+            frames, earlier = previous[0].copy(), previous[1].copy()
+            labels = CameraLabels(*(a.copy() for a in previous[2]))
+        else:
+            n = cars + peds + self.arrays.light_xy.shape[1]
+            labels = CameraLabels(np.empty((b, n), dtype=np.int8), np.empty((b, n, 2), dtype=np.float32),
+                                  np.empty((b, n, 2), dtype=np.float32), np.empty((b, n), dtype=np.float32),
+                                  np.empty((b, n, 2), dtype=np.float32), np.empty((b, n, 2), dtype=np.float32),
+                                  np.empty((b, n), dtype=np.int32),
+                                  np.empty((b, n), dtype=np.int8), np.empty((b, n), dtype=bool))
+            frames = np.empty((b if draw else 0, *self.shape), dtype=np.uint8)
+            earlier = np.empty((b if history else 0, *self.shape), dtype=np.uint8)
+            rows = np.arange(b)
+        render_batch(self.arrays, self.params, world.state, draw, frames, labels, earlier,
+                     np.ascontiguousarray(rows, dtype=np.int64))
         return frames, labels, earlier
 
 
 @parallel_kernel
 def render_batch(cam: CameraArrays, p: CameraParams, state: SimState, draw: bool, frames: np.ndarray,
-                 labels: CameraLabels, earlier: np.ndarray) -> None:
-    """Labels of every world (and, with `draw`, its frame) from the current state. frames
+                 labels: CameraLabels, earlier: np.ndarray, rows: np.ndarray) -> None:
+    """Labels of the worlds `rows` (and, with `draw`, their frames) from the current state. frames
     (B, H, W, 3) uint8 (unused without `draw`); labels (B, O, ...) preallocated; earlier (B, H, W, 3)
-    for the history frames, or (0, ...) for none."""
-    for index in prange(state.cars.shape[0]):
-        w = np.int64(index)  # prange counts in uint64: back to the kernels' int64
+    for the history frames, or (0, ...) for none; rows (R,) int64 world indices."""
+    for index in prange(rows.shape[0]):
+        w = rows[np.int64(index)]  # prange counts in uint64: back to the kernels' int64
         _label_world(cam, p, state, w, labels)
         if draw:
             _background(cam, p, state, w, frames[w])

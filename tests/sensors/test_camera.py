@@ -208,3 +208,26 @@ def test_pedestrian_velocity_labels_follow_their_steps():
             np.testing.assert_allclose(got, want, atol=1e-4)
             checked += int(moved.sum())
     assert checked > 100
+
+
+def test_partial_redraw_after_reset_equals_a_full_render():
+    """After some worlds restart, `observe(rows, previous)` draws only those worlds and copies the
+    rest: bit-identical to drawing every world again, and the previous observation is untouched."""
+    cfg = EnvConfig(map=SMALL_MAP, traffic=TrafficConfig(n_cars=4, n_pedestrians=4), camera=CameraConfig(history=5),
+                    observations=("camera", "state"))
+    world = World(cfg, 4)
+    world.reset(np.arange(4), np.zeros(4))
+    for _ in range(8):
+        world.step(np.tile([0.0, 0.6], (4, 1)))
+    before, labels = world.observe()
+    kept = {k: v.copy() for k, v in before.items()}
+    rows = np.array([1, 3])
+    world.reset(np.array([7, 9]), np.ones(2), rows)
+    partial, partial_labels = world.observe(rows, (before, labels))
+    full, full_labels = world.observe()
+    for key in full:
+        assert np.array_equal(partial[key], full[key]), key
+        assert np.array_equal(before[key], kept[key]), key
+    for a, b in zip(partial_labels, full_labels):
+        assert np.array_equal(a, b)
+    assert not np.array_equal(partial["camera"][1], before["camera"][1])  # the restarted world was drawn anew
