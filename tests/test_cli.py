@@ -69,3 +69,13 @@ def test_bench_train_rows():
     assert out.returncode == 0, out.stderr
     rows = {r["observations"]: r for r in json.loads(out.stdout)["results"] if r["env"] == "ppo"}
     assert set(rows) == {"oracle", "perception"} and min(r["env_steps_per_s"] for r in rows.values()) > 0
+
+
+def test_eval_perception_on_fresh_seeds_reports_and_leaves_no_frames(tmp_path):
+    out = _run("eval-perception", "--seed", "777", "--frames", "24", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    report = (tmp_path / "report.md").read_text()
+    assert "24 frames (fresh worlds seeded from 777, never trained on)" in report and "crowd AP" in report
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert 0.0 <= metrics["mAP"] <= 1.0 and set(metrics["fps"]) >= {"cpu_fp32"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["examples.png", "metrics.json", "report.md"]  # frames: temp

@@ -196,8 +196,9 @@ def throughput(detector: Detector, frames: np.ndarray, history: np.ndarray, batc
 
 
 def evaluate(weights: str, data_dir: str, out: str, frames: int = 0, device: str = "auto",
-             fps_seconds: float = 2.0, precision: str = "auto") -> dict[str, Any]:
-    """Evaluate on the held-out split of `data_dir`; write metrics.json and report.md into `out`."""
+             fps_seconds: float = 2.0, precision: str = "auto", origin: str | None = None) -> dict[str, Any]:
+    """Evaluate on the held-out split of `data_dir`; write metrics.json and report.md into `out`.
+    `origin` says in the report where the frames came from (default: the held-out split of `data_dir`)."""
     dev = pick_device(device)
     model, _ = load_checkpoint(weights, "cpu")
     manifest = json.loads((Path(data_dir) / "manifest.json").read_text())
@@ -218,7 +219,8 @@ def evaluate(weights: str, data_dir: str, out: str, frames: int = 0, device: str
                                              "crowd_pedestrians": m["crowd_pedestrians"]}
     h, w = data["frames"].shape[1:3]
     metrics["fps"] = fps_table(weights, dev, data["frames"][:256], data["history"][:256], fps_seconds)
-    metrics.update({"frames": len(data["frames"]), "weights": str(weights), "device": str(dev),
+    metrics.update({"frames": len(data["frames"]), "weights": _shown(weights), "device": str(dev),
+                    "origin": origin or f"the held-out split of `{_shown(data_dir)}`",
                     "precision": detector.precision, "parameters": count_parameters(model),
                     "macs_per_frame": count_macs(model, h, w), "torch_threads": torch.get_num_threads()})
     out_dir = Path(out)
@@ -245,6 +247,12 @@ def fps_table(weights: str, device: torch.device, frames: np.ndarray, history: n
     return table
 
 
+def _shown(path: str) -> str:
+    """A path as the report shows it: relative to the working directory when it lies under it."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(Path.cwd())) if resolved.is_relative_to(Path.cwd()) else str(path)
+
+
 def markdown(m: dict[str, Any]) -> str:
     rows = "\n".join(f"| {n} | {m['ap'][n]:.3f} | " + " | ".join(f"{m['ap_by_threshold'][n][str(t)]:.3f}"
                                                               for t in THRESHOLDS) + " |" for n in CLASS_NAMES)
@@ -258,7 +266,8 @@ def markdown(m: dict[str, Any]) -> str:
     sources = "\n".join(f"| {name} | {v['frames']} | {v['mAP']:.3f} | {v['ap']['car']:.3f} | {v['ap']['pedestrian']:.3f} | "
                         f"{v['ap']['traffic_light']:.3f} | {v['crowd_ap']:.3f} ({v['crowd_pedestrians']}) |"
                         for name, v in m["by_source"].items())
-    return (f"# Perception evaluation\n\n{m['frames']} held-out frames, weights `{m['weights']}`, device {m['device']} "
+    return (f"# Perception evaluation\n\n{m['frames']} frames ({m.get('origin', 'held out')}), "
+            f"weights `{m['weights']}`, device {m['device']} "
             f"({m['precision']}).\n\n"
             f"mAP **{m['mAP']:.3f}**, crowd AP **{m['crowd_ap']:.3f}**, light-state accuracy "
             f"**{m['light_state_accuracy']:.3f}**; {m['parameters']:,} parameters, {m['macs_per_frame'] / 1e6:.1f} M "
