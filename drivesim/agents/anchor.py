@@ -21,17 +21,17 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from drivesim.agent import ExpertAgent
 from drivesim.agents.features_env import SuiteVecEnv
-from drivesim.agents.imitation import _Buffer, _index, expert_actions
+from drivesim.agents.imitation import _Buffer, _index, brake_weights, expert_actions, weighted_mse
 
 
 class ExpertAnchor(BaseCallback):
     """See the module docstring. `suite` is the (unwrapped) suite env PPO trains on."""
 
     def __init__(self, suite: SuiteVecEnv, coef: float, decay: float = 0.99, batch_size: int = 4096,
-                 learning_rate: float = 1e-4, seed: int = 0) -> None:
+                 learning_rate: float = 1e-4, seed: int = 0, brake_weight: float = 1.0) -> None:
         super().__init__()
         self.suite, self.coef, self.decay, self.batch_size = suite, coef, decay, batch_size
-        self.learning_rate = learning_rate
+        self.learning_rate, self.brake_weight = learning_rate, brake_weight
         self.expert = ExpertAgent()
         self.buffer = _Buffer()
         self.rollouts = 0
@@ -66,6 +66,7 @@ class ExpertAnchor(BaseCallback):
             self._optimizer = torch.optim.Adam(policy.parameters(), lr=self.learning_rate)
         policy.set_training_mode(True)
         target_all = torch.as_tensor(actions, dtype=torch.float32)
+        weight_all = torch.as_tensor(brake_weights(actions, self.brake_weight))
         losses = []
         order = self.rng.permutation(len(actions))
         for start in range(0, len(order), self.batch_size):
@@ -73,7 +74,7 @@ class ExpertAnchor(BaseCallback):
             x, _ = policy.obs_to_tensor(_index(obs, idx))
             features = policy.extract_features(x, policy.pi_features_extractor)
             mean = policy.action_net(policy.mlp_extractor.forward_actor(features))
-            loss = torch.nn.functional.mse_loss(mean, target_all[idx].to(mean.device))
+            loss = weighted_mse(mean, target_all[idx].to(mean.device), weight_all[idx].to(mean.device))
             self._optimizer.zero_grad()
             (weight * loss).backward()
             self._optimizer.step()

@@ -84,6 +84,7 @@ class PPOConfig:
     extractor: str = "nature"  # pixels only: nature (SB3's CNN) | perception (fine-tune the perception CNN end to end)
     anchor: float = 0.0  # weight of the imitation anchor during PPO (agents/anchor.py); 0: none
     anchor_decay: float = 0.995  # the anchor's weight is multiplied by this every rollout
+    brake_weight: float = 1.0  # cloning and anchor: weight of the samples where the expert brakes (imitation.py)
 
     def validate(self) -> None:
         if self.obs not in OBS_MODES:
@@ -100,6 +101,8 @@ class PPOConfig:
             raise ValueError("--bc-steps must be >= -1 and --eval-every >= 0")
         if self.anchor < 0 or not 0 < self.anchor_decay <= 1:
             raise ValueError(f"--anchor must be >= 0 and --anchor-decay in (0, 1], got {self.anchor}, {self.anchor_decay}")
+        if not self.brake_weight > 0:
+            raise ValueError(f"--brake-weight must be > 0, got {self.brake_weight}")
 
     @property
     def imitation_steps(self) -> int:
@@ -282,7 +285,8 @@ def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log:
     callbacks: list[BaseCallback] = [AtomicCheckpoint(out, cfg.checkpoint_every)]
     anchor = None
     if cfg.anchor > 0:
-        anchor = ExpertAnchor(suite, cfg.anchor, cfg.anchor_decay, learning_rate=cfg.learning_rate, seed=cfg.seed)
+        anchor = ExpertAnchor(suite, cfg.anchor, cfg.anchor_decay, learning_rate=cfg.learning_rate, seed=cfg.seed,
+                              brake_weight=cfg.brake_weight)
         callbacks.append(anchor)
     if 0 < cfg.eval_every <= cfg.total_steps:  # a run shorter than one period is not evaluated
         evaluation = SuiteEvaluation(cfg, out, cfg.eval_every, log)
@@ -319,7 +323,8 @@ def _imitate(cfg: PPOConfig, model: PPO, suite: SuiteVecEnv, out: Path, log: Any
     from stable_baselines3.common.base_class import BaseAlgorithm
 
     steps = max(1, cfg.imitation_steps // (cfg.bc_rounds * suite.num_envs))
-    bc = BCConfig(rounds=cfg.bc_rounds, steps=steps, value_steps=steps, keep_every=4 if cfg.obs == "pixels" else 1)
+    bc = BCConfig(rounds=cfg.bc_rounds, steps=steps, value_steps=steps, keep_every=4 if cfg.obs == "pixels" else 1,
+                  brake_weight=cfg.brake_weight)
     start = time.perf_counter()
     stats = pretrain(model, suite, BaseAlgorithm._wrap_env(suite, monitor_wrapper=False), bc, cfg.seed, log)
     (out / "imitation.json").write_text(json.dumps(stats, indent=2))

@@ -149,7 +149,7 @@ def cmd_eval_perception(args: argparse.Namespace) -> int:
 
 
 TRAIN_HYPERPARAMETERS = ("learning_rate", "n_epochs", "batch_size", "gamma", "gae_lambda", "ent_coef", "clip_range",
-                         "target_kl", "net_arch", "k", "anchor", "anchor_decay", "log_std_init",
+                         "target_kl", "net_arch", "k", "anchor", "anchor_decay", "brake_weight", "log_std_init",
                          "initial_throttle")  # else PPOConfig's
 
 
@@ -287,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="weight of the imitation anchor to the expert during PPO (0: none; docs/agents.md)")
     hp.add_argument("--anchor-decay", type=float, default=None,
                     help="the anchor's weight is multiplied by this every rollout")
+    hp.add_argument("--brake-weight", type=float, default=None,
+                    help="cloning and anchor: weight of the samples where the expert brakes (1: plain MSE)")
     tr.add_argument("--out", default="runs/ppo", help="run folder")
     tr.add_argument("--device", default="auto", help="auto | cpu | cuda")
     tr.add_argument("--seed", type=int, default=0)

@@ -6,7 +6,7 @@ import torch
 
 from drivesim.agent import ExpertAgent
 from drivesim.agents.features_env import Group, SuiteVecEnv
-from drivesim.agents.imitation import BCConfig, expert_actions, fit_actions, pretrain
+from drivesim.agents.imitation import BCConfig, brake_weights, expert_actions, fit_actions, pretrain, weighted_mse
 from drivesim.scenarios.loader import load_scenario
 
 SMALL = {"blocks_x": 2, "blocks_y": 2, "pool_size": 1}
@@ -94,7 +94,8 @@ def test_pretrain_runs_dagger_rounds_and_sets_exploration():
     env = _suite()
     model = PPO("MlpPolicy", env, n_steps=16, batch_size=32, seed=0, device="cpu")
     lines = []
-    stats = pretrain(model, env, env, BCConfig(rounds=3, steps=8, value_steps=8, log_std=-1.0), log=lines.append)
+    stats = pretrain(model, env, env, BCConfig(rounds=3, steps=8, value_steps=8, log_std=-1.0, brake_weight=4.0),
+                     log=lines.append)
     assert stats["samples"] == 3 * 8 * 3 and len(lines) == 4  # three rounds + the value warm start
     assert "expert share 1.00" in lines[0] and "expert share 0.00" in lines[2]
     assert torch.allclose(model.policy.log_std, torch.full_like(model.policy.log_std, -1.0))
@@ -119,3 +120,29 @@ def test_value_targets_bootstrap_at_time_limits_not_at_terminations():
     np.testing.assert_allclose(targets[2], [3 + 0.5 * 4, 3 + 0.5 * 6])
     np.testing.assert_allclose(targets[1], [2 + 0.5 * 8, 2.0])
     np.testing.assert_allclose(targets[0], [1 + 0.5 * 6.0, 1 + 0.5 * 2.0])
+
+
+def test_brake_weights_and_weighted_mse_by_hand():
+    actions = np.array([[0.0, -1.0], [0.2, 0.5], [0.0, -0.2], [0.1, -0.31]], dtype=np.float32)
+    assert brake_weights(actions, 4.0).tolist() == [4.0, 1.0, 1.0, 4.0]  # throttle below -0.3 brakes
+    pred, target = torch.tensor([[0.0, 0.0], [0.0, 0.0]]), torch.tensor([[1.0, 1.0], [0.0, 2.0]])
+    # per-sample squared errors 1 and 2; weights 3 and 1: (3 * 1 + 1 * 2) / 4
+    assert weighted_mse(pred, target, torch.tensor([3.0, 1.0])).item() == pytest.approx(1.25)
+    assert weighted_mse(pred, target, None).item() == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize("weight", [1.0, 4.0])
+def test_brake_weight_moves_an_ambiguous_state_towards_the_brake(weight):
+    """Identical observations labelled once with a full brake and once with throttle 0.5: the fitted
+    mean action is the weighted mean of the labels, (-w + 0.5) / (w + 1)."""
+    from stable_baselines3 import PPO
+
+    env = _suite()
+    model = PPO("MlpPolicy", env, n_steps=16, batch_size=32, seed=0, device="cpu")
+    o = env.reset()
+    x = np.repeat(o[:1], 64, axis=0)
+    y = np.tile(np.array([[0.0, -1.0], [0.0, 0.5]], dtype=np.float32), (32, 1))
+    fit_actions(model, x, y, BCConfig(epochs=150, batch_size=64, brake_weight=weight), np.random.default_rng(0))
+    with torch.no_grad():
+        throttle = model.predict(x[:1], deterministic=True)[0][0, 1]
+    assert throttle == pytest.approx((-weight + 0.5) / (weight + 1), abs=0.03)

@@ -191,11 +191,18 @@ def test_expert_anchor_pulls_the_actor_towards_the_expert():
 def test_train_with_the_anchor_and_hyperparameters_from_the_cli(tmp_path):
     run = tmp_path / "run"
     out = _cli("train", "--obs", "oracle", "--scenarios", "red_light", "--total-steps", "256", "--n-envs", "2",
-               "--n-steps", "64", "--bc-steps", "0", "--anchor", "0.5", "--net-arch", "32,32", "--n-epochs", "2",
+               "--n-steps", "64", "--bc-steps", "0", "--anchor", "0.5", "--brake-weight", "3", "--net-arch", "32,32",
+               "--n-epochs", "2",
                "--learning-rate", "1e-4", "--target-kl", "0", "--out", str(run), "--no-progress", "--device", "cpu")
     assert out.returncode == 0, out.stderr
     import json
 
     config = json.loads((run / "config.json").read_text())
     assert config["anchor"] == 0.5 and config["net_arch"] == [32, 32] and config["target_kl"] is None
+    assert config["brake_weight"] == 3.0
     assert config["velocities"] and config["route"]
+
+
+def test_train_rejects_a_non_positive_brake_weight(tmp_path):
+    out = _cli("train", "--obs", "oracle", "--brake-weight", "0", "--out", str(tmp_path / "run"), "--no-progress")
+    assert out.returncode != 0 and "--brake-weight" in out.stderr
