@@ -1,12 +1,13 @@
 """Regenerate the shipped PPO policy (assets/policy/) and its training curve and evaluation.
 
-    python scripts/regenerate_policy.py            # about 1 hour on a 2-core CPU
+    python scripts/regenerate_policy.py            # about 12 minutes on a 2-core CPU
 
-Trains with the documented defaults (`drivesim train`: perception features, 40 worlds over the
-whole suite, behaviour cloning from the expert for 600k env steps, then 1M PPO steps with a
-validation evaluation every 200k), copies the best validated policy and its config.json into
-assets/policy/, the training curve into docs/, and evaluates it on the suite (20 episodes per
-scenario) into docs/eval/ppo/.
+Trains with the documented defaults (`drivesim train`, PPOConfig: perception features with the CNN
+in the loop, 256 worlds over the whole suite, behaviour cloning from the expert for 800k env steps
+with the braking samples weighted 10x, then 1.5M PPO steps on the score reward with the expert
+anchor, a validation evaluation every 250k), copies the best validated policy and its config.json
+into assets/policy/, the training curve into docs/, and evaluates it on the suite (20 episodes per
+scenario) into docs/eval/ppo/. Extra arguments go to `drivesim train`.
 """
 
 import json
@@ -29,6 +30,7 @@ target.mkdir(parents=True, exist_ok=True)
 best = RUN / "best_model.zip" if (RUN / "best_model.zip").is_file() else RUN / "model.zip"
 shutil.copyfile(best, target / "ppo_drivesim.zip")
 config = json.loads((RUN / "config.json").read_text())
+config["out"] = str(RUN.relative_to(ROOT))  # not this machine's absolute path
 (target / "config.json").write_text(json.dumps(config, indent=2))
 shutil.copyfile(RUN / "training_curve.png", ROOT / "docs" / "ppo_training_curve.png")
 drivesim("evaluate", "--agent", "ppo", "--episodes", "20", "--out", "docs/eval/ppo")

@@ -34,7 +34,8 @@ def read_eval(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def plot_training(folder: str | Path) -> Path:
-    """Episode return (rolling mean of 100 episodes) and the periodic driving score, vs env steps."""
+    """Episode return (rolling mean of 100 episodes, more when there are many) and the periodic
+    driving score, vs env steps."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,10 +46,10 @@ def plot_training(folder: str | Path) -> Path:
     e_steps, score, completion = read_eval(folder)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     if len(returns):
-        window = min(100, len(returns))
+        window = min(len(returns), max(100, len(returns) // 100))  # 256 worlds end ~100k episodes per 10M steps
         smooth = np.convolve(returns, np.ones(window) / window, mode="valid")
-        left.plot(steps, returns, ".", ms=2, alpha=0.25, color="tab:blue", label="episode")
-        left.plot(steps[window - 1:], smooth, color="tab:blue", label=f"mean of {window}")
+        left.plot(steps, returns, ".", ms=2, alpha=0.15, color="tab:gray", label="episode", rasterized=True)
+        left.plot(steps[window - 1:], smooth, color="tab:orange", lw=2, label=f"mean of {window}")
         left.legend(loc="lower right")
     left.set(xlabel="PPO env steps", ylabel="episode return", title="training return")
     if len(score):

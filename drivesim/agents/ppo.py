@@ -51,19 +51,19 @@ CURRICULUM_FRACTION = 0.25  # share of the PPO steps spent on the easy scenarios
 @dataclass(frozen=True)
 class PPOConfig:
     obs: str = "perception"  # perception | oracle | pixels
-    n_envs: int = 40  # worlds stepped together, spread over the scenarios
-    total_steps: int = 1_000_000  # PPO environment steps (after imitation)
+    n_envs: int = 256  # worlds stepped together, spread over the scenarios
+    total_steps: int = 1_500_000  # PPO environment steps (after imitation)
     out: str = "runs/ppo"  # run folder
     device: str = "auto"  # auto | cpu | cuda
     seed: int = 0
     scenarios: str = "all"  # "all", comma-separated suite names / .toml paths, or "plain" (the default env)
     curriculum: bool = False  # the first 25 % of PPO steps on the easy scenarios only
-    bc_steps: int = -1  # env steps of imitation (DAgger); -1: min(total_steps, 600k); 0: none
+    bc_steps: int = -1  # env steps of imitation (DAgger); -1: min(total_steps, 800k); 0: none
     bc_rounds: int = 4
     learning_rate: float = 5e-5  # small: PPO refines the cloned policy rather than relearning it
-    n_steps: int = 256  # rollout length per env
-    batch_size: int = 2048
-    n_epochs: int = 5
+    n_steps: int = 64  # rollout length per env (x n_envs = 16,384 steps per rollout)
+    batch_size: int = 4096  # large minibatches: CaRL found PPO keeps improving as they grow
+    n_epochs: int = 4
     gamma: float = 0.99
     gae_lambda: float = 0.95
     ent_coef: float = 0.0
@@ -73,18 +73,18 @@ class PPOConfig:
     log_std_init: float = -1.2  # initial log std of the Gaussian policy (std 0.3); cloning sets its own
     initial_throttle: float = 0.3  # from scratch: the untrained policy's mean throttle (it drives off slowly, so
     # progress shows in the first rollouts instead of standing still looking safest)
-    checkpoint_every: int = 50_000  # [env steps]
-    eval_every: int = 200_000  # [env steps] 0: no periodic evaluation
-    eval_episodes: int = 3  # per scenario, on validation seeds
+    checkpoint_every: int = 100_000  # [env steps]
+    eval_every: int = 250_000  # [env steps] 0: no periodic evaluation
+    eval_episodes: int = 5  # per scenario, on validation seeds
     k: int = 4  # detections per class in the feature vector
     velocities: bool = True  # objects in the feature vector carry their velocity (the CNN reads it off two frames)
     route: bool = True  # the route's next waypoints (ego frame) are in the observation
     reward: tuple[tuple[str, float], ...] = ()  # RewardConfig weight overrides for training, e.g. (("collision", 30.0),)
-    reward_mode: str = "additive"  # RewardConfig.mode for training: additive | carl (CaRL-style) | score
+    reward_mode: str = "score"  # RewardConfig.mode for training: score (returns = driving score) | carl | additive
     extractor: str = "nature"  # pixels only: nature (SB3's CNN) | perception (fine-tune the perception CNN end to end)
-    anchor: float = 0.0  # weight of the imitation anchor during PPO (agents/anchor.py); 0: none
-    anchor_decay: float = 0.995  # the anchor's weight is multiplied by this every rollout
-    brake_weight: float = 1.0  # cloning and anchor: weight of the samples where the expert brakes (imitation.py)
+    anchor: float = 0.5  # weight of the imitation anchor during PPO (agents/anchor.py); 0: none
+    anchor_decay: float = 0.99  # the anchor's weight is multiplied by this every rollout
+    brake_weight: float = 10.0  # cloning and anchor: weight of the samples where the expert brakes (imitation.py)
 
     def validate(self) -> None:
         if self.obs not in OBS_MODES:
@@ -106,7 +106,7 @@ class PPOConfig:
 
     @property
     def imitation_steps(self) -> int:
-        return min(self.total_steps, 600_000) if self.bc_steps < 0 else self.bc_steps
+        return min(self.total_steps, 800_000) if self.bc_steps < 0 else self.bc_steps
 
 
 def training_scenarios(spec: str) -> list[tuple[str, Any]]:

@@ -148,7 +148,8 @@ def cmd_eval_perception(args: argparse.Namespace) -> int:
     return 0
 
 
-TRAIN_HYPERPARAMETERS = ("learning_rate", "n_epochs", "batch_size", "gamma", "gae_lambda", "ent_coef", "clip_range",
+TRAIN_HYPERPARAMETERS = ("n_envs", "total_steps", "n_steps", "bc_steps", "reward_mode", "eval_every", "eval_episodes",
+                         "learning_rate", "n_epochs", "batch_size", "gamma", "gae_lambda", "ent_coef", "clip_range",
                          "target_kl", "net_arch", "k", "anchor", "anchor_decay", "brake_weight", "log_std_init",
                          "initial_throttle")  # else PPOConfig's
 
@@ -159,11 +160,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     given = {name: getattr(args, name) for name in TRAIN_HYPERPARAMETERS if getattr(args, name) is not None}
     if "target_kl" in given and given["target_kl"] <= 0:
         given["target_kl"] = None  # --target-kl 0: no early stop
-    cfg = PPOConfig(obs=args.obs, n_envs=args.n_envs, total_steps=args.total_steps, out=args.out, device=args.device,
-                    seed=args.seed, scenarios=args.scenarios, curriculum=args.curriculum, bc_steps=args.bc_steps,
-                    n_steps=args.n_steps, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
-                    extractor=args.extractor, reward=tuple(_reward_overrides(args.reward)),
-                    reward_mode=args.reward_mode, **given)
+    cfg = PPOConfig(obs=args.obs, out=args.out, device=args.device, seed=args.seed, scenarios=args.scenarios,
+                    curriculum=args.curriculum, extractor=args.extractor, reward=tuple(_reward_overrides(args.reward)),
+                    **given)
     path = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(f"wrote {path}")
     return 0
@@ -252,23 +251,25 @@ def build_parser() -> argparse.ArgumentParser:
     ep.set_defaults(func=cmd_eval_perception)
     tr = sub.add_parser("train", help="train a PPO agent (Stable-Baselines3)")
     tr.add_argument("--obs", choices=("perception", "oracle", "pixels"), default="perception")
-    tr.add_argument("--n-envs", type=_positive, default=40, help="worlds, spread over the training scenarios")
-    tr.add_argument("--total-steps", type=_positive, default=1_000_000, help="PPO env steps (after imitation)")
-    tr.add_argument("--n-steps", type=_positive, default=256, help="rollout length per env")
+    tr.add_argument("--n-envs", type=_positive, default=None, help="worlds, spread over the training scenarios")
+    tr.add_argument("--total-steps", type=_positive, default=None, help="PPO env steps (after imitation)")
+    tr.add_argument("--n-steps", type=_positive, default=None, help="rollout length per env")
     tr.add_argument("--scenarios", "--scenario", default="all",
                     help="all (default), comma-separated suite names / .toml paths, or plain (the default env)")
     tr.add_argument("--curriculum", action="store_true", help="first 25%% of PPO steps on the easy scenarios")
-    tr.add_argument("--bc-steps", type=int, default=-1,
-                    help="env steps of behaviour cloning from the expert before PPO (-1: min(total, 600k); 0: none)")
+    tr.add_argument("--bc-steps", type=int, default=None,
+                    help="env steps of behaviour cloning from the expert before PPO (-1: min(total, 800k); 0: none)")
     tr.add_argument("--reward", action="append", default=[], metavar="TERM=WEIGHT",
                     help="override a reward weight for training, e.g. --reward collision=30 (repeatable)")
-    tr.add_argument("--reward-mode", choices=REWARD_MODES, default="additive",
-                    help="additive: weighted named terms (default); carl: route-completion gain x soft penalty "
-                         "factors, episodes end on infractions (docs/agents.md)")
+    tr.add_argument("--reward-mode", choices=REWARD_MODES, default=None,
+                    help="score (default): route-completion gain x soft penalty factors, endings cost what they cost "
+                         "the driving score; carl: the same gains, a fixed cost per ending; additive: weighted "
+                         "named terms (docs/agents.md)")
     tr.add_argument("--extractor", choices=("nature", "perception"), default="nature",
                     help="with --obs pixels: SB3's CNN (nature) or the perception CNN fine-tuned end to end")
-    tr.add_argument("--eval-every", type=int, default=200_000, help="evaluate on validation seeds every N steps (0: never)")
-    tr.add_argument("--eval-episodes", type=_positive, default=3, help="episodes per scenario in each evaluation")
+    tr.add_argument("--eval-every", type=int, default=None, help="evaluate on validation seeds every N steps (0: never)")
+    tr.add_argument("--eval-episodes", type=_positive, default=None, help="episodes per scenario in each evaluation")
+    # options left out take PPOConfig's defaults (drivesim/agents/ppo.py): the recipe of the shipped policy
     hp = tr.add_argument_group("PPO hyperparameters (defaults: PPOConfig in drivesim/agents/ppo.py)")
     hp.add_argument("--learning-rate", type=float, default=None)
     hp.add_argument("--n-epochs", type=_positive, default=None, help="passes over each rollout")
