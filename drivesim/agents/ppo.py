@@ -60,7 +60,7 @@ class PPOConfig:
     curriculum: bool = False  # the first 25 % of PPO steps on the easy scenarios only
     bc_steps: int = -1  # env steps of imitation (DAgger); -1: min(total_steps, 800k); 0: none
     bc_rounds: int = 4
-    learning_rate: float = 5e-5  # small: PPO refines the cloned policy rather than relearning it
+    learning_rate: float = 1e-5  # small: PPO refines the cloned policy (5e-5 undid it within 250k steps)
     n_steps: int = 64  # rollout length per env (x n_envs = 16,384 steps per rollout)
     batch_size: int = 4096  # large minibatches: CaRL found PPO keeps improving as they grow
     n_epochs: int = 4
