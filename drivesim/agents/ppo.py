@@ -85,6 +85,7 @@ class PPOConfig:
     anchor: float = 0.5  # weight of the imitation anchor during PPO (agents/anchor.py); 0: none
     anchor_decay: float = 0.99  # the anchor's weight is multiplied by this every rollout
     brake_weight: float = 10.0  # cloning and anchor: weight of the samples where the expert brakes (imitation.py)
+    finetune_log_std: float = -1.6  # log std of the policy when PPO starts after cloning (std 0.2)
 
     def validate(self) -> None:
         if self.obs not in OBS_MODES:
@@ -324,7 +325,7 @@ def _imitate(cfg: PPOConfig, model: PPO, suite: SuiteVecEnv, out: Path, log: Any
 
     steps = max(1, cfg.imitation_steps // (cfg.bc_rounds * suite.num_envs))
     bc = BCConfig(rounds=cfg.bc_rounds, steps=steps, value_steps=steps, keep_every=4 if cfg.obs == "pixels" else 1,
-                  brake_weight=cfg.brake_weight)
+                  brake_weight=cfg.brake_weight, log_std=cfg.finetune_log_std)
     start = time.perf_counter()
     stats = pretrain(model, suite, BaseAlgorithm._wrap_env(suite, monitor_wrapper=False), bc, cfg.seed, log)
     (out / "imitation.json").write_text(json.dumps(stats, indent=2))

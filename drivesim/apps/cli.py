@@ -150,8 +150,8 @@ def cmd_eval_perception(args: argparse.Namespace) -> int:
 
 TRAIN_HYPERPARAMETERS = ("n_envs", "total_steps", "n_steps", "bc_steps", "reward_mode", "eval_every", "eval_episodes",
                          "learning_rate", "n_epochs", "batch_size", "gamma", "gae_lambda", "ent_coef", "clip_range",
-                         "target_kl", "net_arch", "k", "anchor", "anchor_decay", "brake_weight", "log_std_init",
-                         "initial_throttle")  # else PPOConfig's
+                         "target_kl", "net_arch", "k", "anchor", "anchor_decay", "brake_weight", "finetune_log_std",
+                         "log_std_init", "initial_throttle")  # else PPOConfig's
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -290,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the anchor's weight is multiplied by this every rollout")
     hp.add_argument("--brake-weight", type=float, default=None,
                     help="cloning and anchor: weight of the samples where the expert brakes (1: plain MSE)")
+    hp.add_argument("--finetune-log-std", type=float, default=None,
+                    help="log std of the policy when PPO starts after cloning (default -1.6: std 0.2)")
     tr.add_argument("--out", default="runs/ppo", help="run folder")
     tr.add_argument("--device", default="auto", help="auto | cpu | cuda")
     tr.add_argument("--seed", type=int, default=0)

@@ -57,9 +57,13 @@ def test_curriculum_imitation_and_periodic_evaluation_write_the_run_folder(tmp_p
     run = tmp_path / "run"
     out = _cli("train", "--obs", "oracle", "--scenarios", "red_light,jaywalker", "--curriculum", "--total-steps", "512",
                "--n-envs", "2", "--n-steps", "64", "--bc-steps", "256", "--eval-every", "256", "--eval-episodes", "1",
-               "--out", str(run), "--no-progress", "--device", "cpu")
+               "--finetune-log-std", "-2.5", "--out", str(run), "--no-progress", "--device", "cpu")
     assert out.returncode == 0, out.stderr
     assert "BC round 3: expert share 0.00" in out.stdout and "eval at 0 steps" in out.stdout
+    from stable_baselines3 import PPO
+
+    cloned = PPO.load(run / "bc_model.zip", device="cpu")  # PPO starts from the cloned mean with this std
+    assert np.allclose(cloned.policy.log_std.detach().numpy(), -2.5)
     for name in ("bc_model.zip", "best_model.zip", "model.zip", "imitation.json", "training_curve.png",
                  "ppo_0.monitor.csv", "ppo_1.monitor.csv"):  # curriculum: one monitor file per stage
         assert (run / name).is_file(), name
@@ -191,7 +195,8 @@ def test_expert_anchor_pulls_the_actor_towards_the_expert():
 def test_train_with_the_anchor_and_hyperparameters_from_the_cli(tmp_path):
     run = tmp_path / "run"
     out = _cli("train", "--obs", "oracle", "--scenarios", "red_light", "--total-steps", "256", "--n-envs", "2",
-               "--n-steps", "64", "--bc-steps", "0", "--anchor", "0.5", "--brake-weight", "3", "--net-arch", "32,32",
+               "--n-steps", "64", "--bc-steps", "0", "--anchor", "0.5", "--brake-weight", "3", "--finetune-log-std", "-2",
+               "--net-arch", "32,32",
                "--n-epochs", "2",
                "--learning-rate", "1e-4", "--target-kl", "0", "--out", str(run), "--no-progress", "--device", "cpu")
     assert out.returncode == 0, out.stderr
@@ -199,7 +204,7 @@ def test_train_with_the_anchor_and_hyperparameters_from_the_cli(tmp_path):
 
     config = json.loads((run / "config.json").read_text())
     assert config["anchor"] == 0.5 and config["net_arch"] == [32, 32] and config["target_kl"] is None
-    assert config["brake_weight"] == 3.0
+    assert config["brake_weight"] == 3.0 and config["finetune_log_std"] == -2.0
     assert config["velocities"] and config["route"]
 
 
