@@ -21,7 +21,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from drivesim.agent import ExpertAgent
 from drivesim.agents.features_env import SuiteVecEnv
-from drivesim.agents.imitation import _Buffer, _index, brake_weights, expert_actions, weighted_mse
+from drivesim.agents.imitation import _Buffer, actor_mean, brake_weights, expert_actions, regression_pass
 
 
 class ExpertAnchor(BaseCallback):
@@ -65,19 +65,7 @@ class ExpertAnchor(BaseCallback):
         if self._optimizer is None:
             self._optimizer = torch.optim.Adam(policy.parameters(), lr=self.learning_rate)
         policy.set_training_mode(True)
-        target_all = torch.as_tensor(actions, dtype=torch.float32)
-        weight_all = torch.as_tensor(brake_weights(actions, self.brake_weight))
-        losses = []
-        order = self.rng.permutation(len(actions))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            x, _ = policy.obs_to_tensor(_index(obs, idx))
-            features = policy.extract_features(x, policy.pi_features_extractor)
-            mean = policy.action_net(policy.mlp_extractor.forward_actor(features))
-            loss = weighted_mse(mean, target_all[idx].to(mean.device), weight_all[idx].to(mean.device))
-            self._optimizer.zero_grad()
-            (weight * loss).backward()
-            self._optimizer.step()
-            losses.append(loss.item())
+        loss = regression_pass(policy, self._optimizer, lambda x: actor_mean(policy, x), obs, actions,
+                               brake_weights(actions, self.brake_weight), self.batch_size, self.rng, scale=weight)
         policy.set_training_mode(False)
-        return float(np.mean(losses))
+        return loss

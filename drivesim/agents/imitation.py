@@ -116,14 +116,17 @@ def pretrain(model: PPO, env: SuiteVecEnv, venv: VecEnv, cfg: BCConfig, seed: in
 BRAKE_ACTION = -0.3  # an expert action (steer, throttle) with throttle below this brakes
 
 
-def brake_weights(actions: np.ndarray, weight: float) -> np.ndarray:
-    """(N,) sample weights: `weight` where the expert's action (N, 2) brakes, 1 elsewhere.
+def brake_weights(actions: np.ndarray, weight: float) -> np.ndarray | None:
+    """(N,) sample weights: `weight` where the expert's action (N, 2) brakes, 1 elsewhere; None
+    (plain MSE) when `weight` is 1.
 
     Braking for a pedestrian or a red light is rare in the data and costly to miss; under plain MSE
     a policy that cannot yet tell such a state from its neighbours averages the expert's brake with
     the throttle of the many similar states and rolls on (seen: the cloned policy cruising at 8 m/s
     through 2 s of the expert braking fully, into a jaywalker). Weighting the braking samples moves
     that average towards the brake."""
+    if weight == 1.0:
+        return None
     return np.where(actions[:, 1] < BRAKE_ACTION, weight, 1.0).astype(np.float32)
 
 
@@ -148,6 +151,31 @@ def _index(obs: Any, idx: np.ndarray) -> Any:
     return {k: v[idx] for k, v in obs.items()} if isinstance(obs, dict) else obs[idx]
 
 
+def actor_mean(policy: Any, x: Any) -> torch.Tensor:
+    """The policy's mean action for a batch of policy inputs (what cloning and the anchor fit)."""
+    features = policy.extract_features(x, policy.pi_features_extractor)
+    return policy.action_net(policy.mlp_extractor.forward_actor(features))
+
+
+def regression_pass(policy: Any, opt: torch.optim.Optimizer, predict: Any, obs: Any, targets: np.ndarray,
+                    weights: np.ndarray | None, batch_size: int, rng: np.random.Generator, scale: float = 1.0) -> float:
+    """One pass over (obs, targets) in shuffled minibatches, each an `opt` step on `scale` x
+    weighted_mse(predict(policy input), targets); returns the mean (unscaled) loss."""
+    target_all = torch.as_tensor(targets, dtype=torch.float32)
+    weight_all = None if weights is None else torch.as_tensor(weights, dtype=torch.float32)
+    losses = []
+    for idx in _batches(len(target_all), batch_size, rng):
+        x, _ = policy.obs_to_tensor(_index(obs, idx))
+        prediction = predict(x)
+        w = None if weight_all is None else weight_all[idx].to(prediction.device)
+        loss = weighted_mse(prediction, target_all[idx].to(prediction.device), w)
+        opt.zero_grad()
+        (scale * loss).backward()
+        opt.step()
+        losses.append(loss.item())
+    return float(np.mean(losses))
+
+
 def _regress(model: PPO, params: Any, predict: Any, obs: Any, targets: np.ndarray, epochs: int, cfg: BCConfig,
              rng: np.random.Generator, weights: np.ndarray | None = None) -> float:
     """Minimise MSE(predict(policy input), targets) (weighted per sample with `weights`) over
@@ -155,21 +183,9 @@ def _regress(model: PPO, params: Any, predict: Any, obs: Any, targets: np.ndarra
     policy = model.policy
     policy.set_training_mode(True)
     opt = torch.optim.Adam(params, lr=cfg.learning_rate)
-    target_all = torch.as_tensor(targets, dtype=torch.float32)
-    weight_all = None if weights is None else torch.as_tensor(weights, dtype=torch.float32)
     mean_loss = 0.0
     for _ in range(epochs):
-        losses = []
-        for idx in _batches(len(target_all), cfg.batch_size, rng):
-            x, _ = policy.obs_to_tensor(_index(obs, idx))
-            prediction = predict(x)
-            w = None if weight_all is None else weight_all[idx].to(prediction.device)
-            loss = weighted_mse(prediction, target_all[idx].to(prediction.device), w)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-        mean_loss = float(np.mean(losses))
+        mean_loss = regression_pass(policy, opt, predict, obs, targets, weights, cfg.batch_size, rng)
     policy.set_training_mode(False)
     return mean_loss
 
@@ -178,13 +194,8 @@ def fit_actions(model: PPO, obs: Any, actions: np.ndarray, cfg: BCConfig, rng: n
     """Fit the policy's mean action to `actions` (MSE, the braking samples weighted by
     `cfg.brake_weight`); returns the last epoch's mean loss."""
     policy = model.policy
-
-    def mean_action(x: Any) -> torch.Tensor:
-        features = policy.extract_features(x, policy.pi_features_extractor)
-        return policy.action_net(policy.mlp_extractor.forward_actor(features))
-
-    weights = brake_weights(actions, cfg.brake_weight) if cfg.brake_weight != 1.0 else None
-    return _regress(model, policy.parameters(), mean_action, obs, actions, cfg.epochs, cfg, rng, weights)
+    return _regress(model, policy.parameters(), lambda x: actor_mean(policy, x), obs, actions, cfg.epochs, cfg, rng,
+                    brake_weights(actions, cfg.brake_weight))
 
 
 def value_targets(rewards: np.ndarray, dones: np.ndarray, truncated: np.ndarray, terminal_values: np.ndarray,

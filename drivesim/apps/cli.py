@@ -127,23 +127,23 @@ def cmd_eval_perception(args: argparse.Namespace) -> int:
     from drivesim.perception.evaluate import evaluate as evaluate_perception  # torch
     from drivesim.perception.evaluate import markdown
 
-    data, origin = args.data, None
-    if args.seed is not None:  # fresh frames from seeds never used for training, all held out
-        import tempfile
-
-        from drivesim.perception.dataset import collect, fresh_collect_config
-
-        scratch = tempfile.TemporaryDirectory(prefix="drivesim-frames-")  # not beside the report: ~120 MB
-        data = str(Path(scratch.name) / f"frames_seed{args.seed}")
-        collect(data, fresh_collect_config(args.seed, args.frames))
-        origin = f"fresh worlds seeded from {args.seed}, never trained on"
     weights = args.weights
     if weights is None:
         from drivesim.perception.detector import shipped_weights
 
         weights = str(shipped_weights())
-    metrics = evaluate_perception(weights, data, args.out, args.frames, args.device, precision=args.precision,
-                                  origin=origin)
+    if args.seed is None:
+        metrics = evaluate_perception(weights, args.data, args.out, args.frames, args.device, precision=args.precision)
+    else:  # fresh frames from seeds never used for training, all held out; ~120 MB, not kept beside the report
+        import tempfile
+
+        from drivesim.perception.dataset import collect, fresh_collect_config
+
+        with tempfile.TemporaryDirectory(prefix="drivesim-frames-") as scratch:
+            data = str(Path(scratch) / f"frames_seed{args.seed}")
+            collect(data, fresh_collect_config(args.seed, args.frames))
+            metrics = evaluate_perception(weights, data, args.out, args.frames, args.device, precision=args.precision,
+                                          origin=f"fresh worlds seeded from {args.seed}, never trained on")
     print(markdown(metrics))
     return 0
 
