@@ -29,7 +29,7 @@ from drivesim.config import ConfigError, EnvConfig
 from drivesim.envs.spaces import observation_space
 from drivesim.envs.vector import CityDriveVectorEnv
 from drivesim.perception.detector import Detector
-from drivesim.perception.features import FeatureLayout, detections_to_features, oracle_features
+from drivesim.perception.features import FeatureLayout, FeatureSpec, detections_to_features, oracle_features
 from drivesim.perception.inputs import perception_camera
 from drivesim.sensors.state import STATE_DIM
 from drivesim.sensors.waypoints import ROUTE_DIM
@@ -37,23 +37,23 @@ from drivesim.world import World
 
 FEATURE_MODES = ("perception", "oracle")
 OBS_MODES = ("perception", "oracle", "pixels")
-DEFAULT_K = 4  # nearest detections per class
 GROUP_SEED_STRIDE = 100_000  # group g's worlds are seeded seed + g * stride + i
 
 
-def feature_layout(config: EnvConfig, k: int, velocities: bool = True, route: bool = True) -> FeatureLayout:
-    return FeatureLayout(k, config.lidar.n_beams, STATE_DIM, velocities, ROUTE_DIM if route else 0)
+def feature_layout(config: EnvConfig, spec: FeatureSpec) -> FeatureLayout:
+    return FeatureLayout(spec.k, config.lidar.n_beams, STATE_DIM, spec.velocities, ROUTE_DIM if spec.route else 0,
+                         spec.path, spec.hide_accel)
 
 
 class FeatureFn:
     """Batched observations (camera and its history frame, lidar, state) + camera labels -> features (B, F)."""
 
-    def __init__(self, mode: str, config: EnvConfig, k: int = DEFAULT_K, device: str = "auto",
-                 weights: str | None = None, velocities: bool = True, route: bool = True) -> None:
+    def __init__(self, mode: str, config: EnvConfig, spec: FeatureSpec | None = None, device: str = "auto",
+                 weights: str | None = None) -> None:
         if mode not in FEATURE_MODES:
             raise ValueError(f"feature mode {mode!r} unknown; allowed {FEATURE_MODES}")
         self.mode, self.camera = mode, config.camera
-        self.layout = feature_layout(config, k, velocities, route)
+        self.layout = feature_layout(config, spec or FeatureSpec())
         self.size = self.layout.size
         self.detector = Detector(weights, device=device) if mode == "perception" else None
 
@@ -95,12 +95,12 @@ class SuiteVecEnv(BatchedVecEnv):
     """Groups of worlds (one scenario each) stepped as one batch and seen by SB3 as one VecEnv of
     sum(n) envs; world i of group g is seeded seed + g * GROUP_SEED_STRIDE + i."""
 
-    def __init__(self, groups: list[Group], mode: str = "perception", k: int = DEFAULT_K, device: str = "auto",
-                 seed: int | None = None, velocities: bool = True, route: bool = True) -> None:
+    def __init__(self, groups: list[Group], mode: str = "perception", spec: FeatureSpec | None = None,
+                 device: str = "auto", seed: int | None = None) -> None:
         if not groups or any(g.n < 1 for g in groups):
             raise ValueError("SuiteVecEnv needs at least one group of at least one world")
-        self.mode, self.groups = mode, groups
-        configs = [obs_env_config(g.config, mode, route) for g in groups for _ in range(g.n)]
+        self.mode, self.groups, spec = mode, groups, spec or FeatureSpec()
+        configs = [obs_env_config(g.config, mode, spec.route) for g in groups for _ in range(g.n)]
         try:
             self.env = CityDriveVectorEnv(configs=configs, autoreset_mode=AutoresetMode.SAME_STEP)
         except ConfigError as err:
@@ -112,7 +112,7 @@ class SuiteVecEnv(BatchedVecEnv):
             space = observation_space(first)
             self.features = None
         else:
-            self.features = FeatureFn(mode, first, k, device, velocities=velocities, route=route)
+            self.features = FeatureFn(mode, first, spec, device)
             space = spaces.Box(-np.inf, np.inf, shape=(self.features.size,), dtype=np.float32)
         super().__init__(int(self.bounds[-1]), space, self.env.single_action_space)
         self._actions: np.ndarray | None = None
@@ -164,12 +164,12 @@ class SuiteVecEnv(BatchedVecEnv):
 class FeatureVecEnv(SuiteVecEnv):
     """`num_envs` worlds of one config, observations as feature vectors (num_envs, F)."""
 
-    def __init__(self, num_envs: int, mode: str = "perception", config: EnvConfig | None = None, k: int = DEFAULT_K,
-                 device: str = "auto", seed: int | None = None, velocities: bool = True, route: bool = True,
+    def __init__(self, num_envs: int, mode: str = "perception", config: EnvConfig | None = None,
+                 spec: FeatureSpec | None = None, device: str = "auto", seed: int | None = None,
                  **overrides: Any) -> None:
         if mode not in FEATURE_MODES:
             raise ValueError(f"feature mode {mode!r} unknown; allowed {FEATURE_MODES}")
         base = config or EnvConfig()
         if overrides:
             base = base.replace(**overrides)
-        super().__init__([Group(base, num_envs)], mode, k, device, seed, velocities, route)
+        super().__init__([Group(base, num_envs)], mode, spec, device, seed)

@@ -12,6 +12,7 @@ from drivesim.agent import BaseAgent
 from drivesim.agents.features_env import FeatureFn
 from drivesim.config import OBSERVATION_KEYS
 from drivesim.envs.spaces import observation_space
+from drivesim.perception.features import FeatureSpec
 from drivesim.perception.inputs import HISTORY
 
 if TYPE_CHECKING:
@@ -25,9 +26,9 @@ class PolicyAgent(BaseAgent):
 
     name = "ppo"
 
-    def __init__(self, model: Any, path: str, feature_mode: str | None = None, k: int = 4,
-                 velocities: bool = True, route: bool = True) -> None:
-        self.model, self.path, self._k, self._velocities, self._route = model, path, k, velocities, route
+    def __init__(self, model: Any, path: str, feature_mode: str | None = None,
+                 spec: FeatureSpec | None = None) -> None:
+        self.model, self.path, self.spec = model, path, spec or FeatureSpec()
         self.feature_mode = feature_mode  # "perception"/"oracle" for feature policies, else None (dict observations)
         self.features = None
         self.config_overrides: dict[str, Any] = {}
@@ -38,7 +39,7 @@ class PolicyAgent(BaseAgent):
         else:
             oracle = self.feature_mode == "oracle"
             self.observations = ("lidar", "state") if oracle else ("camera", "lidar", "state")
-            self.observations += ("route",) if route else ()
+            self.observations += ("route",) if self.spec.route else ()
             self.config_overrides = {"camera_labels": oracle}
             if not oracle:  # the CNN reads velocities off the camera's history frame
                 self.config_overrides["camera"] = {"history": HISTORY}
@@ -60,13 +61,12 @@ class PolicyAgent(BaseAgent):
             model = PPO.load(path, device=device)
         except Exception as err:  # SB3 raises several types for corrupt archives
             raise ValueError(f"{path}: not a loadable Stable-Baselines3 PPO checkpoint ({err})") from None
-        mode, k, velocities, route = _run_config(path)
-        return cls(model, path, mode, k, velocities, route)
+        mode, spec = _run_config(path)
+        return cls(model, path, mode, spec)
 
     def reset(self, world: World) -> None:
         if self.feature_mode is not None:
-            self.features = FeatureFn(self.feature_mode, world.config, k=self._k, velocities=self._velocities,
-                                      route=self._route)
+            self.features = FeatureFn(self.feature_mode, world.config, self.spec)
             if self.model.observation_space.shape != (self.features.size,):
                 raise ValueError(f"{self.path}: the policy was trained on observations {self.model.observation_space}, "
                                  f"but this environment provides {self.features.size} features")
@@ -103,18 +103,19 @@ def _same_layout(trained: Any, provided: Any) -> bool:
     return True
 
 
-def _run_config(path: str) -> tuple[str | None, int, bool, bool]:
-    """The feature mode, K, whether objects carry velocities and whether the route's waypoints are
-    in the features, recorded in the run folder's config.json by `drivesim train` (a shipped policy
-    has the same file next to it); runs from before velocities and waypoints existed have neither.
-    (None, 4, True, True) for dict-observation policies."""
+def _run_config(path: str) -> tuple[str | None, FeatureSpec]:
+    """The feature mode and the FeatureSpec recorded in the run folder's config.json by `drivesim
+    train` (a shipped policy has the same file next to it); a field missing there (a run from before
+    it existed) is off. (None, FeatureSpec()) for dict-observation policies."""
     config = Path(path).with_name("config.json")
     if not config.is_file():
-        return None, 4, True, True
+        return None, FeatureSpec()
     try:
         data = json.loads(config.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{config}: not valid JSON ({err})") from None
     mode = data.get("obs")
-    return ((mode if mode in ("perception", "oracle") else None), int(data.get("k", 4)),
-            bool(data.get("velocities", False)), bool(data.get("route", False)))
+    spec = FeatureSpec(k=int(data.get("k", 4)), velocities=bool(data.get("velocities", False)),
+                       route=bool(data.get("route", False)), path=bool(data.get("path", False)),
+                       hide_accel=bool(data.get("hide_accel", False)))
+    return (mode if mode in ("perception", "oracle") else None), spec

@@ -40,6 +40,7 @@ from drivesim.agents.policy import PolicyAgent
 from drivesim.config import REWARD_MODES, EnvConfig
 from drivesim.evaluation import episode_seeds, run_rows, select_scenarios
 from drivesim.metrics import summarize
+from drivesim.perception.features import FeatureSpec
 
 TRAIN_SEED_BASE = 10_000_000  # training worlds: far above every suite evaluation seed (< 100,000)
 VALIDATION_SEED_OFFSET = 50_000_000  # periodic evaluation: suite seeds + this (neither training nor test seeds)
@@ -79,6 +80,8 @@ class PPOConfig:
     k: int = 4  # detections per class in the feature vector
     velocities: bool = True  # objects in the feature vector carry their velocity (the CNN reads it off two frames)
     route: bool = True  # the route's next waypoints (ego frame) are in the observation
+    path: bool = True  # objects carry their place along and across the route (perception/features.py)
+    hide_accel: bool = True  # the state's applied acceleration (the previous action) reads 0: no copycat clone
     reward: tuple[tuple[str, float], ...] = ()  # RewardConfig weight overrides for training, e.g. (("collision", 30.0),)
     reward_mode: str = "score"  # RewardConfig.mode for training: score (returns = driving score) | carl | additive
     extractor: str = "nature"  # pixels only: nature (SB3's CNN) | perception (fine-tune the perception CNN end to end)
@@ -102,8 +105,14 @@ class PPOConfig:
             raise ValueError("--bc-steps must be >= -1 and --eval-every >= 0")
         if self.anchor < 0 or not 0 < self.anchor_decay <= 1:
             raise ValueError(f"--anchor must be >= 0 and --anchor-decay in (0, 1], got {self.anchor}, {self.anchor_decay}")
+        if self.path and self.obs != "pixels" and not (self.route and self.velocities):
+            raise ValueError("--path needs the route waypoints and the objects' velocities in the features")
         if not self.brake_weight > 0:
             raise ValueError(f"--brake-weight must be > 0, got {self.brake_weight}")
+
+    @property
+    def features(self) -> FeatureSpec:
+        return FeatureSpec(self.k, self.velocities, self.route, self.path, self.hide_accel)
 
     @property
     def imitation_steps(self) -> int:
@@ -133,8 +142,7 @@ def make_env(cfg: PPOConfig, scenarios: list[tuple[str, Any]] | None = None, par
     counts = [cfg.n_envs // len(scenarios) + (i < cfg.n_envs % len(scenarios)) for i in range(len(scenarios))]
     groups = [Group(config, n, name) for (name, config), n in zip(scenarios, counts, strict=True) if n > 0]
     seed = TRAIN_SEED_BASE + 1_000_000 * cfg.seed + 1_000 * part
-    return SuiteVecEnv(groups, cfg.obs, k=cfg.k, device=cfg.device, seed=seed, velocities=cfg.velocities,
-                       route=cfg.route)
+    return SuiteVecEnv(groups, cfg.obs, cfg.features, device=cfg.device, seed=seed)
 
 
 def _monitored(env: SuiteVecEnv, out: Path, part: int) -> VecEnv:
@@ -203,8 +211,8 @@ class SuiteEvaluation(BaseCallback):
 
 def evaluate_policy(model: PPO, cfg: PPOConfig) -> dict[str, Any]:
     """The `evaluate` summary of `model` on `cfg.eval_episodes` validation seeds of each training scenario."""
-    agent = PolicyAgent(model, cfg.out, cfg.obs if cfg.obs != "pixels" else None, cfg.k, cfg.velocities,
-                        cfg.route)  # pixels: the observation keys come from the policy's space
+    agent = PolicyAgent(model, cfg.out, cfg.obs if cfg.obs != "pixels" else None,
+                        cfg.features)  # pixels: the observation keys come from the policy's space
     spec = "all" if cfg.scenarios == "plain" else cfg.scenarios
     rows = [(sc, s) for sc in select_scenarios(spec) for s in episode_seeds(sc, cfg.eval_episodes, VALIDATION_SEED_OFFSET)]
     return summarize(run_rows(agent, rows))  # the whole validation suite in one batch

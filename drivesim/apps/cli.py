@@ -150,8 +150,8 @@ def cmd_eval_perception(args: argparse.Namespace) -> int:
 
 TRAIN_HYPERPARAMETERS = ("n_envs", "total_steps", "n_steps", "bc_steps", "reward_mode", "eval_every", "eval_episodes",
                          "learning_rate", "n_epochs", "batch_size", "gamma", "gae_lambda", "ent_coef", "clip_range",
-                         "target_kl", "net_arch", "k", "anchor", "anchor_decay", "brake_weight", "finetune_log_std",
-                         "log_std_init", "initial_throttle")  # else PPOConfig's
+                         "target_kl", "net_arch", "k", "path", "hide_accel", "anchor", "anchor_decay", "brake_weight",
+                         "finetune_log_std", "log_std_init", "initial_throttle")  # else PPOConfig's
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -281,6 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
     hp.add_argument("--target-kl", type=float, default=None, help="stop an update early past this KL (0: never)")
     hp.add_argument("--net-arch", type=_parse_ints, default=None, help="hidden layers of actor and critic, e.g. 256,256")
     hp.add_argument("--k", type=_positive, default=None, help="nearest objects per class in the features")
+    hp.add_argument("--path", action=argparse.BooleanOptionalAction, default=None,
+                    help="objects carry their place along and across the route (default on; --no-path: the "
+                         "ego-frame layout of earlier policies)")
+    hp.add_argument("--hide-accel", action=argparse.BooleanOptionalAction, default=None,
+                    help="the state's applied acceleration (the previous action) reads 0, so a cloned policy "
+                         "cannot copy its last action (default on)")
     hp.add_argument("--log-std-init", type=float, default=None, help="initial log std of the policy (from scratch)")
     hp.add_argument("--initial-throttle", type=float, default=None,
                     help="mean throttle of the untrained policy (from scratch)")

@@ -2,10 +2,12 @@
 
 Layout (`FeatureLayout.slices`): for each class (car, pedestrian, traffic light) the K nearest
 objects in the ego frame, sorted by distance, each (x forward / 30 m, y left / 30 m, sin heading,
-cos heading, [vx forward / 10 m/s, vy left / 10 m/s,] confidence, p_red, p_yellow, p_green) — light
-probabilities are zero for cars and pedestrians, velocities are over the ground and only present
-with `velocities` — padded with zeros; then the lidar ranges (N), the state vector (16) and, with
-`route`, the route's next waypoints in the ego frame (`route` observation, 20). The same layout is
+cos heading, [vx forward / 10 m/s, vy left / 10 m/s,] [s / 30 m, d / 5 m, v_across / 10 m/s,]
+confidence, p_red, p_yellow, p_green) — light probabilities are zero for cars and pedestrians,
+velocities are over the ground and only present with `velocities`, the path coordinates (where the
+object is along and across the route ahead and how fast it crosses it, `path_coordinates`) only with
+`path` — padded with zeros; then the lidar ranges (N), the state vector (16) and, with `route`, the
+route's next waypoints in the ego frame (`route` observation, 20). The same layout is
 filled from the CNN's detections (`detections_to_features`) or from ground-truth labels
 (`oracle_features`, confidence 1), so a policy can be trained on either. Everything is vectorised
 over the batch (no Python loop over frames or objects).
@@ -20,10 +22,28 @@ import numpy as np
 from drivesim.config import CameraConfig
 from drivesim.perception.decode import Detections
 from drivesim.perception.model import N_CLASSES
+from drivesim.sensors.state import STATE_FIELDS
+from drivesim.sensors.waypoints import ROUTE_SCALE
 
 POSITION_SCALE = 30.0  # [m]
 SPEED_SCALE = 10.0  # [m/s]
+LATERAL_SCALE = 5.0  # [m] offsets across the route (what matters is the few metres around the lane)
+LATERAL_CLIP = 3.0  # offsets across the route are clipped to +-LATERAL_CLIP * LATERAL_SCALE
 CLASS_BLOCKS = ("cars", "pedestrians", "traffic_lights")
+ACCEL_FIELD = STATE_FIELDS.index("accel")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Which features a policy reads, whatever the env's sensors: recorded in a run's config.json
+    (PPOConfig), so `evaluate` rebuilds the same vector. The defaults are the current recipe;
+    policies trained before a field existed load with it off (agents/policy.py)."""
+
+    k: int = 4  # nearest objects per class
+    velocities: bool = True  # objects carry their velocity
+    route: bool = True  # the route's next waypoints (ego frame)
+    path: bool = True  # objects carry their path coordinates (path_coordinates)
+    hide_accel: bool = True  # the state's applied acceleration (the previous action) reads 0 (FeatureLayout)
 
 
 @dataclass(frozen=True)
@@ -36,10 +56,22 @@ class FeatureLayout:
     state_dim: int = 16  # state vector
     velocities: bool = True  # each object carries its velocity (layouts before issue 14 had none)
     route_dim: int = 0  # the route observation's waypoints (0: not in the layout, as before issue 12)
+    path: bool = False  # each object carries its path coordinates (needs velocities and the route)
+    hide_accel: bool = False  # the state vector's applied acceleration is zeroed, see below
+
+    # Why hide_accel: the applied acceleration is the previous action. The expert's actions are
+    # smooth, so a clone that reads it fits the data by repeating its last action, and then does so
+    # where the expert changes its mind: stopped at a red light it kept braking after the light
+    # turned green (seen in the timeouts of the cloned policy). This is the "copycat" failure of
+    # behaviour cloning from observation histories (Wen et al., 2020); speed stays visible.
+
+    def __post_init__(self) -> None:
+        if self.path and not (self.velocities and self.route_dim):
+            raise ValueError("FeatureLayout.path needs velocities=True and the route's waypoints (route_dim > 0)")
 
     @property
     def per_object(self) -> int:
-        return 10 if self.velocities else 8
+        return 8 + 2 * self.velocities + 3 * self.path
 
     @property
     def size(self) -> int:
@@ -63,12 +95,44 @@ class FeatureLayout:
         return out
 
 
+def path_coordinates(position: np.ndarray, velocity: np.ndarray, route: np.ndarray) -> np.ndarray:
+    """(B, O, 3) where objects are relative to the route ahead: arc length s [m] along the polyline
+    from the ego car through the route's waypoints to the object's closest point on it, signed offset
+    d [m] across it (left +) and the object's velocity across it [m/s] (left +), from positions and
+    velocities (B, O, 2) in the ego frame and the `route` observation (B, ROUTE_DIM).
+
+    A pedestrian 8 m ahead and 1 m left of the path walking right at 1.4 m/s reads (8, 1, -1.4)
+    wherever the route turns; in the ego frame the same danger reads differently on a straight road
+    and in a junction, and the cloned policy missed it (it kept driving at pedestrians that the
+    expert braked for 2 s earlier)."""
+    b = len(route)
+    points = np.concatenate([np.zeros((b, 1, 2)), route.reshape(b, -1, 2) * ROUTE_SCALE], axis=1)  # (B, W+1, 2)
+    start, seg = points[:, :-1], np.diff(points, axis=1)  # (B, W, 2)
+    length = np.hypot(seg[..., 0], seg[..., 1])  # (B, W)
+    unit = seg / np.maximum(length, 1e-6)[..., None]
+    rel = position[:, :, None, :] - start[:, None]  # (B, O, W, 2)
+    along = np.clip((rel * unit[:, None]).sum(-1), 0.0, length[:, None])  # (B, O, W)
+    gap = rel - along[..., None] * unit[:, None]
+    dist = np.where(length[:, None] > 1e-3, (gap**2).sum(-1), np.inf)  # past the goal the points repeat
+    j = np.argmin(dist, axis=2)[..., None]  # (B, O, 1) the closest segment
+    u = np.take_along_axis(unit[:, None], j[..., None], axis=2)[:, :, 0]  # (B, O, 2)
+    r = np.take_along_axis(rel, j[..., None], axis=2)[:, :, 0]
+    cum = np.concatenate([np.zeros((b, 1)), np.cumsum(length, axis=1)], axis=1)
+    s = np.take_along_axis(cum, j[..., 0], axis=1) + np.take_along_axis(along, j, axis=2)[..., 0]
+    d = u[..., 0] * r[..., 1] - u[..., 1] * r[..., 0]
+    across = u[..., 0] * velocity[..., 1] - u[..., 1] * velocity[..., 0]
+    return np.stack([s, d, across], axis=-1)
+
+
 def objects_to_features(cls: np.ndarray, position: np.ndarray, heading: np.ndarray, velocity: np.ndarray,
-                        score: np.ndarray, light_probs: np.ndarray, valid: np.ndarray, layout: FeatureLayout
-                        ) -> np.ndarray:
+                        score: np.ndarray, light_probs: np.ndarray, valid: np.ndarray, layout: FeatureLayout,
+                        route: np.ndarray | None = None) -> np.ndarray:
     """(B, N_CLASSES * k * per_object) from per-object arrays (B, O): cls, position (B, O, 2) [m] ego
-    frame, heading [rad] ego frame, velocity (B, O, 2) [m/s] ego frame, score, light_probs (B, O, 3), valid."""
+    frame, heading [rad] ego frame, velocity (B, O, 2) [m/s] ego frame, score, light_probs (B, O, 3),
+    valid; `route` (B, ROUTE_DIM), the route observation, for the path coordinates."""
     b, k = len(cls), layout.k
+    if layout.path and route is None:
+        raise ValueError("path features need the route observation")
     dist = np.hypot(position[..., 0], position[..., 1])
     out = np.zeros((b, N_CLASSES, k, layout.per_object), dtype=np.float32)
     rows = np.arange(b)[:, None]
@@ -80,6 +144,10 @@ def objects_to_features(cls: np.ndarray, position: np.ndarray, heading: np.ndarr
                  np.cos(heading[rows, order])[..., None]]
         if layout.velocities:
             parts.append(velocity[rows, order] / SPEED_SCALE)
+        if layout.path:
+            p = path_coordinates(position[rows, order], velocity[rows, order], route)  # the k kept only
+            parts += [p[..., :1] / POSITION_SCALE, np.clip(p[..., 1:2] / LATERAL_SCALE, -LATERAL_CLIP, LATERAL_CLIP),
+                      p[..., 2:] / SPEED_SCALE]
         parts += [score[rows, order][..., None], light_probs[rows, order]]
         out[:, c, : order.shape[1]] = np.where(ok, np.concatenate(parts, axis=-1), 0.0)
     return out.reshape(b, -1)
@@ -87,7 +155,10 @@ def objects_to_features(cls: np.ndarray, position: np.ndarray, heading: np.ndarr
 
 def _with_sensors(objects: np.ndarray, obs: dict[str, np.ndarray], layout: FeatureLayout) -> np.ndarray:
     parts = [objects, obs["lidar"], obs["state"]] + ([obs["route"]] if layout.route_dim else [])
-    return np.concatenate([p.astype(np.float32, copy=False) for p in parts], axis=1)
+    out = np.concatenate([p.astype(np.float32, copy=False) for p in parts], axis=1)
+    if layout.hide_accel:
+        out[:, layout.slices()["state"].start + ACCEL_FIELD] = 0.0
+    return out
 
 
 def oracle_features(labels: dict[str, np.ndarray], obs: dict[str, np.ndarray], layout: FeatureLayout) -> np.ndarray:
@@ -96,7 +167,8 @@ def oracle_features(labels: dict[str, np.ndarray], obs: dict[str, np.ndarray], l
     light = labels["light"]
     probs = np.stack([light == 3, light == 2, light == 1], axis=-1).astype(np.float32)
     objects = objects_to_features(labels["cls"], labels["position"], labels["angle"], labels["velocity"],
-                                  np.ones(labels["cls"].shape, dtype=np.float32), probs, labels["visible"], layout)
+                                  np.ones(labels["cls"].shape, dtype=np.float32), probs, labels["visible"], layout,
+                                  obs.get("route"))
     return _with_sensors(objects, obs, layout)
 
 
@@ -113,5 +185,5 @@ def detections_to_features(det: Detections, camera: CameraConfig, obs: dict[str,
     (and route) observations."""
     probs = np.where((det.cls == 2)[..., None], det.light_probs, 0.0)
     objects = objects_to_features(det.cls, pixels_to_ego(det.centre, camera), det.angle, det.velocity, det.score,
-                                  probs, det.valid, layout)
+                                  probs, det.valid, layout, obs.get("route"))
     return _with_sensors(objects, obs, layout)

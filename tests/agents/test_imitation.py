@@ -77,7 +77,8 @@ def test_cloning_imitates_the_expert_better_than_the_initial_policy():
         acts.append(a)
         o, *_ = env.step(a)
     x, y = np.concatenate(obs), np.concatenate(acts).astype(np.float32)
-    train, test = slice(0, 600), slice(600, None)
+    order = rng.permutation(len(y))  # held-out samples from the same drives
+    train, test = order[:600], order[600:]
 
     def mse() -> float:
         with torch.no_grad():

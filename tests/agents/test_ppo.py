@@ -196,7 +196,7 @@ def test_train_with_the_anchor_and_hyperparameters_from_the_cli(tmp_path):
     run = tmp_path / "run"
     out = _cli("train", "--obs", "oracle", "--scenarios", "red_light", "--total-steps", "256", "--n-envs", "2",
                "--n-steps", "64", "--bc-steps", "0", "--anchor", "0.5", "--brake-weight", "3", "--finetune-log-std", "-2",
-               "--net-arch", "32,32",
+               "--net-arch", "32,32", "--no-path",
                "--n-epochs", "2",
                "--learning-rate", "1e-4", "--target-kl", "0", "--out", str(run), "--no-progress", "--device", "cpu")
     assert out.returncode == 0, out.stderr
@@ -205,7 +205,29 @@ def test_train_with_the_anchor_and_hyperparameters_from_the_cli(tmp_path):
     config = json.loads((run / "config.json").read_text())
     assert config["anchor"] == 0.5 and config["net_arch"] == [32, 32] and config["target_kl"] is None
     assert config["brake_weight"] == 3.0 and config["finetune_log_std"] == -2.0
-    assert config["velocities"] and config["route"]
+    assert config["velocities"] and config["route"] and not config["path"] and config["hide_accel"]
+
+
+def test_policies_from_before_a_feature_existed_load_with_it_off(tmp_path):
+    import json
+
+    from drivesim.agents.policy import _run_config
+    from drivesim.perception.features import FeatureSpec
+
+    (tmp_path / "config.json").write_text(json.dumps({"obs": "perception", "k": 3, "velocities": True, "route": True}))
+    mode, spec = _run_config(str(tmp_path / "model.zip"))
+    assert mode == "perception" and spec == FeatureSpec(k=3, velocities=True, route=True, path=False, hide_accel=False)
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="config.json: not valid JSON"):
+        _run_config(str(tmp_path / "model.zip"))
+
+
+def test_train_rejects_path_features_without_the_route_they_are_measured_along(tmp_path):
+    from drivesim.agents.ppo import PPOConfig
+
+    with pytest.raises(ValueError, match="--path needs"):
+        PPOConfig(obs="oracle", route=False).validate()
+    PPOConfig(obs="oracle", route=False, path=False).validate()
 
 
 def test_train_rejects_a_non_positive_brake_weight(tmp_path):

@@ -12,7 +12,15 @@ from drivesim.config import CameraConfig
 from drivesim.perception.dataset import CROWD, DATA_VERSION, CollectConfig, collect, load_split
 from drivesim.perception.decode import decode
 from drivesim.perception.evaluate import average_precision, detection_metrics, ground_truth, match_frame
-from drivesim.perception.features import FeatureLayout, detections_to_features, objects_to_features, oracle_features
+from drivesim.perception.features import (
+    ACCEL_FIELD,
+    FeatureLayout,
+    detections_to_features,
+    objects_to_features,
+    oracle_features,
+    path_coordinates,
+)
+from drivesim.sensors.waypoints import WAYPOINT_DISTANCES
 from drivesim.perception.inputs import CHANNELS, stack_frames
 from drivesim.perception.model import HEAD_CHANNELS, SUB, PerceptionNet, fold_batchnorm, stack_tensors
 from drivesim.perception.runtime import OUTPUT_MODULE, PerceptionRuntime, calibrate, int8_available
@@ -324,6 +332,58 @@ def test_feature_layout_with_route_waypoints_appends_them_last():
     feats = oracle_features(labels, obs, layout)
     assert feats[0, layout.slices()["route"]].tolist() == pytest.approx([0.1, 0.0, 0.2, 0.05])
     assert feats[0, layout.slices()["lidar"]].tolist() == [0.5, 0.5] and (feats[0, :30] == 0).all()
+
+
+def _route(turn_after: float | None = None) -> np.ndarray:
+    """The route observation (ROUTE_DIM,) of a straight road, or one turning left (90 degrees) `turn_after` m ahead."""
+    points = [(d, 0.0) if turn_after is None or d <= turn_after else (turn_after, d - turn_after)
+              for d in WAYPOINT_DISTANCES]
+    return np.array(points).ravel() / 30.0
+
+
+def test_path_coordinates_of_hand_placed_objects_on_a_straight_and_a_turning_route():
+    route = np.stack([_route(), _route(turn_after=6.0)])
+    position = np.array([[[8.0, 1.0], [-3.0, 0.5]], [[7.0, 4.0], [3.0, 0.0]]])  # (B=2, O=2, 2) ego frame [m]
+    velocity = np.array([[[0.0, -1.4], [1.0, 0.0]], [[-1.0, 0.0], [0.0, 0.0]]])
+    s, d, across = np.moveaxis(path_coordinates(position, velocity, route), -1, 0)
+    # straight: 8 m along, 1 m left, walking right (towards the path) at 1.4 m/s; behind the car: s = 0
+    assert [s[0, 0], d[0, 0], across[0, 0]] == pytest.approx([8.0, 1.0, -1.4])
+    assert [s[0, 1], d[0, 1]] == pytest.approx([0.0, 0.5])
+    # the route turns left after 6 m: (7, 4) is 6 + 4 m along it and 1 m to its right, and walking
+    # in -x it moves towards its left; (3, 0) is on the route 3 m ahead
+    assert [s[1, 0], d[1, 0], across[1, 0]] == pytest.approx([10.0, -1.0, 1.0])
+    assert [s[1, 1], d[1, 1], across[1, 1]] == pytest.approx([3.0, 0.0, 0.0])
+
+
+def test_path_features_in_the_layout_and_past_the_goal():
+    layout = FeatureLayout(k=1, n_beams=2, state_dim=3, route_dim=20, path=True)
+    assert layout.per_object == 13 and layout.size == 3 * 13 + 2 + 3 + 20
+    with pytest.raises(ValueError, match="path needs"):
+        FeatureLayout(k=1, n_beams=2, state_dim=3, path=True)  # no route to measure along
+    goal = np.tile([0.1, 0.0], 10)  # past the goal every waypoint sits at the route's end, 3 m ahead
+    labels = {"cls": np.array([[1]]), "position": np.array([[[5.0, -2.0]]]), "angle": np.zeros((1, 1)),
+              "light": np.zeros((1, 1), dtype=int), "velocity": np.array([[[0.0, 2.0]]]),
+              "visible": np.ones((1, 1), dtype=bool)}
+    obs = {"lidar": np.zeros((1, 2)), "state": np.zeros((1, 3)), "route": goal[None]}
+    ped = oracle_features(labels, obs, layout)[0, layout.slices()["pedestrians"]]
+    # along the only real segment (ego -> end): s clipped at its 3 m end, d = -2 m (right), moving left
+    assert ped[6:9].tolist() == pytest.approx([3.0 / 30, -2.0 / 5, 0.2])
+    assert ped[9] == 1.0  # confidence follows
+
+
+def test_hide_accel_zeroes_only_the_previous_action_in_the_state():
+    state = np.arange(1, 17, dtype=np.float32)[None]  # (1, STATE_DIM)
+    labels = {"cls": np.zeros((1, 0), dtype=int), "position": np.zeros((1, 0, 2)), "angle": np.zeros((1, 0)),
+              "light": np.zeros((1, 0), dtype=int), "velocity": np.zeros((1, 0, 2)), "visible": np.zeros((1, 0), bool)}
+    obs = {"lidar": np.zeros((1, 2)), "state": state}
+    for hide in (False, True):
+        layout = FeatureLayout(k=1, n_beams=2, state_dim=16, hide_accel=hide)
+        got = oracle_features(labels, obs, layout)[0, layout.slices()["state"]]
+        want = state[0].copy()
+        if hide:
+            want[ACCEL_FIELD] = 0.0
+        assert got.tolist() == want.tolist()
+    assert obs["state"][0, ACCEL_FIELD] != 0  # the env's observation itself is untouched
 
 
 def test_detections_to_features_maps_pixels_and_velocities_to_the_ego_frame():
