@@ -20,7 +20,6 @@ from drivesim.perception.features import (
     oracle_features,
     path_coordinates,
 )
-from drivesim.sensors.waypoints import WAYPOINT_DISTANCES
 from drivesim.perception.inputs import CHANNELS, stack_frames
 from drivesim.perception.model import HEAD_CHANNELS, SUB, PerceptionNet, fold_batchnorm, stack_tensors
 from drivesim.perception.runtime import OUTPUT_MODULE, PerceptionRuntime, calibrate, int8_available
@@ -34,6 +33,7 @@ from drivesim.perception.train import (
     to_batch,
     train,
 )
+from drivesim.sensors.waypoints import WAYPOINT_DISTANCES
 
 SMALL = CollectConfig(frames=100, batch=4, every=5, steps_per_shard=60)
 
