@@ -24,6 +24,7 @@ def drivesim(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "drivesim.apps.cli", *args], cwd=ROOT, check=True)
 
 
+shutil.rmtree(RUN, ignore_errors=True)  # a fresh run: `drivesim train` refuses a folder holding an old one
 drivesim("train", "--obs", "perception", "--out", str(RUN), "--no-progress", *sys.argv[1:])
 target = ROOT / "assets" / "policy"
 target.mkdir(parents=True, exist_ok=True)

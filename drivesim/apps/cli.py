@@ -324,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as err:  # bad input: a clear message, no traceback
+    except (ValueError, FileNotFoundError, FileExistsError) as err:  # bad input: a clear message, no traceback
         print(f"drivesim {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -230,6 +230,14 @@ def test_train_rejects_path_features_without_the_route_they_are_measured_along(t
     PPOConfig(obs="oracle", route=False, path=False).validate()
 
 
+def test_a_new_run_refuses_a_folder_holding_an_old_one(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "eval.csv").write_text("steps,driving_score\n0,0.9\n")  # an old run's best score would shadow the new one's
+    out = _cli("train", "--obs", "oracle", "--total-steps", "256", "--n-envs", "2", "--out", str(run), "--no-progress")
+    assert out.returncode == 2 and "already holds a training run (eval.csv)" in out.stderr and "--resume" in out.stderr
+
+
 def test_train_rejects_a_non_positive_brake_weight(tmp_path):
     out = _cli("train", "--obs", "oracle", "--brake-weight", "0", "--out", str(tmp_path / "run"), "--no-progress")
     assert out.returncode != 0 and "--brake-weight" in out.stderr
