@@ -269,14 +269,20 @@ def _load_for_resume(path: str, cfg: PPOConfig, env: VecEnv) -> PPO:
 RUN_FILES = ("eval.csv", "best_model.zip", "model.zip", "checkpoint.zip", "bc_model.zip")  # a run's results
 
 
+def _check_new_run(out: Path) -> None:
+    """A new run in a folder holding an old one would mix their results (and keep the old best model)."""
+    previous = [name for name in RUN_FILES if (out / name).exists()]
+    if previous:
+        raise FileExistsError(f"--out {out} already holds a training run ({', '.join(previous)}): pass --resume "
+                              f"{out / 'checkpoint.zip'} to continue it, or choose another --out")
+
+
 def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log: Any = print) -> Path:
     """Train (or continue `resume` for another cfg.total_steps) and return the path of the final model."""
     cfg.validate()
     out = Path(cfg.out)
-    previous = [name for name in RUN_FILES if (out / name).exists()]
-    if previous and not resume:  # a new run would mix its results with the old one's (e.g. keep its best model)
-        raise FileExistsError(f"--out {out} already holds a training run ({', '.join(previous)}): pass --resume "
-                              f"{out / 'checkpoint.zip'} to continue it, or choose another --out")
+    if not resume:
+        _check_new_run(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     scenarios = with_reward(training_scenarios(cfg.scenarios), cfg.reward, cfg.reward_mode)
