@@ -269,10 +269,10 @@ def _load_for_resume(path: str, cfg: PPOConfig, env: VecEnv) -> PPO:
 RUN_FILES = ("eval.csv", "best_model.zip", "model.zip", "checkpoint.zip", "bc_model.zip")  # a run's results
 
 
-def _check_new_run(out: Path) -> None:
+def _check_new_run(out: Path, resume: str | None) -> None:
     """A new run in a folder holding an old one would mix their results (and keep the old best model)."""
     previous = [name for name in RUN_FILES if (out / name).exists()]
-    if previous:
+    if previous and not resume:
         raise FileExistsError(f"--out {out} already holds a training run ({', '.join(previous)}): pass --resume "
                               f"{out / 'checkpoint.zip'} to continue it, or choose another --out")
 
@@ -281,8 +281,7 @@ def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log:
     """Train (or continue `resume` for another cfg.total_steps) and return the path of the final model."""
     cfg.validate()
     out = Path(cfg.out)
-    if not resume:
-        _check_new_run(out)
+    _check_new_run(out, resume)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     scenarios = with_reward(training_scenarios(cfg.scenarios), cfg.reward, cfg.reward_mode)
