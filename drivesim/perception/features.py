@@ -15,11 +15,14 @@ over the batch (no Python loop over frames or objects).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import prange
 
 from drivesim.config import CameraConfig
+from drivesim.jit import parallel_kernel
 from drivesim.perception.decode import Detections
 from drivesim.perception.model import N_CLASSES
 from drivesim.sensors.state import STATE_FIELDS
@@ -104,24 +107,40 @@ def path_coordinates(position: np.ndarray, velocity: np.ndarray, route: np.ndarr
     A pedestrian 8 m ahead and 1 m left of the path walking right at 1.4 m/s reads (8, 1, -1.4)
     wherever the route turns; in the ego frame the same danger reads differently on a straight road
     and in a junction, and the cloned policy missed it (it kept driving at pedestrians that the
-    expert braked for 2 s earlier)."""
-    b = len(route)
-    points = np.concatenate([np.zeros((b, 1, 2)), route.reshape(b, -1, 2) * ROUTE_SCALE], axis=1)  # (B, W+1, 2)
-    start, seg = points[:, :-1], np.diff(points, axis=1)  # (B, W, 2)
-    length = np.hypot(seg[..., 0], seg[..., 1])  # (B, W)
-    unit = seg / np.maximum(length, 1e-6)[..., None]
-    rel = position[:, :, None, :] - start[:, None]  # (B, O, W, 2)
-    along = np.clip((rel * unit[:, None]).sum(-1), 0.0, length[:, None])  # (B, O, W)
-    gap = rel - along[..., None] * unit[:, None]
-    dist = np.where(length[:, None] > 1e-3, (gap**2).sum(-1), np.inf)  # past the goal the points repeat
-    j = np.argmin(dist, axis=2)[..., None]  # (B, O, 1) the closest segment
-    u = np.take_along_axis(unit[:, None], j[..., None], axis=2)[:, :, 0]  # (B, O, 2)
-    r = np.take_along_axis(rel, j[..., None], axis=2)[:, :, 0]
-    cum = np.concatenate([np.zeros((b, 1)), np.cumsum(length, axis=1)], axis=1)
-    s = np.take_along_axis(cum, j[..., 0], axis=1) + np.take_along_axis(along, j, axis=2)[..., 0]
-    d = u[..., 0] * r[..., 1] - u[..., 1] * r[..., 0]
-    across = u[..., 0] * velocity[..., 1] - u[..., 1] * velocity[..., 0]
-    return np.stack([s, d, across], axis=-1)
+    expert braked for 2 s earlier). Compiled, a loop over the kept objects of every world: it runs
+    every step of training (numpy's (B, O, W, 2) temporaries cost the oracle mode 15 % of its speed)."""
+    out = np.empty((*position.shape[:2], 3))
+    _path_batch(np.asarray(position, dtype=np.float64), np.asarray(velocity, dtype=np.float64),
+                np.asarray(route * ROUTE_SCALE, dtype=np.float64), out)  # scaled in the route's own dtype
+    return out
+
+
+@parallel_kernel
+def _path_batch(position: np.ndarray, velocity: np.ndarray, route: np.ndarray, out: np.ndarray) -> None:
+    """Path coordinates (see path_coordinates) of position, velocity (B, O, 2) along the polyline from
+    the origin through the waypoints route (B, 2W) [m] into out (B, O, 3)."""
+    n_points = route.shape[1] // 2
+    for index in prange(position.shape[0]):
+        w = np.int64(index)  # prange counts in uint64: back to int64
+        for o in range(position.shape[1]):
+            px, py = position[w, o, 0], position[w, o, 1]
+            best, best_s, best_d, best_across = np.inf, 0.0, 0.0, 0.0
+            ax, ay, travelled = 0.0, 0.0, 0.0  # the segment's start and the route length before it
+            for j in range(n_points):
+                bx, by = route[w, 2 * j], route[w, 2 * j + 1]
+                sx, sy = bx - ax, by - ay
+                length = math.hypot(sx, sy)
+                ux, uy = sx / max(length, 1e-6), sy / max(length, 1e-6)
+                rx, ry = px - ax, py - ay
+                along = min(max(rx * ux + ry * uy, 0.0), length)
+                gx, gy = rx - along * ux, ry - along * uy
+                dist = gx * gx + gy * gy if length > 1e-3 else np.inf  # past the goal the points repeat
+                if dist < best or (j == 0 and dist == best):  # the first closest segment, as argmin
+                    best, best_s = dist, travelled + along
+                    best_d = ux * ry - uy * rx
+                    best_across = ux * velocity[w, o, 1] - uy * velocity[w, o, 0]
+                ax, ay, travelled = bx, by, travelled + length
+            out[w, o, 0], out[w, o, 1], out[w, o, 2] = best_s, best_d, best_across
 
 
 def objects_to_features(cls: np.ndarray, position: np.ndarray, heading: np.ndarray, velocity: np.ndarray,
