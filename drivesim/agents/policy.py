@@ -115,7 +115,4 @@ def _run_config(path: str) -> tuple[str | None, FeatureSpec]:
     except json.JSONDecodeError as err:
         raise ValueError(f"{config}: not valid JSON ({err})") from None
     mode = data.get("obs")
-    spec = FeatureSpec(k=int(data.get("k", 4)), velocities=bool(data.get("velocities", False)),
-                       route=bool(data.get("route", False)), path=bool(data.get("path", False)),
-                       hide_accel=bool(data.get("hide_accel", False)))
-    return (mode if mode in ("perception", "oracle") else None), spec
+    return (mode if mode in ("perception", "oracle") else None), FeatureSpec.recorded(data)

@@ -112,7 +112,7 @@ class PPOConfig:
 
     @property
     def features(self) -> FeatureSpec:
-        return FeatureSpec(self.k, self.velocities, self.route, self.path, self.hide_accel)
+        return FeatureSpec.recorded(asdict(self))
 
     @property
     def imitation_steps(self) -> int:

@@ -16,7 +16,9 @@ over the batch (no Python loop over frames or objects).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 from numba import prange
@@ -47,6 +49,13 @@ class FeatureSpec:
     route: bool = True  # the route's next waypoints (ego frame)
     path: bool = True  # objects carry their path coordinates (path_coordinates)
     hide_accel: bool = True  # the state's applied acceleration (the previous action) reads 0 (FeatureLayout)
+
+    @classmethod
+    def recorded(cls, record: Mapping[str, Any]) -> FeatureSpec:
+        """The spec a run recorded under these field names (its config.json, PPOConfig's fields); a
+        switch missing there (a run from before it existed) is off, a missing k is 4."""
+        switches = {f.name: bool(record.get(f.name, False)) for f in fields(cls) if f.name != "k"}
+        return cls(k=int(record.get("k", 4)), **switches)
 
 
 @dataclass(frozen=True)
