@@ -198,6 +198,18 @@ def test_metrics_by_hand_ap_crowd_ap_and_velocity_errors():
     metrics = detection_metrics(det, gt, mpp=0.4)
     assert metrics["ap"]["car"] == pytest.approx(1.0)  # off by 0.2 m
     assert metrics["crowd_ap"] == pytest.approx(0.5)  # one of the two crowded pedestrians, at every threshold
+    assert metrics["crowd_ap_strict"] == pytest.approx(0.5)  # the stray detection scores below the crowd's
+    # a confident stray pedestrian detection far from the crowd (12 m): the pedestrian AP's false positive,
+    # not the crowd's (COCO-style); the strict variant counts it against the crowd
+    stray = {k: np.concatenate([v, v[-1:]]) for k, v in det[0].items()}
+    stray["centre"][-1], stray["score"][-1] = (20.0, 80.0), 0.95
+    far = detection_metrics([stray], gt, mpp=0.4)
+    assert far["crowd_ap"] == pytest.approx(0.5)
+    assert far["crowd_ap_strict"] == pytest.approx(0.25)  # precision 1/2 at recall 1/2
+    # the same detection inside the crowd (1.2 m from one of the pair, matching nothing at <= 1 m): it counts
+    stray["centre"][-1] = (50.0, 53.0)
+    near = detection_metrics([stray], gt, mpp=0.4)["crowd_ap_by_threshold"]
+    assert near["0.5"] == pytest.approx(0.25) and near["1.0"] == pytest.approx(0.25)
     assert np.isnan(metrics["ap"]["traffic_light"])
     assert metrics["velocity"]["car"]["median"] == pytest.approx(1.0)
     assert metrics["velocity"]["pedestrian"]["median"] == pytest.approx(0.5)  # the lone one's match is 3.2 m off
