@@ -6,9 +6,14 @@ score fell from 0.881 to 0.652 over 800k steps; docs/agents.md). The issue asked
 a KL term to the cloned policy; this anchors to the cloned policy's teacher instead, which the
 simulator can label every visited state with (the expert is privileged and batched, so the labels
 cost one autopilot pass per step): DAgger's data, kept up during PPO. Each rollout records the
-expert's action for every visited state; at the start of the next rollout (after PPO's update) the
-actor's mean action is fitted to them by one pass of minibatch MSE, scaled by coef * decay^k for
-the k-th rollout. With coef 0 nothing is recorded.
+expert's action for every visited state, and PPO's update that follows minimises its own loss plus
+coef * decay^k times the (braking-weighted) MSE between the actor's mean action and the expert's on
+those states, for the k-th rollout (`AnchoredPPO`: one loss, one optimizer). With coef 0 nothing is
+recorded.
+
+Until 2026-12-06 the anchor was a separate pass with its own Adam optimizer after each update, its
+loss scaled by the weight; Adam's steps hardly depend on a constant scale of the loss, so the
+weight did next to nothing: anchors 0.5 and 2.0 gave the same drift (docs/agents.md).
 """
 
 from __future__ import annotations
@@ -17,27 +22,24 @@ from typing import Any
 
 import numpy as np
 import torch
+from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
 from drivesim.agent import ExpertAgent
 from drivesim.agents.features_env import SuiteVecEnv
-from drivesim.agents.imitation import _Buffer, actor_mean, brake_weights, expert_actions, regression_pass
+from drivesim.agents.imitation import _Buffer, _index, actor_mean, brake_weights, expert_actions, weighted_mse
 
 
 class ExpertAnchor(BaseCallback):
-    """See the module docstring. `suite` is the (unwrapped) suite env PPO trains on."""
+    """See the module docstring. `suite` is the (unwrapped) suite env PPO trains on; the model is an
+    AnchoredPPO."""
 
-    def __init__(self, suite: SuiteVecEnv, coef: float, decay: float = 0.99, batch_size: int = 4096,
-                 learning_rate: float = 1e-4, seed: int = 0, brake_weight: float = 1.0) -> None:
+    def __init__(self, suite: SuiteVecEnv, coef: float, decay: float = 0.99, brake_weight: float = 1.0) -> None:
         super().__init__()
-        self.suite, self.coef, self.decay, self.batch_size = suite, coef, decay, batch_size
-        self.learning_rate, self.brake_weight = learning_rate, brake_weight
+        self.suite, self.coef, self.decay, self.brake_weight = suite, coef, decay, brake_weight
         self.expert = ExpertAgent()
         self.buffer = _Buffer()
         self.rollouts = 0
-        self.rng = np.random.default_rng(seed)
-        self.last_loss = float("nan")
-        self._optimizer: torch.optim.Optimizer | None = None
 
     @property
     def weight(self) -> float:
@@ -48,24 +50,83 @@ class ExpertAnchor(BaseCallback):
             self.buffer.add(self.locals["new_obs"], expert_actions(self.suite, self.expert))
         return True
 
-    def _on_rollout_start(self) -> None:
+    def _on_rollout_end(self) -> None:
+        """Hand this rollout's states and expert actions to the update that follows."""
         if len(self.buffer) == 0:
             return
         obs, actions = self.buffer.arrays()
         self.buffer = _Buffer()
-        self.last_loss = self._fit(obs, actions, self.weight)
+        weights = brake_weights(actions, self.brake_weight)
+        self.model.anchor_data = (obs, torch.as_tensor(actions), None if weights is None else torch.as_tensor(weights))
+        self.model.anchor_weight = self.weight
         self.rollouts += 1
         if getattr(self.model, "_logger", None) is not None:
-            self.logger.record("anchor/mse", self.last_loss)
-            self.logger.record("anchor/weight", self.weight)
+            self.logger.record("anchor/mse", self.model.anchor_mse)  # of the previous update
+            self.logger.record("anchor/weight", self.model.anchor_weight)
 
-    def _fit(self, obs: Any, actions: np.ndarray, weight: float) -> float:
-        """One pass of weighted MSE between the actor's mean action and the expert's; returns the mean MSE."""
-        policy = self.model.policy
-        if self._optimizer is None:
-            self._optimizer = torch.optim.Adam(policy.parameters(), lr=self.learning_rate)
+
+class AnchoredPPO(PPO):
+    """PPO whose loss carries the imitation anchor: every minibatch step minimises
+
+        clipped surrogate + vf_coef * value loss + ent_coef * entropy loss
+        + anchor_weight * weighted MSE(actor mean, expert action)
+
+    with the imitation term on an equally large random minibatch of the last rollout's states and
+    the expert's actions for them (`anchor_data`, set by ExpertAnchor before each update). In one
+    loss and one optimizer the weight sets the balance between the policy gradient and imitation
+    (DAPG's form, Rajeswaran et al. 2018); without anchor data this is SB3's PPO update."""
+
+    anchor_data: tuple[Any, torch.Tensor, torch.Tensor | None] | None = None  # obs, expert actions, weights
+    anchor_weight: float = 0.0
+    anchor_mse: float = float("nan")  # mean imitation MSE of the last update
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "anchor_data"]
+
+    def train(self) -> None:
+        if self.anchor_data is None or self.anchor_weight <= 0:
+            super().train()
+            return
+        policy = self.policy
         policy.set_training_mode(True)
-        loss = regression_pass(policy, self._optimizer, lambda x: actor_mean(policy, x), obs, actions,
-                               brake_weights(actions, self.brake_weight), self.batch_size, self.rng, scale=weight)
-        policy.set_training_mode(False)
-        return loss
+        self._update_learning_rate(policy.optimizer)
+        clip = self.clip_range(self._current_progress_remaining)
+        obs, targets, weights = self.anchor_data
+        rng = np.random.default_rng(self._n_updates)
+        pg, vf, imitation_losses, kls = [], [], [], []
+        for _ in range(self.n_epochs):
+            for batch in self.rollout_buffer.get(self.batch_size):
+                values, log_prob, entropy = policy.evaluate_actions(batch.observations, batch.actions)
+                adv = batch.advantages
+                if self.normalize_advantage and len(adv) > 1:
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                log_ratio = log_prob - batch.old_log_prob
+                ratio = torch.exp(log_ratio)
+                surrogate = -torch.min(adv * ratio, adv * ratio.clamp(1 - clip, 1 + clip)).mean()
+                value_loss = torch.nn.functional.mse_loss(batch.returns, values.flatten())
+                entropy_loss = -(entropy.mean() if entropy is not None else -log_prob.mean())
+                idx = torch.as_tensor(rng.integers(0, len(targets), len(adv)))
+                x, _ = policy.obs_to_tensor(_index(obs, idx.numpy()))
+                imitation = weighted_mse(actor_mean(policy, x), targets[idx].to(self.device),
+                                         None if weights is None else weights[idx].to(self.device))
+                with torch.no_grad():
+                    kl = float(((ratio - 1) - log_ratio).mean())
+                if self.target_kl is not None and kl > 1.5 * self.target_kl:
+                    break
+                loss = surrogate + self.ent_coef * entropy_loss + self.vf_coef * value_loss + self.anchor_weight * imitation
+                policy.optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(policy.parameters(), self.max_grad_norm)
+                policy.optimizer.step()
+                pg.append(surrogate.item()), vf.append(value_loss.item()), imitation_losses.append(imitation.item())
+                kls.append(kl)
+            else:
+                continue
+            break  # target_kl reached
+        self._n_updates += self.n_epochs
+        self.anchor_mse = float(np.mean(imitation_losses)) if imitation_losses else float("nan")
+        for key, values in (("policy_gradient_loss", pg), ("value_loss", vf), ("approx_kl", kls),
+                            ("imitation_loss", imitation_losses)):
+            if values:
+                self.logger.record(f"train/{key}", float(np.mean(values)))
+        self.logger.record("train/clip_range", clip)

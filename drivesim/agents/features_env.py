@@ -93,13 +93,18 @@ class Group:
 
 class SuiteVecEnv(BatchedVecEnv):
     """Groups of worlds (one scenario each) stepped as one batch and seen by SB3 as one VecEnv of
-    sum(n) envs; world i of group g is seeded seed + g * GROUP_SEED_STRIDE + i."""
+    sum(n) envs; world i of group g is seeded seed + g * GROUP_SEED_STRIDE + i.
+
+    With `timeout_terminal` an episode that reaches its time limit ends as a termination for SB3
+    (no `TimeLimit.truncated`, so no bootstrapping): the driving score counts the route completed
+    by the limit, and what is not driven by then is lost, not deferred."""
 
     def __init__(self, groups: list[Group], mode: str = "perception", spec: FeatureSpec | None = None,
-                 device: str = "auto", seed: int | None = None) -> None:
+                 device: str = "auto", seed: int | None = None, timeout_terminal: bool = False) -> None:
         if not groups or any(g.n < 1 for g in groups):
             raise ValueError("SuiteVecEnv needs at least one group of at least one world")
         self.mode, self.groups, spec = mode, groups, spec or FeatureSpec()
+        self.timeout_terminal = timeout_terminal
         configs = [obs_env_config(g.config, mode, spec.route) for g in groups for _ in range(g.n)]
         try:
             self.env = CityDriveVectorEnv(configs=configs, autoreset_mode=AutoresetMode.SAME_STEP)
@@ -155,7 +160,7 @@ class SuiteVecEnv(BatchedVecEnv):
             for n, i in enumerate(rows):
                 infos[i] = {"terminal_observation": ({k: v[n] for k, v in terminal.items()} if isinstance(terminal, dict)
                                                      else terminal[n]),
-                            "TimeLimit.truncated": bool(truncated[i] and not terminated[i]),
+                            "TimeLimit.truncated": bool(truncated[i] and not terminated[i]) and not self.timeout_terminal,
                             "route_completion": float(final["route_completion"][i]),
                             "events": {k: bool(v[i]) for k, v in final["events"].items()}}
         return features, reward.astype(np.float32), done, infos

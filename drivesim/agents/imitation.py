@@ -43,6 +43,7 @@ class BCConfig:
     value_steps: int = 1000  # steps of policy-only driving whose returns fit the value head
     value_epochs: int = 4
     log_std: float = -1.6  # initial exploration std for PPO afterwards (exp(-1.6) = 0.2)
+    steer_log_std: float | None = None  # the steering's own (None: log_std); small: exploration in the speed
     brake_weight: float = 1.0  # weight of the samples where the expert brakes (brake_weights); 1: plain MSE
 
 
@@ -106,6 +107,8 @@ def pretrain(model: PPO, env: SuiteVecEnv, venv: VecEnv, cfg: BCConfig, seed: in
         stats[f"bc_round_{r}_mse"] = loss
     with torch.no_grad():
         model.policy.log_std.fill_(cfg.log_std)
+        if cfg.steer_log_std is not None:
+            model.policy.log_std[0] = cfg.steer_log_std  # action (steer, accel)
     stats["value_mse"] = fit_values(model, venv, cfg, rng)
     log(f"value warm start: MSE {stats['value_mse']:.3f} ({time.perf_counter() - start:.0f} s)")
     stats["seconds"] = time.perf_counter() - start

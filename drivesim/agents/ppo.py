@@ -31,7 +31,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecEnv
 
-from drivesim.agents.anchor import ExpertAnchor
+from drivesim.agents.anchor import AnchoredPPO, ExpertAnchor
 from drivesim.agents.curves import plot_training
 from drivesim.agents.extractor import PerceptionExtractor
 from drivesim.agents.features_env import OBS_MODES, Group, SuiteVecEnv
@@ -65,7 +65,7 @@ class PPOConfig:
     n_steps: int = 64  # rollout length per env (x n_envs = 16,384 steps per rollout)
     batch_size: int = 4096  # large minibatches: CaRL found PPO keeps improving as they grow
     n_epochs: int = 4
-    gamma: float = 0.99
+    gamma: float = 0.998  # a 50 s horizon: a wait at a crossing shows in the route it costs by the time limit
     gae_lambda: float = 0.95
     ent_coef: float = 0.0
     clip_range: float = 0.1
@@ -88,7 +88,9 @@ class PPOConfig:
     anchor: float = 0.5  # weight of the imitation anchor during PPO (agents/anchor.py); 0: none
     anchor_decay: float = 0.99  # the anchor's weight is multiplied by this every rollout
     brake_weight: float = 10.0  # cloning and anchor: weight of the samples where the expert brakes (imitation.py)
-    finetune_log_std: float = -1.6  # log std of the policy when PPO starts after cloning (std 0.2)
+    finetune_log_std: float = -2.3  # log std of the policy when PPO starts after cloning (std 0.1)
+    finetune_steer_log_std: float | None = -3.0  # the steering's own (std 0.05; None: finetune_log_std)
+    timeout_terminal: bool = True  # the time limit ends an episode for the value targets (no bootstrap)
 
     def validate(self) -> None:
         if self.obs not in OBS_MODES:
@@ -142,7 +144,7 @@ def make_env(cfg: PPOConfig, scenarios: list[tuple[str, Any]] | None = None, par
     counts = [cfg.n_envs // len(scenarios) + (i < cfg.n_envs % len(scenarios)) for i in range(len(scenarios))]
     groups = [Group(config, n, name) for (name, config), n in zip(scenarios, counts, strict=True) if n > 0]
     seed = TRAIN_SEED_BASE + 1_000_000 * cfg.seed + 1_000 * part
-    return SuiteVecEnv(groups, cfg.obs, cfg.features, device=cfg.device, seed=seed)
+    return SuiteVecEnv(groups, cfg.obs, cfg.features, device=cfg.device, seed=seed, timeout_terminal=cfg.timeout_terminal)
 
 
 def _monitored(env: SuiteVecEnv, out: Path, part: int) -> VecEnv:
@@ -242,7 +244,7 @@ def new_model(cfg: PPOConfig, env: VecEnv, out: Path | None) -> PPO:
         kwargs["features_extractor_class"] = PerceptionExtractor
     rollout = cfg.n_steps * env.num_envs
     batch = rollout // max(1, round(rollout / cfg.batch_size))  # about cfg.batch_size, dividing the rollout
-    model = PPO(policy, env, learning_rate=cfg.learning_rate, n_steps=cfg.n_steps, batch_size=batch,
+    model = AnchoredPPO(policy, env, learning_rate=cfg.learning_rate, n_steps=cfg.n_steps, batch_size=batch,
                 n_epochs=cfg.n_epochs, gamma=cfg.gamma,
                 gae_lambda=cfg.gae_lambda, ent_coef=cfg.ent_coef, clip_range=cfg.clip_range, target_kl=cfg.target_kl,
                 policy_kwargs=kwargs, seed=cfg.seed, device=cfg.device,
@@ -256,7 +258,7 @@ def _load_for_resume(path: str, cfg: PPOConfig, env: VecEnv) -> PPO:
     if not Path(path).is_file():
         raise FileNotFoundError(f"--resume {path}: no such checkpoint")
     try:
-        model = PPO.load(path, device=cfg.device)
+        model = AnchoredPPO.load(path, device=cfg.device)
     except Exception as err:  # SB3 raises several types for corrupt archives
         raise ValueError(f"--resume {path}: not a loadable Stable-Baselines3 PPO checkpoint ({err})") from None
     if model.observation_space != env.observation_space:
@@ -306,8 +308,7 @@ def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log:
     callbacks: list[BaseCallback] = [AtomicCheckpoint(out, cfg.checkpoint_every)]
     anchor = None
     if cfg.anchor > 0:
-        anchor = ExpertAnchor(suite, cfg.anchor, cfg.anchor_decay, learning_rate=cfg.learning_rate, seed=cfg.seed,
-                              brake_weight=cfg.brake_weight)
+        anchor = ExpertAnchor(suite, cfg.anchor, cfg.anchor_decay, brake_weight=cfg.brake_weight)
         callbacks.append(anchor)
     if 0 < cfg.eval_every <= cfg.total_steps:  # a run shorter than one period is not evaluated
         evaluation = SuiteEvaluation(cfg, out, cfg.eval_every, log)
@@ -345,7 +346,8 @@ def _imitate(cfg: PPOConfig, model: PPO, suite: SuiteVecEnv, out: Path, log: Any
 
     steps = max(1, cfg.imitation_steps // (cfg.bc_rounds * suite.num_envs))
     bc = BCConfig(rounds=cfg.bc_rounds, steps=steps, value_steps=steps, keep_every=4 if cfg.obs == "pixels" else 1,
-                  brake_weight=cfg.brake_weight, log_std=cfg.finetune_log_std)
+                  brake_weight=cfg.brake_weight, log_std=cfg.finetune_log_std,
+                  steer_log_std=cfg.finetune_steer_log_std)
     start = time.perf_counter()
     stats = pretrain(model, suite, BaseAlgorithm._wrap_env(suite, monitor_wrapper=False), bc, cfg.seed, log)
     (out / "imitation.json").write_text(json.dumps(stats, indent=2))

@@ -151,7 +151,8 @@ def cmd_eval_perception(args: argparse.Namespace) -> int:
 TRAIN_HYPERPARAMETERS = ("n_envs", "total_steps", "n_steps", "bc_steps", "reward_mode", "eval_every", "eval_episodes",
                          "learning_rate", "n_epochs", "batch_size", "gamma", "gae_lambda", "ent_coef", "clip_range",
                          "target_kl", "net_arch", "k", "path", "hide_accel", "anchor", "anchor_decay", "brake_weight",
-                         "finetune_log_std", "log_std_init", "initial_throttle")  # else PPOConfig's
+                         "finetune_log_std", "finetune_steer_log_std", "timeout_terminal", "log_std_init",
+                         "initial_throttle")  # else PPOConfig's
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -297,7 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     hp.add_argument("--brake-weight", type=float, default=None,
                     help="cloning and anchor: weight of the samples where the expert brakes (1: plain MSE)")
     hp.add_argument("--finetune-log-std", type=float, default=None,
-                    help="log std of the policy when PPO starts after cloning (default -1.6: std 0.2)")
+                    help="log std of the policy when PPO starts after cloning (default -2.3: std 0.1)")
+    hp.add_argument("--timeout-terminal", action=argparse.BooleanOptionalAction, default=None,
+                    help="training: an episode's time limit is a termination (route not driven by then is lost, "
+                         "as the driving score counts it), not a truncation to bootstrap")
+    hp.add_argument("--finetune-steer-log-std", type=float, default=None,
+                    help="the steering's own log std after cloning (default -3.0: std 0.05)")
     tr.add_argument("--out", default="runs/ppo", help="run folder")
     tr.add_argument("--device", default="auto", help="auto | cpu | cuda")
     tr.add_argument("--seed", type=int, default=0)

@@ -55,6 +55,18 @@ def test_suite_env_terminal_observations_per_group():
     assert done.tolist() == [False, False, True]
 
 
+def test_suite_env_time_limit_can_be_a_termination():
+    """timeout_terminal: the episode still ends at its limit, but SB3 is not told to bootstrap it."""
+    config = load_scenario("free_cruise").config.replace(map=SMALL, max_episode_steps=3)
+    for terminal in (False, True):
+        env = SuiteVecEnv([Group(config, 2)], "oracle", seed=0, timeout_terminal=terminal)
+        env.reset()
+        for _ in range(3):
+            _, _, done, infos = env.step(np.zeros((2, 2), dtype=np.float32))
+        assert done.tolist() == [True, True]
+        assert [info["TimeLimit.truncated"] for info in infos] == [not terminal] * 2
+
+
 def test_pixels_mode_gives_camera_its_history_state_and_route():
     env = _suite(mode="pixels")
     obs = env.reset()
@@ -95,11 +107,11 @@ def test_pretrain_runs_dagger_rounds_and_sets_exploration():
     env = _suite()
     model = PPO("MlpPolicy", env, n_steps=16, batch_size=32, seed=0, device="cpu")
     lines = []
-    stats = pretrain(model, env, env, BCConfig(rounds=3, steps=8, value_steps=8, log_std=-1.0, brake_weight=4.0),
-                     log=lines.append)
+    stats = pretrain(model, env, env, BCConfig(rounds=3, steps=8, value_steps=8, log_std=-1.0, steer_log_std=-2.5,
+                                               brake_weight=4.0), log=lines.append)
     assert stats["samples"] == 3 * 8 * 3 and len(lines) == 4  # three rounds + the value warm start
     assert "expert share 1.00" in lines[0] and "expert share 0.00" in lines[2]
-    assert torch.allclose(model.policy.log_std, torch.full_like(model.policy.log_std, -1.0))
+    assert model.policy.log_std.tolist() == [-2.5, -1.0]  # (steer, accel)
 
 
 def test_suite_env_rejects_empty_groups():

@@ -63,7 +63,7 @@ def test_curriculum_imitation_and_periodic_evaluation_write_the_run_folder(tmp_p
     from stable_baselines3 import PPO
 
     cloned = PPO.load(run / "bc_model.zip", device="cpu")  # PPO starts from the cloned mean with this std
-    assert np.allclose(cloned.policy.log_std.detach().numpy(), -2.5)
+    assert np.allclose(cloned.policy.log_std.detach().numpy(), [-3.0, -2.5])  # the steering's own default
     for name in ("bc_model.zip", "best_model.zip", "model.zip", "imitation.json", "training_curve.png",
                  "ppo_0.monitor.csv", "ppo_1.monitor.csv"):  # curriculum: one monitor file per stage
         assert (run / name).is_file(), name
@@ -163,30 +163,79 @@ def test_carl_reward_mode_reaches_training_and_trains(tmp_path):
     assert (tmp_path / "carl" / "model.zip").is_file()
 
 
-def test_expert_anchor_pulls_the_actor_towards_the_expert():
-    """The anchor records the expert's action for every visited state and, after each rollout, fits
-    the actor's mean to them (the fit lowers the error on what it recorded); weight 0 records nothing."""
-    from stable_baselines3 import PPO
+def _anchored_model(suite, **kwargs):
+    from drivesim.agents.anchor import AnchoredPPO
 
-    from drivesim.agent import ExpertAgent
-    from drivesim.agents.anchor import ExpertAnchor
+    kwargs = {"n_steps": 32, "batch_size": 64, "n_epochs": 2, "device": "cpu", "seed": 0,
+              "policy_kwargs": {"net_arch": [32, 32]}} | kwargs
+    return AnchoredPPO("MlpPolicy", suite, **kwargs)
+
+
+def _free_cruise(worlds: int = 4):
     from drivesim.agents.features_env import Group, SuiteVecEnv
-    from drivesim.agents.imitation import expert_actions
     from drivesim.scenarios.loader import load_scenario
 
-    suite = SuiteVecEnv([Group(load_scenario("free_cruise").config, 4, "free_cruise")], "oracle", seed=3)
-    model = PPO("MlpPolicy", suite, n_steps=32, batch_size=64, n_epochs=1, learning_rate=0.0, device="cpu", seed=0)
-    anchor = ExpertAnchor(suite, coef=1.0, decay=0.5, batch_size=32, learning_rate=3e-3)
-    model.learn(32 * 4 * 3, callback=anchor)  # PPO itself does not move (learning rate 0)
-    assert anchor.rollouts == 2 and np.isfinite(anchor.last_loss) and anchor.weight == 0.25
+    return SuiteVecEnv([Group(load_scenario("free_cruise").config, worlds, "free_cruise")], "oracle", seed=3)
+
+
+def test_anchored_ppo_update_is_ppo_plus_the_imitation_term():
+    """With a negligible anchor weight AnchoredPPO's own update moves the weights as SB3's PPO update
+    does (same rollout, optimizer state and minibatch order), so the only difference is the term."""
+    import copy
+
+    import torch
+    from stable_baselines3 import PPO
+
+    suite = _free_cruise()
+    model = _anchored_model(suite, learning_rate=3e-4)
+    model.learn(32 * 4)  # one rollout and SB3's update; the buffer keeps the rollout
+    before = copy.deepcopy(model.policy.state_dict()), copy.deepcopy(model.policy.optimizer.state_dict())
     obs = suite.reset()
-    expert = expert_actions(suite, ExpertAgent())
-    first = anchor._fit(obs, expert, 1.0)
-    for _ in range(30):
-        last = anchor._fit(obs, expert, 1.0)
-    assert last < 0.2 * first
-    action, _ = model.predict(obs, deterministic=True)
-    assert np.mean((action - expert) ** 2) < 0.05
+    model.anchor_data = (obs, torch.zeros(len(obs), 2), None)
+    model.anchor_weight = 1e-12
+    np.random.seed(7)
+    model.train()
+    ours = {k: v.clone() for k, v in model.policy.state_dict().items()}
+    model.policy.load_state_dict(before[0])
+    model.policy.optimizer.load_state_dict(before[1])
+    np.random.seed(7)
+    PPO.train(model)
+    for key, value in model.policy.state_dict().items():
+        assert torch.allclose(ours[key], value, atol=1e-6), key
+    assert any(not torch.equal(before[0][k], v) for k, v in ours.items())  # and it did move
+
+
+def test_expert_anchor_pulls_the_actor_towards_the_expert():
+    """The anchor records the expert's action for every state of a rollout and hands them to the
+    update that follows, weighted coef * decay^k; that update (the same rollout, optimizer state and
+    minibatch order) brings the actor's mean nearer the expert's actions the larger the weight.
+    Weight 0 records nothing."""
+    import copy
+
+    import torch
+
+    from drivesim.agents.anchor import ExpertAnchor
+    from drivesim.agents.imitation import actor_mean
+
+    suite = _free_cruise()
+    model = _anchored_model(suite, learning_rate=1e-3, n_epochs=10)
+    anchor = ExpertAnchor(suite, coef=2.0, decay=0.5)
+    model.learn(32 * 4 * 2, callback=anchor)
+    assert anchor.rollouts == 2 and np.isfinite(model.anchor_mse) and model.anchor_weight == pytest.approx(1.0)
+    obs, expert, _ = model.anchor_data
+    assert len(expert) == 32 * 4 and expert.shape == (32 * 4, 2)
+    state = copy.deepcopy(model.policy.state_dict()), copy.deepcopy(model.policy.optimizer.state_dict())
+
+    def error_after_update(weight: float) -> float:
+        model.policy.load_state_dict(state[0])
+        model.policy.optimizer.load_state_dict(state[1])
+        model.anchor_weight = weight
+        np.random.seed(0)
+        model.train()
+        with torch.no_grad():
+            return float(((actor_mean(model.policy, model.policy.obs_to_tensor(obs)[0]) - expert) ** 2).mean())
+
+    assert error_after_update(10.0) < 0.5 * error_after_update(1e-9)
     idle = ExpertAnchor(suite, coef=0.0)
     model.learn(32 * 4, callback=idle)
     assert idle.rollouts == 0 and len(idle.buffer) == 0
@@ -196,7 +245,7 @@ def test_train_with_the_anchor_and_hyperparameters_from_the_cli(tmp_path):
     run = tmp_path / "run"
     out = _cli("train", "--obs", "oracle", "--scenarios", "red_light", "--total-steps", "256", "--n-envs", "2",
                "--n-steps", "64", "--bc-steps", "0", "--anchor", "0.5", "--brake-weight", "3", "--finetune-log-std", "-2",
-               "--net-arch", "32,32", "--no-path",
+               "--net-arch", "32,32", "--no-path", "--timeout-terminal", "--finetune-steer-log-std", "-3",
                "--n-epochs", "2",
                "--learning-rate", "1e-4", "--target-kl", "0", "--out", str(run), "--no-progress", "--device", "cpu")
     assert out.returncode == 0, out.stderr
@@ -205,6 +254,7 @@ def test_train_with_the_anchor_and_hyperparameters_from_the_cli(tmp_path):
     config = json.loads((run / "config.json").read_text())
     assert config["anchor"] == 0.5 and config["net_arch"] == [32, 32] and config["target_kl"] is None
     assert config["brake_weight"] == 3.0 and config["finetune_log_std"] == -2.0
+    assert config["timeout_terminal"] and config["finetune_steer_log_std"] == -3.0
     assert config["velocities"] and config["route"] and not config["path"] and config["hide_accel"]
 
 
