@@ -105,8 +105,8 @@ class AnchoredPPO(PPO):
                 surrogate = -torch.min(adv * ratio, adv * ratio.clamp(1 - clip, 1 + clip)).mean()
                 value_loss = torch.nn.functional.mse_loss(batch.returns, values.flatten())
                 entropy_loss = -(entropy.mean() if entropy is not None else -log_prob.mean())
-                idx = torch.as_tensor(rng.integers(0, len(targets), len(adv)))
-                x, _ = policy.obs_to_tensor(_index(obs, idx.numpy()))
+                idx = rng.integers(0, len(targets), len(adv))  # an imitation minibatch as large as PPO's
+                x, _ = policy.obs_to_tensor(_index(obs, idx))
                 imitation = weighted_mse(actor_mean(policy, x), targets[idx].to(self.device),
                                          None if weights is None else weights[idx].to(self.device))
                 with torch.no_grad():
@@ -118,7 +118,9 @@ class AnchoredPPO(PPO):
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(policy.parameters(), self.max_grad_norm)
                 policy.optimizer.step()
-                pg.append(surrogate.item()), vf.append(value_loss.item()), imitation_losses.append(imitation.item())
+                pg.append(surrogate.item())
+                vf.append(value_loss.item())
+                imitation_losses.append(imitation.item())
                 kls.append(kl)
             else:
                 continue

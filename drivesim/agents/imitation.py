@@ -161,9 +161,9 @@ def actor_mean(policy: Any, x: Any) -> torch.Tensor:
 
 
 def regression_pass(policy: Any, opt: torch.optim.Optimizer, predict: Any, obs: Any, targets: np.ndarray,
-                    weights: np.ndarray | None, batch_size: int, rng: np.random.Generator, scale: float = 1.0) -> float:
-    """One pass over (obs, targets) in shuffled minibatches, each an `opt` step on `scale` x
-    weighted_mse(predict(policy input), targets); returns the mean (unscaled) loss."""
+                    weights: np.ndarray | None, batch_size: int, rng: np.random.Generator) -> float:
+    """One pass over (obs, targets) in shuffled minibatches, each an `opt` step on
+    weighted_mse(predict(policy input), targets); returns the mean loss."""
     target_all = torch.as_tensor(targets, dtype=torch.float32)
     weight_all = None if weights is None else torch.as_tensor(weights, dtype=torch.float32)
     losses = []
@@ -173,7 +173,7 @@ def regression_pass(policy: Any, opt: torch.optim.Optimizer, predict: Any, obs: 
         w = None if weight_all is None else weight_all[idx].to(prediction.device)
         loss = weighted_mse(prediction, target_all[idx].to(prediction.device), w)
         opt.zero_grad()
-        (scale * loss).backward()
+        loss.backward()
         opt.step()
         losses.append(loss.item())
     return float(np.mean(losses))
