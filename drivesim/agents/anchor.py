@@ -96,6 +96,8 @@ class AnchoredPPO(PPO):
         pg, vf, imitation_losses, kls = [], [], [], []
         for _ in range(self.n_epochs):
             for batch in self.rollout_buffer.get(self.batch_size):
+                if self.use_sde:
+                    policy.reset_noise(self.batch_size)  # as SB3's PPO.train
                 values, log_prob, entropy = policy.evaluate_actions(batch.observations, batch.actions)
                 adv = batch.advantages
                 if self.normalize_advantage and len(adv) > 1:

@@ -105,15 +105,32 @@ def pretrain(model: PPO, env: SuiteVecEnv, venv: VecEnv, cfg: BCConfig, seed: in
         log(f"BC round {r}: expert share {beta:.2f}, {len(data):,} samples, action MSE {loss:.4f} "
             f"({time.perf_counter() - start:.0f} s)")
         stats[f"bc_round_{r}_mse"] = loss
-    with torch.no_grad():
-        model.policy.log_std.fill_(cfg.log_std)
-        if cfg.steer_log_std is not None:
-            model.policy.log_std[0] = cfg.steer_log_std  # action (steer, accel)
+    set_exploration(model, _index(data.arrays()[0], rng.integers(0, len(data), 4096)), cfg.log_std,
+                    cfg.steer_log_std)
     stats["value_mse"] = fit_values(model, venv, cfg, rng)
     log(f"value warm start: MSE {stats['value_mse']:.3f} ({time.perf_counter() - start:.0f} s)")
     stats["seconds"] = time.perf_counter() - start
     stats["samples"] = float(len(data))
     return stats
+
+
+def set_exploration(model: PPO, obs: Any, log_std: float, steer_log_std: float | None = None) -> None:
+    """Set the policy's exploration std to exp(log_std) for the throttle/brake and exp(steer_log_std)
+    for the steering (None: the same). With gSDE (`model.use_sde`) the noise is latent @ W with
+    W ~ N(0, sigma^2) per latent feature, so an action's std is sigma * |latent|: sigma is scaled by
+    the root mean square |latent| of the policy on `obs` (a batch of observations it will see)."""
+    policy = model.policy
+    target = torch.full((2,), float(log_std))  # action (steer, accel)
+    if steer_log_std is not None:
+        target[0] = steer_log_std
+    with torch.no_grad():
+        if not model.use_sde:
+            policy.log_std.copy_(target.to(policy.log_std.device))
+            return
+        x, _ = policy.obs_to_tensor(obs)
+        latent = policy.mlp_extractor.forward_actor(policy.extract_features(x, policy.pi_features_extractor))
+        rms = latent.pow(2).sum(dim=1).mean().sqrt().clamp_min(1e-6).cpu()
+        policy.log_std.copy_((target - rms.log()).expand_as(policy.log_std).to(policy.log_std.device))
 
 
 BRAKE_ACTION = -0.3  # an expert action (steer, throttle) with throttle below this brakes
@@ -230,6 +247,8 @@ def fit_values(model: PPO, venv: VecEnv, cfg: BCConfig, rng: np.random.Generator
         with torch.no_grad():
             return policy.predict_values(policy.obs_to_tensor(batch)[0]).cpu().numpy().ravel()
 
+    if model.use_sde:
+        policy.reset_noise(venv.num_envs)
     for t in range(cfg.value_steps):
         seen.append(_copy(obs))
         action, _ = model.predict(obs, deterministic=False)

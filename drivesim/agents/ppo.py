@@ -91,6 +91,8 @@ class PPOConfig:
     finetune_log_std: float = -2.3  # log std of the policy when PPO starts after cloning (std 0.1)
     finetune_steer_log_std: float | None = -3.0  # the steering's own (std 0.05; None: finetune_log_std)
     timeout_terminal: bool = True  # the time limit ends an episode for the value targets (no bootstrap)
+    sde: bool = False  # gSDE exploration: noise linear in the policy's features, redrawn every sde_sample_freq steps
+    sde_sample_freq: int = -1  # -1: once per rollout (n_steps), so a push on the throttle lasts and can leave a wait
 
     def validate(self) -> None:
         if self.obs not in OBS_MODES:
@@ -103,14 +105,19 @@ class PPOConfig:
             raise ValueError(f"--extractor {self.extractor!r} unknown; allowed {EXTRACTORS}")
         if self.reward_mode not in REWARD_MODES:
             raise ValueError(f"--reward-mode {self.reward_mode!r} unknown; allowed {REWARD_MODES}")
-        if self.bc_steps < -1 or self.eval_every < 0:
-            raise ValueError("--bc-steps must be >= -1 and --eval-every >= 0")
-        if self.anchor < 0 or not 0 < self.anchor_decay <= 1:
-            raise ValueError(f"--anchor must be >= 0 and --anchor-decay in (0, 1], got {self.anchor}, {self.anchor_decay}")
-        if self.path and self.obs != "pixels" and not (self.route and self.velocities):
-            raise ValueError("--path needs the route waypoints and the objects' velocities in the features")
-        if not self.brake_weight > 0:
-            raise ValueError(f"--brake-weight must be > 0, got {self.brake_weight}")
+        ranges = (  # (holds, message)
+            (self.bc_steps >= -1 and self.eval_every >= 0, "--bc-steps must be >= -1 and --eval-every >= 0"),
+            (self.anchor >= 0 and 0 < self.anchor_decay <= 1,
+             f"--anchor must be >= 0 and --anchor-decay in (0, 1], got {self.anchor}, {self.anchor_decay}"),
+            (not self.path or self.obs == "pixels" or (self.route and self.velocities),
+             "--path needs the route waypoints and the objects' velocities in the features"),
+            (self.sde_sample_freq == -1 or self.sde_sample_freq >= 1,
+             f"--sde-sample-freq must be -1 (once per rollout) or >= 1, got {self.sde_sample_freq}"),
+            (self.brake_weight > 0, f"--brake-weight must be > 0, got {self.brake_weight}"),
+        )
+        for holds, message in ranges:
+            if not holds:
+                raise ValueError(message)
 
     @property
     def features(self) -> FeatureSpec:
@@ -247,7 +254,8 @@ def new_model(cfg: PPOConfig, env: VecEnv, out: Path | None) -> PPO:
     model = AnchoredPPO(policy, env, learning_rate=cfg.learning_rate, n_steps=cfg.n_steps, batch_size=batch,
                 n_epochs=cfg.n_epochs, gamma=cfg.gamma,
                 gae_lambda=cfg.gae_lambda, ent_coef=cfg.ent_coef, clip_range=cfg.clip_range, target_kl=cfg.target_kl,
-                policy_kwargs=kwargs, seed=cfg.seed, device=cfg.device,
+                policy_kwargs=kwargs, seed=cfg.seed, device=cfg.device, use_sde=cfg.sde,
+                sde_sample_freq=cfg.sde_sample_freq,
                 tensorboard_log=None if out is None else str(out / "tb"), verbose=0)
     with torch.no_grad():  # the untrained policy: straight on, gently on the throttle
         model.policy.action_net.bias[1] += cfg.initial_throttle

@@ -152,7 +152,7 @@ TRAIN_HYPERPARAMETERS = ("n_envs", "total_steps", "n_steps", "bc_steps", "reward
                          "learning_rate", "n_epochs", "batch_size", "gamma", "gae_lambda", "ent_coef", "clip_range",
                          "target_kl", "net_arch", "k", "path", "hide_accel", "anchor", "anchor_decay", "brake_weight",
                          "finetune_log_std", "finetune_steer_log_std", "timeout_terminal", "log_std_init",
-                         "initial_throttle")  # else PPOConfig's
+                         "initial_throttle", "sde", "sde_sample_freq")  # else PPOConfig's
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -288,6 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
     hp.add_argument("--hide-accel", action=argparse.BooleanOptionalAction, default=None,
                     help="the state's applied acceleration (the previous action) reads 0, so a cloned policy "
                          "cannot copy its last action (default on)")
+    hp.add_argument("--sde", action=argparse.BooleanOptionalAction, default=None,
+                    help="gSDE exploration: noise linear in the policy's features, drawn once per rollout (or every "
+                         "--sde-sample-freq steps), so exploring a push on the throttle lasts (default off)")
+    hp.add_argument("--sde-sample-freq", type=int, default=None,
+                    help="redraw the gSDE noise every N steps (-1: once per rollout)")
     hp.add_argument("--log-std-init", type=float, default=None, help="initial log std of the policy (from scratch)")
     hp.add_argument("--initial-throttle", type=float, default=None,
                     help="mean throttle of the untrained policy (from scratch)")

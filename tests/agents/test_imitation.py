@@ -114,6 +114,28 @@ def test_pretrain_runs_dagger_rounds_and_sets_exploration():
     assert model.policy.log_std.tolist() == [-2.5, -1.0]  # (steer, accel)
 
 
+def test_pretrain_sets_the_gsde_exploration_std_on_the_states_it_will_see():
+    """With gSDE an action's std is sigma * |policy latent|; after cloning, the root mean square std
+    over the data is the one asked for, per action, and the noise is drawn once per env."""
+    from stable_baselines3 import PPO
+
+    from drivesim.agents.imitation import set_exploration
+
+    env = _suite()
+    model = PPO("MlpPolicy", env, n_steps=16, batch_size=32, seed=0, device="cpu", use_sde=True)
+    pretrain(model, env, env, BCConfig(rounds=2, steps=8, value_steps=8, log_std=-2.3, steer_log_std=-3.0),
+             log=lambda line: None)
+    obs = np.stack([env.reset() for _ in range(4)]).reshape(-1, env.observation_space.shape[0])
+    set_exploration(model, obs, -2.3, -3.0)
+    with torch.no_grad():
+        std = model.policy.get_distribution(model.policy.obs_to_tensor(obs)[0]).distribution.stddev
+    rms = std.pow(2).mean(dim=0).sqrt().tolist()
+    assert rms == pytest.approx([np.exp(-3.0), np.exp(-2.3)], rel=1e-3)  # SB3 adds 1e-6 to the variance
+    model.policy.reset_noise(len(obs))
+    first = model.predict(obs, deterministic=False)[0]
+    assert np.allclose(first, model.predict(obs, deterministic=False)[0])  # the same draw until reset_noise
+
+
 def test_suite_env_rejects_empty_groups():
     with pytest.raises(ValueError, match="at least one"):
         SuiteVecEnv([], "oracle")
