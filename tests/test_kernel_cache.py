@@ -100,3 +100,30 @@ def test_spawned_subproc_workers_load_the_cached_kernels():
             assert report["drivesim.step.step_batch"]["hits"] >= 1 and report["drivesim.step.step_batch"]["misses"] == 0
     finally:
         venv.close()
+
+
+def test_an_edited_kernel_source_drops_the_in_tree_cache_and_nothing_else_does(tmp_path):
+    """numba checks a cached kernel against its own file only (numba issue #1833); drop_stale_cache
+    deletes the checkout's cache when any kernel source changed, and only then."""
+    from drivesim.jit import drop_stale_cache
+
+    package = tmp_path / "drivesim"
+    (package / "agents").mkdir(parents=True)
+    (package / "events.py").write_text("SCORE = 1.0\n")
+    (package / "step.py").write_text("from drivesim.events import SCORE\n")
+    (package / "agents" / "ppo.py").write_text("LR = 1e-5\n")
+
+    def cache() -> list[Path]:
+        for folder in (package / "__pycache__", package / "agents" / "__pycache__"):
+            folder.mkdir(exist_ok=True)
+            (folder / "step.step_batch-1.py311.nbi").write_text("index")
+        return sorted(package.rglob("*.nbi"))
+
+    files = cache()
+    assert drop_stale_cache(package) and not any(p.exists() for p in files)  # no key yet: a cache of unknown sources
+    files = cache()
+    assert not drop_stale_cache(package) and all(p.exists() for p in files)  # unchanged
+    (package / "agents" / "ppo.py").write_text("LR = 1e-4\n")
+    assert not drop_stale_cache(package) and all(p.exists() for p in files)  # no kernels there
+    (package / "events.py").write_text("SCORE = 0.5\n")  # what the step kernel inlines
+    assert drop_stale_cache(package) and not any(p.exists() for p in files)
