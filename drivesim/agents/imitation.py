@@ -105,8 +105,7 @@ def pretrain(model: PPO, env: SuiteVecEnv, venv: VecEnv, cfg: BCConfig, seed: in
         log(f"BC round {r}: expert share {beta:.2f}, {len(data):,} samples, action MSE {loss:.4f} "
             f"({time.perf_counter() - start:.0f} s)")
         stats[f"bc_round_{r}_mse"] = loss
-    set_exploration(model, _index(data.arrays()[0], rng.integers(0, len(data), 4096)), cfg.log_std,
-                    cfg.steer_log_std)
+    set_exploration(model, _stack(data.obs[-16:]), cfg.log_std, cfg.steer_log_std)  # the last round's last steps
     stats["value_mse"] = fit_values(model, venv, cfg, rng)
     log(f"value warm start: MSE {stats['value_mse']:.3f} ({time.perf_counter() - start:.0f} s)")
     stats["seconds"] = time.perf_counter() - start
