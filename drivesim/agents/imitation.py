@@ -127,8 +127,7 @@ def set_exploration(model: PPO, obs: Any, log_std: float, steer_log_std: float |
             policy.log_std.copy_(target.to(policy.log_std.device))
             return
         x, _ = policy.obs_to_tensor(obs)
-        latent = policy.mlp_extractor.forward_actor(policy.extract_features(x, policy.pi_features_extractor))
-        rms = latent.pow(2).sum(dim=1).mean().sqrt().clamp_min(1e-6).cpu()
+        rms = actor_latent(policy, x).pow(2).sum(dim=1).mean().sqrt().clamp_min(1e-6).cpu()
         policy.log_std.copy_((target - rms.log()).expand_as(policy.log_std).to(policy.log_std.device))
 
 
@@ -170,10 +169,14 @@ def _index(obs: Any, idx: np.ndarray) -> Any:
     return {k: v[idx] for k, v in obs.items()} if isinstance(obs, dict) else obs[idx]
 
 
+def actor_latent(policy: Any, x: Any) -> torch.Tensor:
+    """The actor's last hidden layer for a batch of policy inputs (gSDE's noise is linear in it)."""
+    return policy.mlp_extractor.forward_actor(policy.extract_features(x, policy.pi_features_extractor))
+
+
 def actor_mean(policy: Any, x: Any) -> torch.Tensor:
     """The policy's mean action for a batch of policy inputs (what cloning and the anchor fit)."""
-    features = policy.extract_features(x, policy.pi_features_extractor)
-    return policy.action_net(policy.mlp_extractor.forward_actor(features))
+    return policy.action_net(actor_latent(policy, x))
 
 
 def regression_pass(policy: Any, opt: torch.optim.Optimizer, predict: Any, obs: Any, targets: np.ndarray,
