@@ -27,16 +27,18 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from drivesim.agent import ExpertAgent
 from drivesim.agents.features_env import SuiteVecEnv
-from drivesim.agents.imitation import _Buffer, _index, actor_mean, brake_weights, expert_actions, weighted_mse
+from drivesim.agents.imitation import _Buffer, _index, actor_mean, brake_weights, ego_speeds, expert_actions, weighted_mse
 
 
 class ExpertAnchor(BaseCallback):
     """See the module docstring. `suite` is the (unwrapped) suite env PPO trains on; the model is an
     AnchoredPPO."""
 
-    def __init__(self, suite: SuiteVecEnv, coef: float, decay: float = 0.99, brake_weight: float = 1.0) -> None:
+    def __init__(self, suite: SuiteVecEnv, coef: float, decay: float = 0.99, brake_weight: float = 1.0,
+                 brake_min_speed: float = 0.0) -> None:
         super().__init__()
         self.suite, self.coef, self.decay, self.brake_weight = suite, coef, decay, brake_weight
+        self.brake_min_speed = brake_min_speed
         self.expert = ExpertAgent()
         self.buffer = _Buffer()
         self.rollouts = 0
@@ -47,16 +49,16 @@ class ExpertAnchor(BaseCallback):
 
     def _on_step(self) -> bool:
         if self.coef > 0:
-            self.buffer.add(self.locals["new_obs"], expert_actions(self.suite, self.expert))
+            self.buffer.add(self.locals["new_obs"], expert_actions(self.suite, self.expert), ego_speeds(self.suite))
         return True
 
     def _on_rollout_end(self) -> None:
         """Hand this rollout's states and expert actions to the update that follows."""
         if len(self.buffer) == 0:
             return
-        obs, actions = self.buffer.arrays()
+        obs, actions, speeds = self.buffer.arrays()
         self.buffer = _Buffer()
-        weights = brake_weights(actions, self.brake_weight)
+        weights = brake_weights(actions, self.brake_weight, speeds, self.brake_min_speed)
         self.model.anchor_data = (obs, torch.as_tensor(actions), None if weights is None else torch.as_tensor(weights))
         self.model.anchor_weight = self.weight
         self.rollouts += 1

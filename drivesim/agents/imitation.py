@@ -45,6 +45,7 @@ class BCConfig:
     log_std: float = -1.6  # initial exploration std for PPO afterwards (exp(-1.6) = 0.2)
     steer_log_std: float | None = None  # the steering's own (None: log_std); small: exploration in the speed
     brake_weight: float = 1.0  # weight of the samples where the expert brakes (brake_weights); 1: plain MSE
+    brake_min_speed: float = 0.0  # [m/s] ... only where the car moves at least this fast (0: also standing)
 
 
 def _copy(obs: Any) -> Any:
@@ -60,18 +61,20 @@ def _stack(batches: list[Any]) -> Any:
 
 
 class _Buffer:
-    """Growing (observation, action) dataset."""
+    """Growing (observation, action, ego speed) dataset."""
 
     def __init__(self) -> None:
         self.obs: list[Any] = []
         self.act: list[np.ndarray] = []
+        self.speed: list[np.ndarray] = []
 
-    def add(self, obs: Any, act: np.ndarray) -> None:
+    def add(self, obs: Any, act: np.ndarray, speed: np.ndarray) -> None:
         self.obs.append(_copy(obs))
         self.act.append(act.astype(np.float32))
+        self.speed.append(np.asarray(speed, dtype=np.float32))
 
-    def arrays(self) -> tuple[Any, np.ndarray]:
-        return _stack(self.obs), np.concatenate(self.act)
+    def arrays(self) -> tuple[Any, np.ndarray, np.ndarray]:
+        return _stack(self.obs), np.concatenate(self.act), np.concatenate(self.speed)
 
     def __len__(self) -> int:
         return sum(len(a) for a in self.act)
@@ -80,6 +83,11 @@ class _Buffer:
 def expert_actions(env: SuiteVecEnv, expert: ExpertAgent) -> np.ndarray:
     """(N, 2) expert actions for every world of the suite env, in VecEnv order."""
     return np.concatenate([expert.act(world) for world in env.worlds])
+
+
+def ego_speeds(env: SuiteVecEnv) -> np.ndarray:
+    """(N,) [m/s] the controlled car's speed in every world of the suite env, in VecEnv order."""
+    return np.concatenate([world.ego.v for world in env.worlds])
 
 
 def pretrain(model: PPO, env: SuiteVecEnv, venv: VecEnv, cfg: BCConfig, seed: int = 0,
@@ -95,13 +103,14 @@ def pretrain(model: PPO, env: SuiteVecEnv, venv: VecEnv, cfg: BCConfig, seed: in
         for t in range(cfg.steps):
             target = expert_actions(env, expert)
             if t % cfg.keep_every == 0:
-                data.add(obs, target)
+                data.add(obs, target, ego_speeds(env))
             noisy = np.clip(target + rng.normal(0.0, cfg.action_noise, target.shape), -1.0, 1.0)
             if beta < 1.0:
                 own, _ = model.predict(obs, deterministic=True)
                 noisy = np.where((rng.random(len(target)) < beta)[:, None], noisy, own)
             obs, _, _, _ = venv.step(noisy)
-        loss = fit_actions(model, *data.arrays(), cfg, rng)
+        obs_all, actions, speeds = data.arrays()
+        loss = fit_actions(model, obs_all, actions, cfg, rng, speeds)
         log(f"BC round {r}: expert share {beta:.2f}, {len(data):,} samples, action MSE {loss:.4f} "
             f"({time.perf_counter() - start:.0f} s)")
         stats[f"bc_round_{r}_mse"] = loss
@@ -134,9 +143,11 @@ def set_exploration(model: PPO, obs: Any, log_std: float, steer_log_std: float |
 BRAKE_ACTION = -0.3  # an expert action (steer, throttle) with throttle below this brakes
 
 
-def brake_weights(actions: np.ndarray, weight: float) -> np.ndarray | None:
-    """(N,) sample weights: `weight` where the expert's action (N, 2) brakes, 1 elsewhere; None
-    (plain MSE) when `weight` is 1.
+def brake_weights(actions: np.ndarray, weight: float, speeds: np.ndarray | None = None,
+                  min_speed: float = 0.0) -> np.ndarray | None:
+    """(N,) sample weights: `weight` where the expert's action (N, 2) brakes and the car moves at
+    `min_speed` [m/s] or faster (speeds (N,); None: everywhere), 1 elsewhere; None (plain MSE) when
+    `weight` is 1.
 
     Braking for a pedestrian or a red light is rare in the data and costly to miss; under plain MSE
     a policy that cannot yet tell such a state from its neighbours averages the expert's brake with
@@ -145,7 +156,10 @@ def brake_weights(actions: np.ndarray, weight: float) -> np.ndarray | None:
     that average towards the brake."""
     if weight == 1.0:
         return None
-    return np.where(actions[:, 1] < BRAKE_ACTION, weight, 1.0).astype(np.float32)
+    brakes = actions[:, 1] < BRAKE_ACTION
+    if speeds is not None and min_speed > 0.0:
+        brakes &= speeds >= min_speed
+    return np.where(brakes, weight, 1.0).astype(np.float32)
 
 
 def weighted_mse(prediction: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
@@ -212,12 +226,14 @@ def _regress(model: PPO, params: Any, predict: Any, obs: Any, targets: np.ndarra
     return mean_loss
 
 
-def fit_actions(model: PPO, obs: Any, actions: np.ndarray, cfg: BCConfig, rng: np.random.Generator) -> float:
+def fit_actions(model: PPO, obs: Any, actions: np.ndarray, cfg: BCConfig, rng: np.random.Generator,
+                speeds: np.ndarray | None = None) -> float:
     """Fit the policy's mean action to `actions` (MSE, the braking samples weighted by
-    `cfg.brake_weight`); returns the last epoch's mean loss."""
+    `cfg.brake_weight`, where the car moves at `cfg.brake_min_speed` or faster: speeds (N,));
+    returns the last epoch's mean loss."""
     policy = model.policy
     return _regress(model, policy.parameters(), lambda x: actor_mean(policy, x), obs, actions, cfg.epochs, cfg, rng,
-                    brake_weights(actions, cfg.brake_weight))
+                    brake_weights(actions, cfg.brake_weight, speeds, cfg.brake_min_speed))
 
 
 def value_targets(rewards: np.ndarray, dones: np.ndarray, truncated: np.ndarray, terminal_values: np.ndarray,

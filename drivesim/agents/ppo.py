@@ -60,7 +60,7 @@ class PPOConfig:
     scenarios: str = "all"  # "all", comma-separated suite names / .toml paths, or "plain" (the default env)
     curriculum: bool = False  # the first 25 % of PPO steps on the easy scenarios only
     bc_steps: int = -1  # env steps of imitation (DAgger); -1: min(total_steps, 800k); 0: none
-    bc_rounds: int = 4
+    bc_rounds: int = 4  # DAgger rounds (imitation.py BCConfig.rounds)
     learning_rate: float = 1e-5  # small: PPO refines the cloned policy (5e-5 undid it within 250k steps)
     n_steps: int = 64  # rollout length per env (x n_envs = 16,384 steps per rollout)
     batch_size: int = 4096  # large minibatches: CaRL found PPO keeps improving as they grow
@@ -88,6 +88,7 @@ class PPOConfig:
     anchor: float = 0.5  # weight of the imitation anchor during PPO (agents/anchor.py); 0: none
     anchor_decay: float = 0.99  # the anchor's weight is multiplied by this every rollout
     brake_weight: float = 10.0  # cloning and anchor: weight of the samples where the expert brakes (imitation.py)
+    brake_min_speed: float = 0.0  # [m/s] ... and the car moves at least this fast (0: also when standing)
     finetune_log_std: float = -2.3  # log std of the policy when PPO starts after cloning (std 0.1)
     finetune_steer_log_std: float | None = -3.0  # the steering's own (std 0.05; None: finetune_log_std)
     timeout_terminal: bool = True  # the time limit ends an episode for the value targets (no bootstrap)
@@ -114,6 +115,7 @@ class PPOConfig:
             (self.sde_sample_freq == -1 or self.sde_sample_freq >= 1,
              f"--sde-sample-freq must be -1 (once per rollout) or >= 1, got {self.sde_sample_freq}"),
             (self.brake_weight > 0, f"--brake-weight must be > 0, got {self.brake_weight}"),
+            (self.brake_min_speed >= 0, f"--brake-min-speed must be >= 0, got {self.brake_min_speed}"),
         )
         for holds, message in ranges:
             if not holds:
@@ -316,7 +318,8 @@ def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log:
     callbacks: list[BaseCallback] = [AtomicCheckpoint(out, cfg.checkpoint_every)]
     anchor = None
     if cfg.anchor > 0:
-        anchor = ExpertAnchor(suite, cfg.anchor, cfg.anchor_decay, brake_weight=cfg.brake_weight)
+        anchor = ExpertAnchor(suite, cfg.anchor, cfg.anchor_decay, brake_weight=cfg.brake_weight,
+                              brake_min_speed=cfg.brake_min_speed)
         callbacks.append(anchor)
     if 0 < cfg.eval_every <= cfg.total_steps:  # a run shorter than one period is not evaluated
         evaluation = SuiteEvaluation(cfg, out, cfg.eval_every, log)
@@ -354,7 +357,7 @@ def _imitate(cfg: PPOConfig, model: PPO, suite: SuiteVecEnv, out: Path, log: Any
 
     steps = max(1, cfg.imitation_steps // (cfg.bc_rounds * suite.num_envs))
     bc = BCConfig(rounds=cfg.bc_rounds, steps=steps, value_steps=steps, keep_every=4 if cfg.obs == "pixels" else 1,
-                  brake_weight=cfg.brake_weight, log_std=cfg.finetune_log_std,
+                  brake_weight=cfg.brake_weight, brake_min_speed=cfg.brake_min_speed, log_std=cfg.finetune_log_std,
                   steer_log_std=cfg.finetune_steer_log_std)
     start = time.perf_counter()
     stats = pretrain(model, suite, BaseAlgorithm._wrap_env(suite, monitor_wrapper=False), bc, cfg.seed, log)

@@ -148,11 +148,12 @@ def cmd_eval_perception(args: argparse.Namespace) -> int:
     return 0
 
 
-TRAIN_HYPERPARAMETERS = ("n_envs", "total_steps", "n_steps", "bc_steps", "reward_mode", "eval_every", "eval_episodes",
-                         "learning_rate", "n_epochs", "batch_size", "gamma", "gae_lambda", "ent_coef", "clip_range",
-                         "target_kl", "net_arch", "k", "path", "hide_accel", "anchor", "anchor_decay", "brake_weight",
-                         "finetune_log_std", "finetune_steer_log_std", "timeout_terminal", "log_std_init",
-                         "initial_throttle", "sde", "sde_sample_freq")  # else PPOConfig's
+TRAIN_HYPERPARAMETERS = ("n_envs", "total_steps", "n_steps", "bc_steps", "bc_rounds", "reward_mode", "eval_every",
+                         "eval_episodes", "learning_rate", "n_epochs", "batch_size", "gamma", "gae_lambda",
+                         "ent_coef", "clip_range", "target_kl", "net_arch", "k", "path", "hide_accel", "anchor",
+                         "anchor_decay", "brake_weight", "brake_min_speed", "finetune_log_std",
+                         "finetune_steer_log_std", "timeout_terminal", "log_std_init", "initial_throttle", "sde",
+                         "sde_sample_freq")  # else PPOConfig's
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -260,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--curriculum", action="store_true", help="first 25%% of PPO steps on the easy scenarios")
     tr.add_argument("--bc-steps", type=int, default=None,
                     help="env steps of behaviour cloning from the expert before PPO (-1: min(total, 800k); 0: none)")
+    tr.add_argument("--bc-rounds", type=int, default=None,
+                    help="DAgger rounds the cloning steps are split into (expert share 0.5**round, the last 0)")
     tr.add_argument("--reward", action="append", default=[], metavar="TERM=WEIGHT",
                     help="override a reward weight for training, e.g. --reward collision=30 (repeatable)")
     tr.add_argument("--reward-mode", choices=REWARD_MODES, default=None,
@@ -302,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the anchor's weight is multiplied by this every rollout")
     hp.add_argument("--brake-weight", type=float, default=None,
                     help="cloning and anchor: weight of the samples where the expert brakes (1: plain MSE)")
+    hp.add_argument("--brake-min-speed", type=float, default=None,
+                    help="[m/s] the brake weight only where the car moves at least this fast (0: also standing)")
     hp.add_argument("--finetune-log-std", type=float, default=None,
                     help="log std of the policy when PPO starts after cloning (default -2.3: std 0.1)")
     hp.add_argument("--timeout-terminal", action=argparse.BooleanOptionalAction, default=None,

@@ -160,6 +160,10 @@ def test_value_targets_bootstrap_at_time_limits_not_at_terminations():
 def test_brake_weights_and_weighted_mse_by_hand():
     actions = np.array([[0.0, -1.0], [0.2, 0.5], [0.0, -0.2], [0.1, -0.31]], dtype=np.float32)
     assert brake_weights(actions, 4.0).tolist() == [4.0, 1.0, 1.0, 4.0]  # throttle below -0.3 brakes
+    speeds = np.array([0.2, 5.0, 5.0, 3.0])  # [m/s]: the first sample brakes while standing
+    assert brake_weights(actions, 4.0, speeds, 0.5).tolist() == [1.0, 1.0, 1.0, 4.0]
+    assert brake_weights(actions, 4.0, speeds, 0.0).tolist() == [4.0, 1.0, 1.0, 4.0]
+    assert brake_weights(actions, 1.0, speeds, 0.5) is None
     pred, target = torch.tensor([[0.0, 0.0], [0.0, 0.0]]), torch.tensor([[1.0, 1.0], [0.0, 2.0]])
     # per-sample squared errors 1 and 2; weights 3 and 1: (3 * 1 + 1 * 2) / 4
     assert weighted_mse(pred, target, torch.tensor([3.0, 1.0])).item() == pytest.approx(1.25)
