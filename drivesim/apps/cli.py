@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="all (default), comma-separated suite names / .toml paths, or plain (the default env)")
     tr.add_argument("--curriculum", action="store_true", help="first 25%% of PPO steps on the easy scenarios")
     tr.add_argument("--bc-steps", type=int, default=None,
-                    help="env steps of behaviour cloning from the expert before PPO (-1: min(total, 800k); 0: none)")
+                    help="env steps of behaviour cloning from the expert before PPO (-1: min(total, 1.6M); 0: none)")
     tr.add_argument("--bc-rounds", type=int, default=None,
                     help="DAgger rounds the cloning steps are split into (expert share 0.5**round, the last 0)")
     tr.add_argument("--reward", action="append", default=[], metavar="TERM=WEIGHT",
