@@ -33,6 +33,11 @@ def read_eval(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(np.array([float(r[k]) for r in rows]) for k in ("steps", "driving_score", "route_completion"))
 
 
+def step_zero(folder: Path) -> str:
+    """What the policy at PPO step 0 of a run is: the clone, or the untrained policy of a run from scratch."""
+    return "after behaviour cloning" if (folder / "bc_model.zip").is_file() else "the untrained policy"
+
+
 def plot_training(folder: str | Path) -> Path:
     """Episode return (rolling mean of 100 episodes, more when there are many) and the periodic
     driving score, vs env steps."""
@@ -58,7 +63,7 @@ def plot_training(folder: str | Path) -> Path:
         right.legend(loc="lower right")
     for ax in (left, right):
         ax.ticklabel_format(style="sci", axis="x", scilimits=(0, 0))
-    right.set(xlabel="PPO env steps (0 = after behaviour cloning)", ylim=(0, 1.02),
+    right.set(xlabel=f"PPO env steps (0 = {step_zero(folder)})", ylim=(0, 1.02),
               title="validation seeds of the suite")
     fig.tight_layout()
     path = folder / "training_curve.png"

@@ -318,3 +318,11 @@ def test_gsde_exploration_trains_after_cloning_with_the_anchor_and_evaluates(tmp
     bad = _cli("train", "--obs", "oracle", "--sde", "--sde-sample-freq", "0", "--out", str(tmp_path / "bad"),
                "--no-progress")
     assert bad.returncode != 0 and "--sde-sample-freq must be -1" in bad.stderr
+
+
+def test_the_curve_says_what_step_zero_is(tmp_path):
+    from drivesim.agents.curves import step_zero
+
+    assert step_zero(tmp_path) == "the untrained policy"  # from scratch: no bc_model.zip
+    (tmp_path / "bc_model.zip").write_bytes(b"")
+    assert step_zero(tmp_path) == "after behaviour cloning"
