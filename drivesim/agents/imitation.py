@@ -154,10 +154,12 @@ def brake_weights(actions: np.ndarray, weight: float, speeds: np.ndarray | None 
     the throttle of the many similar states and rolls on (seen: the cloned policy cruising at 8 m/s
     through 2 s of the expert braking fully, into a jaywalker). Weighting the braking samples moves
     that average towards the brake."""
+    if min_speed > 0.0 and speeds is None:
+        raise ValueError(f"brake_weights: min_speed={min_speed} needs the samples' speeds")
     if weight == 1.0:
         return None
     brakes = actions[:, 1] < BRAKE_ACTION
-    if speeds is not None and min_speed > 0.0:
+    if min_speed > 0.0:
         brakes &= speeds >= min_speed
     return np.where(brakes, weight, 1.0).astype(np.float32)
 

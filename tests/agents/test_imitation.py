@@ -164,6 +164,8 @@ def test_brake_weights_and_weighted_mse_by_hand():
     assert brake_weights(actions, 4.0, speeds, 0.5).tolist() == [1.0, 1.0, 1.0, 4.0]
     assert brake_weights(actions, 4.0, speeds, 0.0).tolist() == [4.0, 1.0, 1.0, 4.0]
     assert brake_weights(actions, 1.0, speeds, 0.5) is None
+    with pytest.raises(ValueError, match="needs the samples' speeds"):  # not silently weighted everywhere
+        brake_weights(actions, 4.0, None, 0.5)
     pred, target = torch.tensor([[0.0, 0.0], [0.0, 0.0]]), torch.tensor([[1.0, 1.0], [0.0, 2.0]])
     # per-sample squared errors 1 and 2; weights 3 and 1: (3 * 1 + 1 * 2) / 4
     assert weighted_mse(pred, target, torch.tensor([3.0, 1.0])).item() == pytest.approx(1.25)
