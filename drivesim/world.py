@@ -23,6 +23,7 @@ from drivesim.params import SharedParams, WorldParams, check_shared, shared_para
 from drivesim.reset import reset_worlds
 from drivesim.route import RouteView
 from drivesim.sensors.camera import Camera, CameraLabels
+from drivesim.sensors.clock import clock_vector
 from drivesim.sensors.raycast import beam_offsets
 from drivesim.sensors.state import STATE_DIM
 from drivesim.sensors.waypoints import ROUTE_DIM, WAYPOINT_DISTANCES
@@ -229,6 +230,8 @@ class World:
                 obs["state"] = self._sensors.state
             elif key == "route":
                 obs["route"] = self._sensors.route
+            elif key == "clock":
+                obs["clock"] = clock_vector(self)
             elif key == "camera" and self.config.camera.history:
                 last = None
                 if rows is not None and previous is not None and previous[1] is not None:

@@ -31,6 +31,7 @@ from drivesim.envs.vector import CityDriveVectorEnv
 from drivesim.perception.detector import Detector
 from drivesim.perception.features import FeatureLayout, FeatureSpec, detections_to_features, oracle_features
 from drivesim.perception.inputs import perception_camera
+from drivesim.sensors.clock import CLOCK_DIM
 from drivesim.sensors.state import STATE_DIM
 from drivesim.sensors.waypoints import ROUTE_DIM
 from drivesim.world import World
@@ -42,7 +43,7 @@ GROUP_SEED_STRIDE = 100_000  # group g's worlds are seeded seed + g * stride + i
 
 def feature_layout(config: EnvConfig, spec: FeatureSpec) -> FeatureLayout:
     return FeatureLayout(spec.k, config.lidar.n_beams, STATE_DIM, spec.velocities, ROUTE_DIM if spec.route else 0,
-                         spec.path, spec.hide_accel)
+                         spec.path, spec.hide_accel, CLOCK_DIM if spec.clock else 0)
 
 
 class FeatureFn:
@@ -67,13 +68,13 @@ class FeatureFn:
         return oracle_features(labels, obs, self.layout)
 
 
-def obs_env_config(config: EnvConfig, mode: str, route: bool = True) -> EnvConfig:
+def obs_env_config(config: EnvConfig, mode: str, route: bool = True, clock: bool = False) -> EnvConfig:
     """The env config a given observation mode needs: perception the camera and its history frame,
     the oracle only the camera's labels (no frames to draw), pixels the camera frames; with `route`
-    the route waypoints too."""
+    the route waypoints too, with `clock` the time left."""
     if mode not in OBS_MODES:
         raise ValueError(f"observation mode {mode!r} unknown; allowed {OBS_MODES}")
-    extra = ("route",) if route else ()
+    extra = ("route",) * route + ("clock",) * clock
     camera = perception_camera(config.camera)
     if mode == "pixels":  # the camera and its history frame (motion), and the state
         return config.replace(observations=("camera", "state", *extra), camera_labels=False, camera=camera)
@@ -105,7 +106,7 @@ class SuiteVecEnv(BatchedVecEnv):
             raise ValueError("SuiteVecEnv needs at least one group of at least one world")
         self.mode, self.groups, spec = mode, groups, spec or FeatureSpec()
         self.timeout_terminal = timeout_terminal
-        configs = [obs_env_config(g.config, mode, spec.route) for g in groups for _ in range(g.n)]
+        configs = [obs_env_config(g.config, mode, spec.route, spec.clock) for g in groups for _ in range(g.n)]
         try:
             self.env = CityDriveVectorEnv(configs=configs, autoreset_mode=AutoresetMode.SAME_STEP)
         except ConfigError as err:

@@ -49,6 +49,7 @@ class FeatureSpec:
     route: bool = True  # the route's next waypoints (ego frame)
     path: bool = True  # objects carry their path coordinates (path_coordinates)
     hide_accel: bool = True  # the state's applied acceleration (the previous action) reads 0 (FeatureLayout)
+    clock: bool = False  # the time left before the time limit and the stuck rule (sensors/clock.py)
 
     @classmethod
     def recorded(cls, record: Mapping[str, Any]) -> FeatureSpec:
@@ -70,6 +71,7 @@ class FeatureLayout:
     route_dim: int = 0  # the route observation's waypoints (0: not in the layout, as before issue 12)
     path: bool = False  # each object carries its path coordinates (needs velocities and the route)
     hide_accel: bool = False  # the state vector's applied acceleration is zeroed, see below
+    clock_dim: int = 0  # the clock observation's values (0: not in the layout)
 
     # Why hide_accel: the applied acceleration is the previous action. The expert's actions are
     # smooth, so a clone that reads it fits the data by repeating its last action, and then does so
@@ -87,12 +89,12 @@ class FeatureLayout:
 
     @property
     def size(self) -> int:
-        return N_CLASSES * self.k * self.per_object + self.n_beams + self.state_dim + self.route_dim
+        return N_CLASSES * self.k * self.per_object + self.n_beams + self.state_dim + self.route_dim + self.clock_dim
 
     @property
     def observations(self) -> tuple[str, ...]:
         """The env observations the layout is built from (the camera for the objects)."""
-        return ("camera", "lidar", "state", "route") if self.route_dim else ("camera", "lidar", "state")
+        return ("camera", "lidar", "state") + ("route",) * bool(self.route_dim) + ("clock",) * bool(self.clock_dim)
 
     def slices(self) -> dict[str, slice]:
         """Named slices of the feature vector."""
@@ -104,6 +106,7 @@ class FeatureLayout:
         out["state"] = slice(start + self.n_beams, start + self.n_beams + self.state_dim)
         start += self.n_beams + self.state_dim
         out["route"] = slice(start, start + self.route_dim)
+        out["clock"] = slice(start + self.route_dim, start + self.route_dim + self.clock_dim)
         return out
 
 
@@ -182,7 +185,8 @@ def objects_to_features(cls: np.ndarray, position: np.ndarray, heading: np.ndarr
 
 
 def _with_sensors(objects: np.ndarray, obs: dict[str, np.ndarray], layout: FeatureLayout) -> np.ndarray:
-    parts = [objects, obs["lidar"], obs["state"]] + ([obs["route"]] if layout.route_dim else [])
+    parts = [objects, obs["lidar"], obs["state"]] + [obs[k] for k, n in (("route", layout.route_dim),
+                                                                         ("clock", layout.clock_dim)) if n]
     out = np.concatenate([p.astype(np.float32, copy=False) for p in parts], axis=1)
     if layout.hide_accel:
         out[:, layout.slices()["state"].start + ACCEL_FIELD] = 0.0

@@ -346,6 +346,21 @@ def test_feature_layout_with_route_waypoints_appends_them_last():
     assert feats[0, layout.slices()["lidar"]].tolist() == [0.5, 0.5] and (feats[0, :30] == 0).all()
 
 
+
+def test_feature_layout_with_the_clock_appends_it_after_the_route():
+    layout = FeatureLayout(k=1, n_beams=2, state_dim=3, route_dim=4, clock_dim=2)
+    assert layout.size == 3 * 10 + 2 + 3 + 4 + 2 and layout.slices()["clock"] == slice(39, 41)
+    assert layout.observations == ("camera", "lidar", "state", "route", "clock")
+    assert "clock" not in FeatureLayout(k=1, n_beams=2, state_dim=3).observations
+    labels = {"cls": np.zeros((1, 1), dtype=int), "position": np.zeros((1, 1, 2)), "angle": np.zeros((1, 1)),
+              "light": np.zeros((1, 1), dtype=int), "velocity": np.zeros((1, 1, 2)), "visible": np.zeros((1, 1), dtype=bool)}
+    obs = {"lidar": np.full((1, 2), 0.5), "state": np.full((1, 3), 0.25), "route": np.full((1, 4), 0.1),
+           "clock": np.array([[0.75, 0.5]])}
+    feats = oracle_features(labels, obs, layout)
+    assert feats[0, layout.slices()["clock"]].tolist() == [0.75, 0.5]
+    assert feats[0, layout.slices()["route"]].tolist() == pytest.approx([0.1] * 4)
+
+
 def _route(turn_after: float | None = None) -> np.ndarray:
     """The route observation (ROUTE_DIM,) of a straight road, or one turning left (90 degrees) `turn_after` m ahead."""
     points = [(d, 0.0) if turn_after is None or d <= turn_after else (turn_after, d - turn_after)
