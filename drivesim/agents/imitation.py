@@ -255,7 +255,9 @@ def value_targets(rewards: np.ndarray, dones: np.ndarray, truncated: np.ndarray,
 
 def fit_values(model: PPO, venv: VecEnv, cfg: BCConfig, rng: np.random.Generator) -> float:
     """Drive with the cloned policy and fit the value head to its discounted returns (episodes cut
-    by a time limit or by the end of the drive are bootstrapped with the current value estimate)."""
+    by a time limit or by the end of the drive are bootstrapped with the current value estimate).
+    Only every `cfg.keep_every`-th step's observations are kept for the fit, as in cloning: with
+    pixels, 400k camera observations held at once took more than 24 GB (killed)."""
     policy, gamma = model.policy, model.gamma
     obs = venv.reset()
     seen: list[Any] = []
@@ -270,7 +272,8 @@ def fit_values(model: PPO, venv: VecEnv, cfg: BCConfig, rng: np.random.Generator
     if model.use_sde:
         policy.reset_noise(venv.num_envs)
     for t in range(cfg.value_steps):
-        seen.append(_copy(obs))
+        if t % cfg.keep_every == 0:
+            seen.append(_copy(obs))
         action, _ = model.predict(obs, deterministic=False)
         obs, rewards[t], dones[t], infos = venv.step(action)
         for i in np.flatnonzero(dones[t]):
@@ -283,5 +286,5 @@ def fit_values(model: PPO, venv: VecEnv, cfg: BCConfig, rng: np.random.Generator
     params = list(policy.mlp_extractor.value_net.parameters()) + list(policy.value_net.parameters())
     if not policy.share_features_extractor:
         params += list(policy.vf_features_extractor.parameters())
-    return _regress(model, params, lambda x: policy.predict_values(x).ravel(), _stack(seen), targets.reshape(-1),
-                    cfg.value_epochs, cfg, rng)
+    return _regress(model, params, lambda x: policy.predict_values(x).ravel(), _stack(seen),
+                    targets[::cfg.keep_every].reshape(-1), cfg.value_epochs, cfg, rng)

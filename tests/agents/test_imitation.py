@@ -114,6 +114,28 @@ def test_pretrain_runs_dagger_rounds_and_sets_exploration():
     assert model.policy.log_std.tolist() == [-2.5, -1.0]  # (steer, accel)
 
 
+
+def test_value_warm_start_keeps_every_kth_observation_like_cloning(monkeypatch):
+    """With keep_every k the value fit holds 1/k of the driven states (pixels ran out of memory
+    holding all of them), with the return targets of exactly those steps."""
+    from stable_baselines3 import PPO
+
+    import drivesim.agents.imitation as imitation
+
+    env = _suite()
+    model = PPO("MlpPolicy", env, n_steps=16, batch_size=32, seed=0, device="cpu")
+    fitted = {}
+
+    def regress(model, params, predict, obs, targets, epochs, cfg, rng):
+        fitted["obs"], fitted["targets"] = obs, targets
+        return 0.0
+
+    monkeypatch.setattr(imitation, "_regress", regress)
+    imitation.fit_values(model, env, BCConfig(value_steps=10, keep_every=4), np.random.default_rng(0))
+    assert fitted["obs"].shape == (3 * 3, env.observation_space.shape[0])  # steps 0, 4, 8 of 3 worlds
+    assert fitted["targets"].shape == (9,)
+
+
 def test_pretrain_sets_the_gsde_exploration_std_on_the_states_it_will_see():
     """With gSDE an action's std is sigma * |policy latent|; after cloning, the root mean square std
     over the data is the one asked for, per action, and the noise is drawn once per env."""
