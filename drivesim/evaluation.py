@@ -9,7 +9,6 @@ batch each step.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -56,9 +55,16 @@ def select_scenarios(spec: str, max_steps: int | None = None) -> list[Scenario]:
 Watch = Callable[[World, int, float], None]  # (world, row, return so far) after every step of that row's episode
 
 
+EXTRA_SEED_STRIDE = 2**32  # the r-th pass through a scenario's seed list adds r x this (fresh episodes)
+
+
 def episode_seeds(scenario: Scenario, episodes: int, seed_offset: int = 0) -> list[int]:
-    """The seeds of a scenario's first `episodes` episodes (its seed list repeated if shorter)."""
-    return [s + seed_offset for s in (scenario.seeds * math.ceil(episodes / len(scenario.seeds)))[:episodes]]
+    """The seeds of a scenario's first `episodes` episodes: its seed list, and when more episodes
+    are asked for, the list again shifted by EXTRA_SEED_STRIDE per pass. (Until 2026-12-06 the list
+    was repeated as it was; episodes are deterministic, so the repeats were copies of the first
+    ones and `--episodes 50` held 20 distinct episodes per scenario.)"""
+    n = len(scenario.seeds)
+    return [scenario.seeds[i % n] + (i // n) * EXTRA_SEED_STRIDE + seed_offset for i in range(episodes)]
 
 
 def run_scenario(agent: Agent, scenario: Scenario, episodes: int, seed_offset: int = 0,

@@ -20,6 +20,15 @@ def _short(name: str, seconds: float = 12.0) -> Scenario:
                     sc.seeds, sc.source)
 
 
+def test_more_episodes_than_the_seed_list_get_fresh_seeds():
+    sc = load_scenario("free_cruise")  # seeds 1000-1019
+    seeds = evaluation.episode_seeds(sc, 45, seed_offset=777)
+    assert seeds[:20] == [s + 777 for s in sc.seeds] == evaluation.episode_seeds(sc, 20, 777)
+    assert len(set(seeds)) == 45  # no episode twice (episodes are deterministic: a repeat adds nothing)
+    stride = evaluation.EXTRA_SEED_STRIDE
+    assert seeds[20] == 1000 + 777 + stride and seeds[44] == 1004 + 777 + 2 * stride
+
+
 @pytest.mark.parametrize("agent", [ExpertAgent(), RandomAgent(0)], ids=["expert", "random"])
 def test_run_scenario_records_each_episode(agent):
     records = evaluation.run_scenario(agent, _short("free_cruise"), episodes=3)
