@@ -89,7 +89,8 @@ class PPOConfig:
     extractor: str = "nature"  # pixels only: nature (SB3's CNN) | perception (fine-tune the perception CNN end to end)
     anchor: float = 0.5  # weight of the imitation anchor during PPO (agents/anchor.py); 0: none
     anchor_decay: float = 0.99  # the anchor's weight is multiplied by this every rollout
-    brake_weight: float = 10.0  # cloning and anchor: weight of the samples where the expert brakes (imitation.py)
+    brake_weight: float | None = None  # cloning and anchor: weight of the samples where the expert brakes
+    # (imitation.py); None: 10 on feature observations, 1 on pixels (imitation_brake_weight)
     brake_min_speed: float = 0.0  # [m/s] ... and the car moves at least this fast (0: also when standing)
     finetune_log_std: float = -2.3  # log std of the policy when PPO starts after cloning (std 0.1)
     finetune_steer_log_std: float | None = -3.0  # the steering's own (std 0.05; None: finetune_log_std)
@@ -116,12 +117,21 @@ class PPOConfig:
              "--path needs the route waypoints and the objects' velocities in the features"),
             (self.sde_sample_freq == -1 or self.sde_sample_freq >= 1,
              f"--sde-sample-freq must be -1 (once per rollout) or >= 1, got {self.sde_sample_freq}"),
-            (self.brake_weight > 0, f"--brake-weight must be > 0, got {self.brake_weight}"),
+            (self.brake_weight is None or self.brake_weight > 0, f"--brake-weight must be > 0, got {self.brake_weight}"),
             (self.brake_min_speed >= 0, f"--brake-min-speed must be >= 0, got {self.brake_min_speed}"),
         )
         for holds, message in ranges:
             if not holds:
                 raise ValueError(message)
+
+    @property
+    def imitation_brake_weight(self) -> float:
+        """The brake weight of cloning and the anchor: --brake-weight, else 10 on feature observations
+        and 1 on pixels (with 10, SB3's CNN cloned from pixels collapsed to one constant action, the
+        same for every image: docs/agents.md, "Ablation")."""
+        if self.brake_weight is not None:
+            return self.brake_weight
+        return 1.0 if self.obs == "pixels" else 10.0
 
     @property
     def features(self) -> FeatureSpec:
@@ -320,7 +330,7 @@ def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log:
     callbacks: list[BaseCallback] = [AtomicCheckpoint(out, cfg.checkpoint_every)]
     anchor = None
     if cfg.anchor > 0:
-        anchor = ExpertAnchor(suite, cfg.anchor, cfg.anchor_decay, brake_weight=cfg.brake_weight,
+        anchor = ExpertAnchor(suite, cfg.anchor, cfg.anchor_decay, brake_weight=cfg.imitation_brake_weight,
                               brake_min_speed=cfg.brake_min_speed)
         callbacks.append(anchor)
     if 0 < cfg.eval_every <= cfg.total_steps:  # a run shorter than one period is not evaluated
@@ -359,7 +369,7 @@ def _imitate(cfg: PPOConfig, model: PPO, suite: SuiteVecEnv, out: Path, log: Any
 
     steps = max(1, cfg.imitation_steps // (cfg.bc_rounds * suite.num_envs))
     bc = BCConfig(rounds=cfg.bc_rounds, steps=steps, value_steps=steps, keep_every=4 if cfg.obs == "pixels" else 1,
-                  brake_weight=cfg.brake_weight, brake_min_speed=cfg.brake_min_speed, log_std=cfg.finetune_log_std,
+                  brake_weight=cfg.imitation_brake_weight, brake_min_speed=cfg.brake_min_speed, log_std=cfg.finetune_log_std,
                   steer_log_std=cfg.finetune_steer_log_std)
     start = time.perf_counter()
     stats = pretrain(model, suite, BaseAlgorithm._wrap_env(suite, monitor_wrapper=False), bc, cfg.seed, log)

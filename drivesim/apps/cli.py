@@ -307,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     hp.add_argument("--anchor-decay", type=float, default=None,
                     help="the anchor's weight is multiplied by this every rollout")
     hp.add_argument("--brake-weight", type=float, default=None,
-                    help="cloning and anchor: weight of the samples where the expert brakes (1: plain MSE)")
+                    help="cloning and anchor: weight of the samples where the expert brakes (1: plain MSE; default 10 on "
+                         "feature observations, 1 on pixels)")
     hp.add_argument("--brake-min-speed", type=float, default=None,
                     help="[m/s] the brake weight only where the car moves at least this fast (0: also standing)")
     hp.add_argument("--finetune-log-std", type=float, default=None,

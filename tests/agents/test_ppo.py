@@ -340,6 +340,16 @@ def test_train_with_the_clock_records_it_and_evaluate_rebuilds_the_features(tmp_
     assert ev.returncode == 0, ev.stderr
 
 
+
+def test_the_brake_weight_defaults_to_10_on_features_and_1_on_pixels():
+    """With 10, SB3's CNN cloned from pixels collapsed to one constant action (measured, docs/agents.md)."""
+    from drivesim.agents.ppo import PPOConfig
+
+    assert PPOConfig().imitation_brake_weight == PPOConfig(obs="oracle").imitation_brake_weight == 10.0
+    assert PPOConfig(obs="pixels").imitation_brake_weight == 1.0
+    assert PPOConfig(obs="pixels", brake_weight=4.0).imitation_brake_weight == 4.0
+
+
 def test_the_curve_says_what_step_zero_is(tmp_path):
     from drivesim.agents.curves import step_zero
 
