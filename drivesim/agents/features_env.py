@@ -68,13 +68,13 @@ class FeatureFn:
         return oracle_features(labels, obs, self.layout)
 
 
-def obs_env_config(config: EnvConfig, mode: str, route: bool = True, clock: bool = False) -> EnvConfig:
+def obs_env_config(config: EnvConfig, mode: str, spec: FeatureSpec | None = None) -> EnvConfig:
     """The env config a given observation mode needs: perception the camera and its history frame,
-    the oracle only the camera's labels (no frames to draw), pixels the camera frames; with `route`
-    the route waypoints too, with `clock` the time left."""
+    the oracle only the camera's labels (no frames to draw), pixels the camera frames; and the
+    vectors `spec` reads (the route waypoints, the clock)."""
     if mode not in OBS_MODES:
         raise ValueError(f"observation mode {mode!r} unknown; allowed {OBS_MODES}")
-    extra = ("route",) * route + ("clock",) * clock
+    extra = (spec or FeatureSpec()).vectors
     camera = perception_camera(config.camera)
     if mode == "pixels":  # the camera and its history frame (motion), and the state
         return config.replace(observations=("camera", "state", *extra), camera_labels=False, camera=camera)
@@ -106,7 +106,7 @@ class SuiteVecEnv(BatchedVecEnv):
             raise ValueError("SuiteVecEnv needs at least one group of at least one world")
         self.mode, self.groups, spec = mode, groups, spec or FeatureSpec()
         self.timeout_terminal = timeout_terminal
-        configs = [obs_env_config(g.config, mode, spec.route, spec.clock) for g in groups for _ in range(g.n)]
+        configs = [obs_env_config(g.config, mode, spec) for g in groups for _ in range(g.n)]
         try:
             self.env = CityDriveVectorEnv(configs=configs, autoreset_mode=AutoresetMode.SAME_STEP)
         except ConfigError as err:

@@ -51,6 +51,11 @@ class FeatureSpec:
     hide_accel: bool = True  # the state's applied acceleration (the previous action) reads 0 (FeatureLayout)
     clock: bool = False  # the time left before the time limit and the stuck rule (sensors/clock.py)
 
+    @property
+    def vectors(self) -> tuple[str, ...]:
+        """The optional env observations the spec reads besides lidar and state, in layout order."""
+        return ("route",) * self.route + ("clock",) * self.clock
+
     @classmethod
     def recorded(cls, record: Mapping[str, Any]) -> FeatureSpec:
         """The spec a run recorded under these field names (its config.json, PPOConfig's fields); a
