@@ -16,11 +16,24 @@ from typing import Any
 
 import numpy as np
 
-from drivesim.agent import Agent, check_agent
+from drivesim.actors.autopilot import autopilot_actions
+from drivesim.agent import Agent, ExpertAgent, check_agent
 from drivesim.envs.spaces import observe
 from drivesim.metrics import INFRACTIONS, EpisodeRecord, record_to_dict, summarize
 from drivesim.scenarios.loader import Scenario, list_scenarios, load_scenario
 from drivesim.world import World
+
+STANDING_SPEED = 0.3  # [m/s] below this the car stands (hesitating)
+DRIVE_OFF = 0.2  # an autopilot throttle above this drives off (hesitating)
+
+
+def hesitating(speed: np.ndarray, action: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """(B,) bool: the car stands (speed (B,) [m/s] below STANDING_SPEED), its action (B, 2) does not
+    try to drive off (throttle <= 0), and the reference action (B, 2) of the autopilot in the same
+    state would (throttle above DRIVE_OFF). Time in this state is what a policy loses to waits the
+    autopilot would not make: the largest share of the gap between cloned policies and the
+    autopilot (docs/agents.md)."""
+    return (speed < STANDING_SPEED) & (action[:, 1] <= 0.0) & (reference[:, 1] > DRIVE_OFF)
 
 
 @dataclass
@@ -34,13 +47,14 @@ class _Tracker:
     jerk_sum: np.ndarray
     lat_sum: np.ndarray
     lat_max: np.ndarray
+    hesitation: np.ndarray  # [s]
     steps: np.ndarray
 
     @classmethod
     def new(cls, b: int) -> _Tracker:
         z = lambda: np.zeros(b)  # noqa: E731
         return cls(np.ones(b, dtype=bool), {k: np.zeros(b, dtype=np.int64) for k in INFRACTIONS}, z(), z(), z(), z(),
-                   z(), z())
+                   z(), z(), z())
 
 
 def select_scenarios(spec: str, max_steps: int | None = None) -> list[Scenario]:
@@ -105,10 +119,15 @@ def _run_batch(agent: Agent, rows: list[tuple[Scenario, int]], watch: dict[int, 
     out: list[EpisodeRecord | None] = [None] * len(rows)
     dt = world.config.dt
     returns = np.zeros(len(rows))
+    compare = not isinstance(agent, ExpertAgent)  # the autopilot never hesitates against itself
     while track.active.any():
         obs = observe(world)[0] if agent.observations else None
         yaw_before = world.ego.yaw.copy()
-        result = world.step(agent.act(world, obs))
+        action = agent.act(world, obs)
+        speed, reference = world.ego.v.copy(), autopilot_actions(world) if compare else None
+        result = world.step(action)  # checks the action
+        if reference is not None:
+            track.hesitation += dt * (track.active & hesitating(speed, np.asarray(action, dtype=np.float64), reference))
         _accumulate(track, world, result.events, yaw_before, dt)
         returns += np.where(track.active, result.reward, 0.0)
         for b, callback in watch.items():
@@ -152,7 +171,7 @@ def _record(name: str, seed: int, world: World, track: _Tracker, b: int, events:
         off_road_time=float(track.off_road[b]), wrong_way_time=float(track.wrong_way[b]),
         stuck=bool(events["stuck"][b]), mean_speed=float(world.distance[b]) / duration,
         mean_abs_jerk=float(track.jerk_sum[b]) / steps, max_abs_lateral_accel=float(track.lat_max[b]),
-        mean_abs_lateral_accel=float(track.lat_sum[b]) / steps)
+        mean_abs_lateral_accel=float(track.lat_sum[b]) / steps, hesitation_time=float(track.hesitation[b]))
 
 
 def run_suite(agent: Agent, agent_name: str, suite: list[Scenario], episodes: int, seed: int = 0,

@@ -42,6 +42,7 @@ class EpisodeRecord:
     mean_abs_jerk: float = 0.0  # [m/s^3]
     max_abs_lateral_accel: float = 0.0  # [m/s^2]
     mean_abs_lateral_accel: float = 0.0  # [m/s^2]
+    hesitation_time: float = 0.0  # [s] standing still where the autopilot would drive off (evaluation.hesitating)
 
 
 def infraction_penalty(infractions: dict[str, int]) -> float:
@@ -85,6 +86,7 @@ def summarize(records: list[EpisodeRecord]) -> dict[str, float]:
         "mean_abs_lateral_accel": float(np.mean([r.mean_abs_lateral_accel for r in records])),
         "off_road_time": float(np.sum([r.off_road_time for r in records])),
         "stuck_rate": float(np.mean([r.stuck for r in records])),
+        "hesitation_time": float(np.mean([r.hesitation_time for r in records])),
     }
     for name in INFRACTIONS:
         count = sum(r.infractions.get(name, 0) for r in records)

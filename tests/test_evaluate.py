@@ -10,6 +10,7 @@ import pytest
 from drivesim import evaluation
 from drivesim.agent import ExpertAgent, RandomAgent
 from drivesim.config import EventConfig, EventKind, ScenarioConfig
+from drivesim.metrics import summarize
 from drivesim.scenarios.loader import Scenario, load_scenario
 from drivesim.world import World
 
@@ -38,6 +39,36 @@ def test_run_scenario_records_each_episode(agent):
     if isinstance(agent, ExpertAgent):
         assert max(r.distance for r in records) > 30.0  # the expert drives off
         assert all(sum(r.infractions.values()) <= 1 for r in records)
+
+
+def test_hesitating_is_standing_without_trying_where_the_autopilot_would_go():
+    speed = np.array([0.0, 0.0, 0.0, 0.0, 2.0])
+    action = np.array([[0, -1.0], [0, 0.0], [0, 0.5], [0, -1.0], [0, -1.0]])
+    autopilot = np.array([[0, 0.6], [0, 0.6], [0, 0.6], [0, -1.0], [0, 0.6]])
+    # stands and brakes / stands and coasts (both wait) | tries to go | the autopilot waits too | moving
+    assert evaluation.hesitating(speed, action, autopilot).tolist() == [True, True, False, False, False]
+
+
+class _Constant(RandomAgent):
+    def __init__(self, throttle: float) -> None:
+        super().__init__(0)
+        self.throttle = throttle
+
+    def act(self, world, obs):
+        return np.tile([0.0, self.throttle], (world.batch_size, 1))
+
+
+def test_episode_records_the_waits_the_autopilot_would_not_make():
+    """On free_cruise the autopilot drives off at once: a car that holds the brake waits the whole
+    episode where it would drive off (less any seconds of red at its start); one that drives never does."""
+    sc = _short("free_cruise", 8.0)
+    held = evaluation.run_scenario(_Constant(-1.0), sc, episodes=3)
+    driven = evaluation.run_scenario(_Constant(0.3), sc, episodes=3)
+    expert = evaluation.run_scenario(ExpertAgent(), sc, episodes=3)
+    assert all(r.distance < 0.5 for r in held) and max(r.hesitation_time for r in held) > 4.0
+    assert all(0.0 <= r.hesitation_time <= r.duration + 1e-9 for r in held)
+    assert all(r.hesitation_time == 0.0 for r in driven + expert)
+    assert summarize(held)["hesitation_time"] == pytest.approx(np.mean([r.hesitation_time for r in held]))
 
 
 def test_evaluate_cli_writes_outputs_and_compare(tmp_path):

@@ -19,10 +19,12 @@ TABLE_COLUMNS = (("driving_score", "DS", "{:.3f}"), ("route_completion", "RC", "
                  ("collision_pedestrian_per_km", "ped coll/km", "{:.2f}"),
                  ("collision_vehicle_per_km", "veh coll/km", "{:.2f}"), ("collision_static_per_km", "static/km", "{:.2f}"),
                  ("red_light_per_km", "red/km", "{:.2f}"), ("timeout_count", "timeouts", "{:d}"),
-                 ("mean_speed", "speed m/s", "{:.1f}"), ("mean_abs_jerk", "jerk m/s³", "{:.2f}"))
+                 ("mean_speed", "speed m/s", "{:.1f}"), ("mean_abs_jerk", "jerk m/s³", "{:.2f}"),
+                 ("hesitation_time", "waits s", "{:.1f}"))
 PLOTS = ("driving_score.png", "infractions.png")
 LEGEND = ("DS = driving score (route completion x infraction penalty, CARLA Leaderboard), RC = route completion, "
-          "IP = infraction penalty; see docs/metrics.md.")
+          "IP = infraction penalty, waits = seconds per episode standing where the autopilot would drive off; "
+          "see docs/metrics.md.")
 
 
 def write_report(metrics: dict[str, Any], out: Path, plots: bool = True, videos: dict[str, Path] | None = None,
@@ -47,7 +49,7 @@ def _write(path: Path, text: str) -> Path:
 
 
 def _cell(m: dict[str, Any], key: str, fmt: str) -> str:
-    value = m[key]
+    value = m.get(key, math.nan)  # reports of older runs lack the newer figures
     if isinstance(value, float) and math.isnan(value):
         return "–"
     return fmt.format(int(value) if fmt == "{:d}" else value)
@@ -158,7 +160,7 @@ def _summary_table(metrics: dict[str, Any]) -> str:
 def _episode_table(metrics: dict[str, Any]) -> str:
     esc = html.escape
     head = ("<table id='episodes'><tr><th>scenario</th><th>seed</th><th>DS</th><th>RC</th><th>goal</th>"
-            "<th>duration s</th><th>speed m/s</th><th>infractions</th></tr>")
+            "<th>duration s</th><th>speed m/s</th><th>waits s</th><th>infractions</th></tr>")
     rows = [head]
     for e in metrics["episodes"]:
         bad = {k: v for k, v in e["infractions"].items() if v}
@@ -166,6 +168,7 @@ def _episode_table(metrics: dict[str, Any]) -> str:
         rows.append(f"<tr><td>{esc(e['scenario'])}</td><td>{e['seed']}</td><td>{e['driving_score']:.3f}</td>"
                     f"<td>{e['route_completion']:.3f}</td><td>{'yes' if e['goal'] else 'no'}</td>"
                     f"<td>{e['duration']:.1f}</td><td>{e['mean_speed']:.1f}</td>"
+                    f"<td>{_cell(e, 'hesitation_time', '{:.1f}')}</td>"
                     f"<td{' class=bad' if bad else ''}>{esc(text)}</td></tr>")
     return "\n".join(rows) + "</table>"
 
