@@ -39,7 +39,7 @@ class BCConfig:
     action_noise: float = 0.15  # std of Gaussian noise on executed expert actions
     epochs: int = 4  # passes over the aggregated data after each round
     batch_size: int = 512
-    learning_rate: float = 1e-3
+    learning_rate: float = 1e-3  # Adam's step for cloning (the value warm start too); SB3's CNN on pixels needs 3e-4
     value_steps: int = 1000  # steps of policy-only driving whose returns fit the value head
     value_epochs: int = 4
     log_std: float = -1.6  # initial exploration std for PPO afterwards (exp(-1.6) = 0.2)
@@ -111,6 +111,7 @@ def pretrain(model: PPO, env: SuiteVecEnv, venv: VecEnv, cfg: BCConfig, seed: in
             obs, _, _, _ = venv.step(noisy)
         obs_all, actions, speeds = data.arrays()
         loss = fit_actions(model, obs_all, actions, cfg, rng, speeds)
+        check_not_collapsed(model, obs_all, actions, r, cfg.learning_rate)
         log(f"BC round {r}: expert share {beta:.2f}, {len(data):,} samples, action MSE {loss:.4f} "
             f"({time.perf_counter() - start:.0f} s)")
         stats[f"bc_round_{r}_mse"] = loss
@@ -120,6 +121,32 @@ def pretrain(model: PPO, env: SuiteVecEnv, venv: VecEnv, cfg: BCConfig, seed: in
     stats["seconds"] = time.perf_counter() - start
     stats["samples"] = float(len(data))
     return stats
+
+
+COLLAPSED_SHARE = 0.01  # a clone whose mean actions vary less than this share of the expert's has collapsed
+
+
+class CloningCollapsedError(ValueError):
+    """Behaviour cloning fitted one constant action for every observation (see check_not_collapsed)."""
+
+
+def check_not_collapsed(model: PPO, obs: Any, actions: np.ndarray, round_: int, learning_rate: float,
+                        n: int = 2048) -> None:
+    """Raise CloningCollapsedError when the policy's mean action over the last `n` samples of the data
+    (obs, expert actions (N, 2)) varies less than COLLAPSED_SHARE of the expert's in every action
+    dimension: the fit found the constant that minimises the loss instead of a function of the
+    observation. Seen with SB3's CNN on pixels at the learning rate 1e-3 and the brake weight 10
+    (action std 0 against the expert's 0.13 / 0.33; 3e-4 fits; gradient clipping at norm 1 did not
+    help; docs/agents.md): a run that goes on from there only burns its budget, so it stops here."""
+    tail = np.arange(max(0, len(actions) - n), len(actions))
+    own, _ = model.predict(_index(obs, tail), deterministic=True)
+    spread, expert = np.asarray(own, dtype=np.float64).std(axis=0), actions[tail].std(axis=0)
+    if np.all(spread < COLLAPSED_SHARE * expert):
+        raise CloningCollapsedError(
+            f"behaviour cloning collapsed in round {round_}: the policy gives the same action for every observation "
+            f"(std of its actions {np.round(spread, 4).tolist()} against the expert's {np.round(expert, 3).tolist()}); "
+            f"the cloning learning rate {learning_rate:g} is too large for this network: lower it with "
+            f"--bc-learning-rate (pixels with SB3's CNN: 3e-4)")
 
 
 def set_exploration(model: PPO, obs: Any, log_std: float, steer_log_std: float | None = None) -> None:

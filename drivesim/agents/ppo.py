@@ -92,6 +92,7 @@ class PPOConfig:
     brake_weight: float | None = None  # cloning and anchor: weight of the samples where the expert brakes
     # (imitation.py); None: 10 on feature observations, 1 on pixels (imitation_brake_weight)
     brake_min_speed: float = 0.0  # [m/s] ... and the car moves at least this fast (0: also when standing)
+    bc_learning_rate: float = 1e-3  # cloning's Adam step (imitation.py BCConfig.learning_rate)
     finetune_log_std: float = -2.3  # log std of the policy when PPO starts after cloning (std 0.1)
     finetune_steer_log_std: float | None = -3.0  # the steering's own (std 0.05; None: finetune_log_std)
     timeout_terminal: bool = True  # the time limit ends an episode for the value targets (no bootstrap)
@@ -119,6 +120,7 @@ class PPOConfig:
              f"--sde-sample-freq must be -1 (once per rollout) or >= 1, got {self.sde_sample_freq}"),
             (self.brake_weight is None or self.brake_weight > 0, f"--brake-weight must be > 0, got {self.brake_weight}"),
             (self.brake_min_speed >= 0, f"--brake-min-speed must be >= 0, got {self.brake_min_speed}"),
+            (0 < self.bc_learning_rate < 1, f"--bc-learning-rate must be in (0, 1), got {self.bc_learning_rate}"),
         )
         for holds, message in ranges:
             if not holds:
@@ -370,7 +372,7 @@ def _imitate(cfg: PPOConfig, model: PPO, suite: SuiteVecEnv, out: Path, log: Any
     steps = max(1, cfg.imitation_steps // (cfg.bc_rounds * suite.num_envs))
     bc = BCConfig(rounds=cfg.bc_rounds, steps=steps, value_steps=steps, keep_every=4 if cfg.obs == "pixels" else 1,
                   brake_weight=cfg.imitation_brake_weight, brake_min_speed=cfg.brake_min_speed, log_std=cfg.finetune_log_std,
-                  steer_log_std=cfg.finetune_steer_log_std)
+                  steer_log_std=cfg.finetune_steer_log_std, learning_rate=cfg.bc_learning_rate)
     start = time.perf_counter()
     stats = pretrain(model, suite, BaseAlgorithm._wrap_env(suite, monitor_wrapper=False), bc, cfg.seed, log)
     (out / "imitation.json").write_text(json.dumps(stats, indent=2))

@@ -6,7 +6,16 @@ import torch
 
 from drivesim.agent import ExpertAgent
 from drivesim.agents.features_env import Group, SuiteVecEnv
-from drivesim.agents.imitation import BCConfig, brake_weights, expert_actions, fit_actions, pretrain, weighted_mse
+from drivesim.agents.imitation import (
+    BCConfig,
+    CloningCollapsedError,
+    brake_weights,
+    check_not_collapsed,
+    expert_actions,
+    fit_actions,
+    pretrain,
+    weighted_mse,
+)
 from drivesim.scenarios.loader import load_scenario
 
 SMALL = {"blocks_x": 2, "blocks_y": 2, "pool_size": 1}
@@ -99,6 +108,28 @@ def test_cloning_imitates_the_expert_better_than_the_initial_policy():
     before = mse()
     fit_actions(model, x[train], y[train], BCConfig(epochs=30, batch_size=64), rng)
     assert mse() < 0.5 * before
+
+
+def test_a_clone_that_gives_one_action_for_every_observation_stops_with_a_clear_error():
+    """The pixels failure of the sixth session: the fit found a constant. It must stop the run and
+    name the learning rate, not go on to PPO."""
+    from stable_baselines3 import PPO
+
+    env = _suite((3, 3))
+    model = PPO("MlpPolicy", env, n_steps=16, batch_size=32, seed=0, device="cpu")
+    obs, acts, o, expert = [], [], env.reset(), ExpertAgent()
+    for _ in range(60):
+        a = expert_actions(env, expert)
+        obs.append(o)
+        acts.append(a)
+        o, *_ = env.step(a)
+    x, y = np.concatenate(obs), np.concatenate(acts)
+    check_not_collapsed(model, x, y, 0, 1e-3)  # a policy that varies with the observation passes
+    with torch.no_grad():
+        model.policy.action_net.weight.zero_()
+        model.policy.action_net.bias.fill_(-0.2)
+    with pytest.raises(CloningCollapsedError, match="round 3.*--bc-learning-rate"):
+        check_not_collapsed(model, x, y, 3, 1e-3)
 
 
 def test_pretrain_runs_dagger_rounds_and_sets_exploration():
