@@ -129,8 +129,9 @@ class PPOConfig:
     @property
     def imitation_brake_weight(self) -> float:
         """The brake weight of cloning and the anchor: --brake-weight, else 10 on feature observations
-        and 1 on pixels (with 10, SB3's CNN cloned from pixels collapsed to one constant action, the
-        same for every image: docs/agents.md, "Ablation")."""
+        and 1 on pixels (with 10 at the cloning learning rate 1e-3, SB3's CNN cloned from pixels
+        collapsed to one constant action; at 3e-4 it fits, but the pixels ablation ran with 1:
+        docs/agents.md, "Ablation")."""
         if self.brake_weight is not None:
             return self.brake_weight
         return 1.0 if self.obs == "pixels" else 10.0
