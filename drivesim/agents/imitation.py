@@ -111,7 +111,8 @@ def pretrain(model: PPO, env: SuiteVecEnv, venv: VecEnv, cfg: BCConfig, seed: in
             obs, _, _, _ = venv.step(noisy)
         obs_all, actions, speeds = data.arrays()
         loss = fit_actions(model, obs_all, actions, cfg, rng, speeds)
-        check_not_collapsed(model, obs_all, actions, r, cfg.learning_rate)
+        if len(actions) >= COLLAPSE_CHECK_BATCHES * cfg.batch_size:  # a fit of a few steps is no verdict
+            check_not_collapsed(model, obs_all, actions, r, cfg.learning_rate)
         log(f"BC round {r}: expert share {beta:.2f}, {len(data):,} samples, action MSE {loss:.4f} "
             f"({time.perf_counter() - start:.0f} s)")
         stats[f"bc_round_{r}_mse"] = loss
@@ -124,6 +125,8 @@ def pretrain(model: PPO, env: SuiteVecEnv, venv: VecEnv, cfg: BCConfig, seed: in
 
 
 COLLAPSED_SHARE = 0.01  # a clone whose mean actions vary less than this share of the expert's has collapsed
+COLLAPSE_CHECK_BATCHES = 10  # ... judged once a round's data fills this many minibatches (an untrained policy
+# head is initialised near constant: SB3's action net has gain 0.01)
 
 
 class CloningCollapsedError(ValueError):

@@ -132,6 +132,25 @@ def test_a_clone_that_gives_one_action_for_every_observation_stops_with_a_clear_
         check_not_collapsed(model, x, y, 3, 1e-3)
 
 
+def test_pretrain_stops_at_the_round_whose_fit_collapsed_once_the_data_can_tell(monkeypatch):
+    from stable_baselines3 import PPO
+
+    import drivesim.agents.imitation as imitation
+
+    def constant_fit(model, *args, **kwargs):
+        with torch.no_grad():
+            model.policy.action_net.weight.zero_()
+        return 0.0
+
+    monkeypatch.setattr(imitation, "fit_actions", constant_fit)
+    env = _suite((2, 1))
+    model = PPO("MlpPolicy", env, n_steps=16, batch_size=32, seed=0, device="cpu")
+    lines = []
+    with pytest.raises(CloningCollapsedError, match="round 1"):  # round 0's 48 samples < 10 minibatches of 8
+        pretrain(model, env, env, BCConfig(rounds=3, steps=16, value_steps=8, batch_size=8), log=lines.append)
+    assert len(lines) == 1 and "BC round 0" in lines[0]
+
+
 def test_pretrain_runs_dagger_rounds_and_sets_exploration():
     from stable_baselines3 import PPO
 
