@@ -143,7 +143,7 @@ def check_not_collapsed(model: PPO, obs: Any, actions: np.ndarray, round_: int, 
     help; docs/agents.md): a run that goes on from there only burns its budget, so it stops here."""
     tail = np.arange(max(0, len(actions) - n), len(actions))
     own, _ = model.predict(_index(obs, tail), deterministic=True)
-    spread, expert = np.asarray(own, dtype=np.float64).std(axis=0), actions[tail].std(axis=0)
+    spread, expert = np.asarray(own, dtype=np.float64).std(axis=0), actions[tail].astype(np.float64).std(axis=0)
     if np.all(spread < COLLAPSED_SHARE * expert):
         raise CloningCollapsedError(
             f"behaviour cloning collapsed in round {round_}: the policy gives the same action for every observation "
