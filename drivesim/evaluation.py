@@ -70,6 +70,8 @@ Watch = Callable[[World, int, float], None]  # (world, row, return so far) after
 
 
 EXTRA_SEED_STRIDE = 2**32  # the r-th pass through a scenario's seed list adds r x this (fresh episodes)
+VALIDATION_SEED_OFFSET = 50_000_000  # validation (training's periodic evaluation, the shipped policy's
+# selection): suite seeds + this, neither training nor test seeds
 
 
 def episode_seeds(scenario: Scenario, episodes: int, seed_offset: int = 0) -> list[int]:

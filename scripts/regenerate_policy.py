@@ -28,9 +28,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from drivesim.evaluation import VALIDATION_SEED_OFFSET
+
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "runs" / "ppo_shipped"
-VALIDATION_SEED_OFFSET = 50_000_000  # drivesim.agents.ppo.VALIDATION_SEED_OFFSET (not imported: no torch here)
 
 
 def drivesim(*args: str) -> None:
@@ -43,10 +44,9 @@ SELECTION_EPISODES = 50  # per scenario: 500 validation episodes
 def validation_score(model: Path) -> float:
     """Driving score of `model` on SELECTION_EPISODES per scenario at the validation seed offset."""
     out = RUN / f"select_{model.stem}"
-    if reuse and (out / "metrics.json").is_file():  # --reuse: an earlier selection evaluation of this run
-        return json.loads((out / "metrics.json").read_text())["driving_score"]
-    drivesim("evaluate", "--agent", f"ppo:{model}", "--episodes", str(SELECTION_EPISODES), "--seed",
-             str(VALIDATION_SEED_OFFSET), "--out", str(out), "--no-progress")
+    if not (reuse and (out / "metrics.json").is_file()):  # --reuse: keep an earlier selection evaluation of this run
+        drivesim("evaluate", "--agent", f"ppo:{model}", "--episodes", str(SELECTION_EPISODES), "--seed",
+                 str(VALIDATION_SEED_OFFSET), "--out", str(out), "--no-progress")
     return json.loads((out / "metrics.json").read_text())["driving_score"]
 
 

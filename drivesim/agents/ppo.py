@@ -38,12 +38,11 @@ from drivesim.agents.features_env import OBS_MODES, Group, SuiteVecEnv
 from drivesim.agents.imitation import BCConfig, pretrain
 from drivesim.agents.policy import PolicyAgent
 from drivesim.config import REWARD_MODES, EnvConfig
-from drivesim.evaluation import episode_seeds, run_rows, select_scenarios
+from drivesim.evaluation import VALIDATION_SEED_OFFSET, episode_seeds, run_rows, select_scenarios
 from drivesim.metrics import summarize
 from drivesim.perception.features import FeatureSpec
 
 TRAIN_SEED_BASE = 10_000_000  # training worlds: far above every suite evaluation seed (< 100,000)
-VALIDATION_SEED_OFFSET = 50_000_000  # periodic evaluation: suite seeds + this (neither training nor test seeds)
 EASY_SCENARIOS = ("free_cruise", "red_light", "lead_car_brakes", "long_route")  # curriculum stage 1
 EXTRACTORS = ("nature", "perception")
 CURRICULUM_FRACTION = 0.25  # share of the PPO steps spent on the easy scenarios with --curriculum

@@ -342,7 +342,6 @@ def test_train_with_the_clock_records_it_and_evaluate_rebuilds_the_features(tmp_
     assert ev.returncode == 0, ev.stderr
 
 
-
 def test_the_brake_weight_defaults_to_10_on_features_and_1_on_pixels():
     """With 10, SB3's CNN cloned from pixels collapsed to one constant action (measured, docs/agents.md)."""
     from drivesim.agents.ppo import PPOConfig
