@@ -40,6 +40,8 @@ class BCConfig:
     epochs: int = 4  # passes over the aggregated data after each round
     batch_size: int = 512
     learning_rate: float = 1e-3  # Adam's step for cloning (the value warm start too); SB3's CNN on pixels needs 3e-4
+    anneal: bool = False  # the step falls to 0 over each fit (cosine), so a fit ends at a minimum, not
+    # wherever the last minibatches left it
     value_steps: int = 1000  # steps of policy-only driving whose returns fit the value head
     value_epochs: int = 4
     log_std: float = -1.6  # initial exploration std for PPO afterwards (exp(-1.6) = 0.2)
@@ -226,9 +228,11 @@ def actor_mean(policy: Any, x: Any) -> torch.Tensor:
 
 
 def regression_pass(policy: Any, opt: torch.optim.Optimizer, predict: Any, obs: Any, targets: np.ndarray,
-                    weights: np.ndarray | None, batch_size: int, rng: np.random.Generator) -> float:
+                    weights: np.ndarray | None, batch_size: int, rng: np.random.Generator,
+                    schedule: Any = None) -> float:
     """One pass over (obs, targets) in shuffled minibatches, each an `opt` step on
-    weighted_mse(predict(policy input), targets); returns the mean loss."""
+    weighted_mse(predict(policy input), targets) (and a `schedule` step, a torch LR scheduler);
+    returns the mean loss."""
     target_all = torch.as_tensor(targets, dtype=torch.float32)
     weight_all = None if weights is None else torch.as_tensor(weights, dtype=torch.float32)
     losses = []
@@ -240,6 +244,8 @@ def regression_pass(policy: Any, opt: torch.optim.Optimizer, predict: Any, obs: 
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if schedule is not None:
+            schedule.step()
         losses.append(loss.item())
     return float(np.mean(losses))
 
@@ -251,9 +257,11 @@ def _regress(model: PPO, params: Any, predict: Any, obs: Any, targets: np.ndarra
     policy = model.policy
     policy.set_training_mode(True)
     opt = torch.optim.Adam(params, lr=cfg.learning_rate)
+    steps = epochs * -(-len(targets) // cfg.batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if cfg.anneal else None
     mean_loss = 0.0
     for _ in range(epochs):
-        mean_loss = regression_pass(policy, opt, predict, obs, targets, weights, cfg.batch_size, rng)
+        mean_loss = regression_pass(policy, opt, predict, obs, targets, weights, cfg.batch_size, rng, schedule)
     policy.set_training_mode(False)
     return mean_loss
 

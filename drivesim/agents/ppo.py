@@ -92,6 +92,8 @@ class PPOConfig:
     # (imitation.py); None: 10 on feature observations, 1 on pixels (imitation_brake_weight)
     brake_min_speed: float = 0.0  # [m/s] ... and the car moves at least this fast (0: also when standing)
     bc_learning_rate: float = 1e-3  # cloning's Adam step (imitation.py BCConfig.learning_rate)
+    bc_epochs: int = 4  # cloning's passes over the aggregated data after each DAgger round (BCConfig.epochs)
+    bc_anneal: bool = False  # cloning's step falls to 0 over each fit (cosine; BCConfig.anneal)
     finetune_log_std: float = -2.3  # log std of the policy when PPO starts after cloning (std 0.1)
     finetune_steer_log_std: float | None = -3.0  # the steering's own (std 0.05; None: finetune_log_std)
     timeout_terminal: bool = True  # the time limit ends an episode for the value targets (no bootstrap)
@@ -101,7 +103,7 @@ class PPOConfig:
     def validate(self) -> None:
         if self.obs not in OBS_MODES:
             raise ValueError(f"--obs {self.obs!r} unknown; allowed {OBS_MODES}")
-        for name in ("n_envs", "total_steps", "n_steps", "batch_size", "n_epochs", "k", "bc_rounds",
+        for name in ("n_envs", "total_steps", "n_steps", "batch_size", "n_epochs", "k", "bc_rounds", "bc_epochs",
                      "checkpoint_every", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"PPOConfig.{name} must be >= 1, got {getattr(self, name)}")
@@ -372,7 +374,8 @@ def _imitate(cfg: PPOConfig, model: PPO, suite: SuiteVecEnv, out: Path, log: Any
     steps = max(1, cfg.imitation_steps // (cfg.bc_rounds * suite.num_envs))
     bc = BCConfig(rounds=cfg.bc_rounds, steps=steps, value_steps=steps, keep_every=4 if cfg.obs == "pixels" else 1,
                   brake_weight=cfg.imitation_brake_weight, brake_min_speed=cfg.brake_min_speed, log_std=cfg.finetune_log_std,
-                  steer_log_std=cfg.finetune_steer_log_std, learning_rate=cfg.bc_learning_rate)
+                  steer_log_std=cfg.finetune_steer_log_std, learning_rate=cfg.bc_learning_rate, epochs=cfg.bc_epochs,
+                  anneal=cfg.bc_anneal)
     start = time.perf_counter()
     stats = pretrain(model, suite, BaseAlgorithm._wrap_env(suite, monitor_wrapper=False), bc, cfg.seed, log)
     (out / "imitation.json").write_text(json.dumps(stats, indent=2))

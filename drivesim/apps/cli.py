@@ -151,7 +151,8 @@ def cmd_eval_perception(args: argparse.Namespace) -> int:
 TRAIN_HYPERPARAMETERS = ("n_envs", "total_steps", "n_steps", "bc_steps", "bc_rounds", "reward_mode", "eval_every",
                          "eval_episodes", "learning_rate", "n_epochs", "batch_size", "gamma", "gae_lambda",
                          "ent_coef", "clip_range", "target_kl", "net_arch", "k", "path", "hide_accel", "clock", "anchor",
-                         "anchor_decay", "brake_weight", "brake_min_speed", "bc_learning_rate", "finetune_log_std",
+                         "anchor_decay", "brake_weight", "brake_min_speed", "bc_learning_rate", "bc_epochs", "bc_anneal",
+                         "finetune_log_std",
                          "finetune_steer_log_std", "timeout_terminal", "log_std_init", "initial_throttle", "sde",
                          "sde_sample_freq")  # else PPOConfig's
 
@@ -314,6 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
     hp.add_argument("--bc-learning-rate", type=float, default=None,
                     help="Adam's step size for behaviour cloning (default 1e-3; SB3's CNN on pixels with "
                          "--brake-weight 10 needs 3e-4)")
+    hp.add_argument("--bc-epochs", type=int, default=None,
+                    help="passes of cloning over the aggregated data after each DAgger round (default 4)")
+    hp.add_argument("--bc-anneal", action=argparse.BooleanOptionalAction, default=None,
+                    help="cloning's step falls to 0 over each fit (cosine) instead of staying at "
+                         "--bc-learning-rate (default off)")
     hp.add_argument("--finetune-log-std", type=float, default=None,
                     help="log std of the policy when PPO starts after cloning (default -2.3: std 0.1)")
     hp.add_argument("--timeout-terminal", action=argparse.BooleanOptionalAction, default=None,

@@ -83,7 +83,8 @@ def test_pixels_mode_gives_camera_its_history_state_and_route():
     assert obs["camera_history"].shape == (3, 96, 96, 3)
 
 
-def test_cloning_imitates_the_expert_better_than_the_initial_policy():
+@pytest.mark.parametrize("anneal", [False, True])
+def test_cloning_imitates_the_expert_better_than_the_initial_policy(anneal):
     from stable_baselines3 import PPO
 
     env = _suite((3, 3))
@@ -106,8 +107,36 @@ def test_cloning_imitates_the_expert_better_than_the_initial_policy():
             return float(((model.predict(x[test], deterministic=True)[0] - y[test]) ** 2).mean())
 
     before = mse()
-    fit_actions(model, x[train], y[train], BCConfig(epochs=30, batch_size=64), rng)
+    fit_actions(model, x[train], y[train], BCConfig(epochs=30, batch_size=64, anneal=anneal), rng)
     assert mse() < 0.5 * before
+
+
+@pytest.mark.parametrize("anneal", [False, True])
+def test_an_annealed_fit_ends_with_a_zero_step_and_a_plain_one_keeps_it(monkeypatch, anneal):
+    from stable_baselines3 import PPO
+
+    import drivesim.agents.imitation as imitation
+
+    env = _suite((2,))
+    model = PPO("MlpPolicy", env, n_steps=16, batch_size=32, seed=0, device="cpu")
+    rates = []
+    plain = imitation.regression_pass
+
+    def spy(policy, opt, *args):
+        loss = plain(policy, opt, *args)
+        rates.append(opt.param_groups[0]["lr"])
+        return loss
+
+    monkeypatch.setattr(imitation, "regression_pass", spy)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, env.observation_space.shape[0])).astype(np.float32)
+    fit_actions(model, x, np.zeros((100, 2), np.float32), BCConfig(epochs=3, batch_size=32, learning_rate=1e-3,
+                                                                     anneal=anneal), rng)
+    assert len(rates) == 3
+    if anneal:  # cosine over 3 epochs x 4 minibatches: 1e-3 * (1 + cos(pi * k / 12)) / 2 after k steps
+        assert rates == pytest.approx([1e-3 * (1 + np.cos(np.pi * k / 12)) / 2 for k in (4, 8, 12)], abs=1e-12)
+    else:
+        assert rates == [1e-3] * 3
 
 
 def test_a_clone_that_gives_one_action_for_every_observation_stops_with_a_clear_error():

@@ -295,6 +295,8 @@ def test_train_rejects_a_non_positive_brake_weight(tmp_path):
     assert out.returncode != 0 and "--brake-min-speed must be >= 0" in out.stderr
     out = _cli("train", "--obs", "oracle", "--bc-learning-rate", "0", "--out", str(tmp_path / "run"), "--no-progress")
     assert out.returncode != 0 and "--bc-learning-rate must be in (0, 1)" in out.stderr
+    out = _cli("train", "--obs", "oracle", "--bc-epochs", "0", "--out", str(tmp_path / "run"), "--no-progress")
+    assert out.returncode != 0 and "bc_epochs must be >= 1" in out.stderr
 
 
 def test_gsde_exploration_trains_after_cloning_with_the_anchor_and_evaluates(tmp_path):
@@ -302,8 +304,8 @@ def test_gsde_exploration_trains_after_cloning_with_the_anchor_and_evaluates(tmp
     run = tmp_path / "run"
     out = _cli("train", "--obs", "oracle", "--scenarios", "red_light", "--total-steps", "256", "--n-envs", "2",
                "--n-steps", "64", "--bc-steps", "256", "--anchor", "0.5", "--sde", "--sde-sample-freq", "16",
-               "--brake-min-speed", "0.5", "--bc-rounds", "2", "--bc-learning-rate", "5e-4", "--eval-every", "0",
-               "--out", str(run), "--no-progress", "--device", "cpu")
+               "--brake-min-speed", "0.5", "--bc-rounds", "2", "--bc-learning-rate", "5e-4", "--bc-epochs", "2",
+               "--bc-anneal", "--eval-every", "0", "--out", str(run), "--no-progress", "--device", "cpu")
     assert out.returncode == 0, out.stderr
     import json
 
@@ -311,7 +313,8 @@ def test_gsde_exploration_trains_after_cloning_with_the_anchor_and_evaluates(tmp
 
     config = json.loads((run / "config.json").read_text())
     assert config["sde"] and config["sde_sample_freq"] == 16 and config["brake_min_speed"] == 0.5
-    assert config["bc_rounds"] == 2 and config["bc_learning_rate"] == 5e-4
+    assert config["bc_rounds"] == 2 and config["bc_learning_rate"] == 5e-4 and config["bc_epochs"] == 2
+    assert config["bc_anneal"]
     model = PPO.load(run / "model.zip", device="cpu")
     assert model.use_sde and model.policy.log_std.shape == (256, 2)  # one sigma per policy feature and action
     ev = _cli("evaluate", "--agent", f"ppo:{run / 'model.zip'}", "--scenarios", "red_light", "--episodes", "1",
