@@ -126,7 +126,7 @@ def _run_batch(agent: Agent, rows: list[tuple[Scenario, int]], watch: dict[int, 
         obs = observe(world)[0] if agent.observations else None
         yaw_before = world.ego.yaw.copy()
         action = agent.act(world, obs)
-        speed, reference = world.ego.v.copy(), autopilot_actions(world) if compare else None
+        speed, reference = (world.ego.v.copy(), autopilot_actions(world)) if compare else (None, None)
         result = world.step(action)  # checks the action
         if reference is not None:
             track.hesitation += dt * (track.active & hesitating(speed, np.asarray(action, dtype=np.float64), reference))

@@ -152,9 +152,8 @@ TRAIN_HYPERPARAMETERS = ("n_envs", "total_steps", "n_steps", "bc_steps", "bc_rou
                          "eval_episodes", "learning_rate", "n_epochs", "batch_size", "gamma", "gae_lambda",
                          "ent_coef", "clip_range", "target_kl", "net_arch", "k", "path", "hide_accel", "clock", "anchor",
                          "anchor_decay", "brake_weight", "brake_min_speed", "bc_learning_rate", "bc_epochs", "bc_anneal",
-                         "finetune_log_std",
-                         "finetune_steer_log_std", "timeout_terminal", "log_std_init", "initial_throttle", "sde",
-                         "sde_sample_freq")  # else PPOConfig's
+                         "finetune_log_std", "finetune_steer_log_std", "timeout_terminal", "log_std_init",
+                         "initial_throttle", "sde", "sde_sample_freq")  # else PPOConfig's
 
 
 def cmd_train(args: argparse.Namespace) -> int:
