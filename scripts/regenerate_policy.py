@@ -41,10 +41,11 @@ def drivesim(*args: str) -> None:
 SELECTION_EPISODES = 50  # per scenario: 500 validation episodes
 
 
-def validation_score(model: Path) -> float:
-    """Driving score of `model` on SELECTION_EPISODES per scenario at the validation seed offset."""
+def validation_score(model: Path, reuse: bool) -> float:
+    """Driving score of `model` on SELECTION_EPISODES per scenario at the validation seed offset
+    (with `reuse`, an earlier selection evaluation of this run is kept)."""
     out = RUN / f"select_{model.stem}"
-    if not (reuse and (out / "metrics.json").is_file()):  # --reuse: keep an earlier selection evaluation of this run
+    if not (reuse and (out / "metrics.json").is_file()):
         drivesim("evaluate", "--agent", f"ppo:{model}", "--episodes", str(SELECTION_EPISODES), "--seed",
                  str(VALIDATION_SEED_OFFSET), "--out", str(out), "--no-progress")
     return json.loads((out / "metrics.json").read_text())["driving_score"]
@@ -60,7 +61,7 @@ else:
     shutil.rmtree(RUN, ignore_errors=True)  # a fresh run: `drivesim train` refuses a folder holding an old one
     drivesim("train", "--obs", "perception", "--out", str(RUN), "--no-progress", *args)
 best = RUN / "best_model.zip" if (RUN / "best_model.zip").is_file() else RUN / "model.zip"
-scores = {path: validation_score(path) for path in (RUN / "bc_model.zip", best)}
+scores = {path: validation_score(path, reuse) for path in (RUN / "bc_model.zip", best)}
 pick = best if scores[best] >= scores[RUN / "bc_model.zip"] else RUN / "bc_model.zip"
 print("selection on 500 validation episodes: " + ", ".join(f"{p.name} {s:.3f}" for p, s in scores.items())
       + f" -> {pick.name}")

@@ -257,8 +257,9 @@ def _regress(model: PPO, params: Any, predict: Any, obs: Any, targets: np.ndarra
     policy = model.policy
     policy.set_training_mode(True)
     opt = torch.optim.Adam(params, lr=cfg.learning_rate)
-    steps = epochs * -(-len(targets) // cfg.batch_size)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if cfg.anneal else None
+    schedule = None
+    if cfg.anneal:  # over every minibatch step of the fit
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * -(-len(targets) // cfg.batch_size))
     mean_loss = 0.0
     for _ in range(epochs):
         mean_loss = regression_pass(policy, opt, predict, obs, targets, weights, cfg.batch_size, rng, schedule)
