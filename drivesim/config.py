@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, get_type_hints
 
-OBSERVATION_KEYS = ("camera", "lidar", "state", "route", "clock")  # sensor names accepted in `observations`
+OBSERVATION_KEYS = ("camera", "lidar", "state", "route", "clock", "junction")  # sensor names accepted in `observations`
 
 
 class ConfigError(ValueError):

@@ -24,6 +24,7 @@ from drivesim.reset import reset_worlds
 from drivesim.route import RouteView
 from drivesim.sensors.camera import Camera, CameraLabels
 from drivesim.sensors.clock import clock_vector
+from drivesim.sensors.junction import junction_vector
 from drivesim.sensors.raycast import beam_offsets
 from drivesim.sensors.state import STATE_DIM
 from drivesim.sensors.waypoints import ROUTE_DIM, WAYPOINT_DISTANCES
@@ -34,6 +35,7 @@ from drivesim.workspace import Workspace, allocate_workspace
 _EMPTY_F32 = np.zeros((0, 0), dtype=np.float32)
 _EMPTY_I64 = np.zeros((0, 0), dtype=np.int64)
 _WAYPOINTS = np.array(WAYPOINT_DISTANCES)  # [m]
+_STATE_VECTORS = {"clock": clock_vector, "junction": junction_vector}  # observations read off the state on demand
 
 
 class StepResult(NamedTuple):
@@ -230,8 +232,8 @@ class World:
                 obs["state"] = self._sensors.state
             elif key == "route":
                 obs["route"] = self._sensors.route
-            elif key == "clock":
-                obs["clock"] = clock_vector(self)
+            elif key in _STATE_VECTORS:
+                obs[key] = _STATE_VECTORS[key](self)
             elif key == "camera" and self.config.camera.history:
                 last = None
                 if rows is not None and previous is not None and previous[1] is not None:

@@ -83,6 +83,7 @@ class PPOConfig:
     path: bool = True  # objects carry their place along and across the route (perception/features.py)
     hide_accel: bool = True  # the state's applied acceleration (the previous action) reads 0: no copycat clone
     clock: bool = False  # the observation carries the time left (time limit, stuck rule): sensors/clock.py
+    junction: bool = False  # ... and whether the car is inside the intersection, how far through: sensors/junction.py
     reward: tuple[tuple[str, float], ...] = ()  # RewardConfig weight overrides for training, e.g. (("collision", 30.0),)
     reward_mode: str = "score"  # RewardConfig.mode for training: score (returns = driving score) | carl | additive
     extractor: str = "nature"  # pixels only: nature (SB3's CNN) | perception (fine-tune the perception CNN end to end)

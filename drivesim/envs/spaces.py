@@ -13,6 +13,7 @@ from drivesim.config import EnvConfig
 from drivesim.scenarios.loader import load_scenario
 from drivesim.sensors.camera import CameraLabels
 from drivesim.sensors.clock import CLOCK_DIM
+from drivesim.sensors.junction import JUNCTION_DIM
 from drivesim.sensors.lidar import N_HIT_CLASSES
 from drivesim.sensors.state import STATE_DIM
 from drivesim.sensors.waypoints import ROUTE_DIM
@@ -41,6 +42,8 @@ def observation_space(config: EnvConfig) -> spaces.Dict:
             entries["route"] = spaces.Box(-2.0, 2.0, shape=(ROUTE_DIM,), dtype=np.float32)
         elif key == "clock":  # the time left before the time limit and the stuck rule (drivesim/sensors/clock.py)
             entries["clock"] = spaces.Box(0.0, 1.0, shape=(CLOCK_DIM,), dtype=np.float32)
+        elif key == "junction":  # inside the intersection and how far through it (drivesim/sensors/junction.py)
+            entries["junction"] = spaces.Box(0.0, 1.0, shape=(JUNCTION_DIM,), dtype=np.float32)
         elif key == "camera":
             c = config.camera
             entries["camera"] = spaces.Box(0, 255, shape=(c.height, c.width, 3), dtype=np.uint8)

@@ -7,7 +7,8 @@ confidence, p_red, p_yellow, p_green) — light probabilities are zero for cars 
 velocities are over the ground and only present with `velocities`, the path coordinates (where the
 object is along and across the route ahead and how fast it crosses it, `path_coordinates`) only with
 `path` — padded with zeros; then the lidar ranges (N), the state vector (16) and, with `route`, the
-route's next waypoints in the ego frame (`route` observation, 20). The same layout is
+route's next waypoints in the ego frame (`route` observation, 20), with `clock` the time left (2)
+and with `junction` where the car is in the intersection (3). The same layout is
 filled from the CNN's detections (`detections_to_features`) or from ground-truth labels
 (`oracle_features`, confidence 1), so a policy can be trained on either. Everything is vectorised
 over the batch (no Python loop over frames or objects).
@@ -50,11 +51,12 @@ class FeatureSpec:
     path: bool = True  # objects carry their path coordinates (path_coordinates)
     hide_accel: bool = True  # the state's applied acceleration (the previous action) reads 0 (FeatureLayout)
     clock: bool = False  # the time left before the time limit and the stuck rule (sensors/clock.py)
+    junction: bool = False  # inside the intersection and how far through it (sensors/junction.py)
 
     @property
     def vectors(self) -> tuple[str, ...]:
         """The optional env observations the spec reads besides lidar and state, in layout order."""
-        return ("route",) * self.route + ("clock",) * self.clock
+        return ("route",) * self.route + ("clock",) * self.clock + ("junction",) * self.junction
 
     @classmethod
     def recorded(cls, record: Mapping[str, Any]) -> FeatureSpec:
@@ -77,6 +79,7 @@ class FeatureLayout:
     path: bool = False  # each object carries its path coordinates (needs velocities and the route)
     hide_accel: bool = False  # the state vector's applied acceleration is zeroed, see below
     clock_dim: int = 0  # the clock observation's values (0: not in the layout)
+    junction_dim: int = 0  # the junction observation's values (0: not in the layout)
 
     # Why hide_accel: the applied acceleration is the previous action. The expert's actions are
     # smooth, so a clone that reads it fits the data by repeating its last action, and then does so
@@ -94,12 +97,17 @@ class FeatureLayout:
 
     @property
     def size(self) -> int:
-        return N_CLASSES * self.k * self.per_object + self.n_beams + self.state_dim + self.route_dim + self.clock_dim
+        return (N_CLASSES * self.k * self.per_object + self.n_beams + self.state_dim + self.route_dim + self.clock_dim
+                + self.junction_dim)
 
     @property
     def observations(self) -> tuple[str, ...]:
         """The env observations the layout is built from (the camera for the objects)."""
-        return ("camera", "lidar", "state") + ("route",) * bool(self.route_dim) + ("clock",) * bool(self.clock_dim)
+        return ("camera", "lidar", "state") + tuple(name for name, n in self.vectors() if n)
+
+    def vectors(self) -> tuple[tuple[str, int], ...]:
+        """The optional vector observations after the state, in layout order, with their sizes."""
+        return ("route", self.route_dim), ("clock", self.clock_dim), ("junction", self.junction_dim)
 
     def slices(self) -> dict[str, slice]:
         """Named slices of the feature vector."""
@@ -110,8 +118,9 @@ class FeatureLayout:
         out["lidar"] = slice(start, start + self.n_beams)
         out["state"] = slice(start + self.n_beams, start + self.n_beams + self.state_dim)
         start += self.n_beams + self.state_dim
-        out["route"] = slice(start, start + self.route_dim)
-        out["clock"] = slice(start + self.route_dim, start + self.route_dim + self.clock_dim)
+        for name, n in self.vectors():
+            out[name] = slice(start, start + n)
+            start += n
         return out
 
 
@@ -190,8 +199,7 @@ def objects_to_features(cls: np.ndarray, position: np.ndarray, heading: np.ndarr
 
 
 def _with_sensors(objects: np.ndarray, obs: dict[str, np.ndarray], layout: FeatureLayout) -> np.ndarray:
-    parts = [objects, obs["lidar"], obs["state"]] + [obs[k] for k, n in (("route", layout.route_dim),
-                                                                         ("clock", layout.clock_dim)) if n]
+    parts = [objects, obs["lidar"], obs["state"]] + [obs[k] for k, n in layout.vectors() if n]
     out = np.concatenate([p.astype(np.float32, copy=False) for p in parts], axis=1)
     if layout.hide_accel:
         out[:, layout.slices()["state"].start + ACCEL_FIELD] = 0.0

@@ -326,9 +326,10 @@ def test_gsde_exploration_trains_after_cloning_with_the_anchor_and_evaluates(tmp
 
 
 
-def test_train_with_the_clock_records_it_and_evaluate_rebuilds_the_features(tmp_path):
+@pytest.mark.parametrize(("flag", "size"), [("clock", 2), ("junction", 3)])
+def test_train_with_an_optional_vector_records_it_and_evaluate_rebuilds_the_features(tmp_path, flag, size):
     run = tmp_path / "run"
-    out = _cli("train", "--obs", "oracle", "--clock", "--scenarios", "red_light", "--total-steps", "128", "--n-envs",
+    out = _cli("train", "--obs", "oracle", f"--{flag}", "--scenarios", "red_light", "--total-steps", "128", "--n-envs",
                "2", "--n-steps", "64", "--bc-steps", "128", "--bc-rounds", "1", "--eval-every", "0", "--out", str(run),
                "--no-progress", "--device", "cpu")
     assert out.returncode == 0, out.stderr
@@ -336,10 +337,10 @@ def test_train_with_the_clock_records_it_and_evaluate_rebuilds_the_features(tmp_
 
     from drivesim.agents.policy import PolicyAgent
 
-    assert json.loads((run / "config.json").read_text())["clock"]
+    assert json.loads((run / "config.json").read_text())[flag]
     agent = PolicyAgent.load(str(run / "model.zip"), device="cpu")
-    assert agent.spec.clock and agent.observations[-1] == "clock"
-    assert agent.model.observation_space.shape == (258,)  # 256 features of the default layout + the clock's 2
+    assert getattr(agent.spec, flag) and agent.observations[-1] == flag
+    assert agent.model.observation_space.shape == (256 + size,)  # 256 features of the default layout + the vector's
     ev = _cli("evaluate", "--agent", f"ppo:{run / 'model.zip'}", "--scenarios", "red_light", "--episodes", "1",
               "--max-steps", "20", "--out", str(tmp_path / "eval"))
     assert ev.returncode == 0, ev.stderr
