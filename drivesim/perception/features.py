@@ -97,15 +97,14 @@ class FeatureLayout:
 
     @property
     def size(self) -> int:
-        return (N_CLASSES * self.k * self.per_object + self.n_beams + self.state_dim + self.route_dim + self.clock_dim
-                + self.junction_dim)
+        return N_CLASSES * self.k * self.per_object + self.n_beams + self.state_dim + sum(n for _, n in self.vector_sizes())
 
     @property
     def observations(self) -> tuple[str, ...]:
         """The env observations the layout is built from (the camera for the objects)."""
-        return ("camera", "lidar", "state") + tuple(name for name, n in self.vectors() if n)
+        return ("camera", "lidar", "state") + tuple(name for name, n in self.vector_sizes() if n)
 
-    def vectors(self) -> tuple[tuple[str, int], ...]:
+    def vector_sizes(self) -> tuple[tuple[str, int], ...]:
         """The optional vector observations after the state, in layout order, with their sizes."""
         return ("route", self.route_dim), ("clock", self.clock_dim), ("junction", self.junction_dim)
 
@@ -118,7 +117,7 @@ class FeatureLayout:
         out["lidar"] = slice(start, start + self.n_beams)
         out["state"] = slice(start + self.n_beams, start + self.n_beams + self.state_dim)
         start += self.n_beams + self.state_dim
-        for name, n in self.vectors():
+        for name, n in self.vector_sizes():
             out[name] = slice(start, start + n)
             start += n
         return out
@@ -199,7 +198,7 @@ def objects_to_features(cls: np.ndarray, position: np.ndarray, heading: np.ndarr
 
 
 def _with_sensors(objects: np.ndarray, obs: dict[str, np.ndarray], layout: FeatureLayout) -> np.ndarray:
-    parts = [objects, obs["lidar"], obs["state"]] + [obs[k] for k, n in layout.vectors() if n]
+    parts = [objects, obs["lidar"], obs["state"]] + [obs[k] for k, n in layout.vector_sizes() if n]
     out = np.concatenate([p.astype(np.float32, copy=False) for p in parts], axis=1)
     if layout.hide_accel:
         out[:, layout.slices()["state"].start + ACCEL_FIELD] = 0.0
