@@ -15,10 +15,9 @@ SMALL = MapConfig(blocks_x=3, blocks_y=3, pool_size=2)
 STOP_LINE = STATE_FIELDS.index("stop_line_distance")
 
 
-def _lane(world: World, w: int):
-    """World w's current route lane (its kind and length)."""
-    r = world.state.route[w]
-    return world.maps.kernel.lanes[world.state.clock["map"][w], world.state.route_lanes[w, r["i"]]]
+def _lanes(world: World) -> np.ndarray:
+    """(B,) every world's current route lane record (its kind and length)."""
+    return world.maps.kernel.lanes[world.map_idx, world.route.current_lane()]
 
 
 def test_junction_reads_hand_placed_route_positions():
@@ -27,8 +26,8 @@ def test_junction_reads_hand_placed_route_positions():
     assert (world.observe()[0]["junction"] == 0.0).all()  # every episode starts on a road lane
     route = world.state.route
     route["i"] = [1, 1, 0]  # routes run road, connector, road...: worlds 0 and 1 inside their first junction
-    lengths = np.array([_lane(world, w)["length"] for w in range(3)])
-    assert all(_lane(world, w)["kind"] == LaneKind.CONNECTOR for w in (0, 1))
+    lengths = _lanes(world)["length"]
+    assert (_lanes(world)["kind"][:2] == LaneKind.CONNECTOR).all()
     route["s"] = [0.25 * lengths[0], lengths[1] - 3.0, 5.0]
     junction = world.observe()[0]["junction"]
     assert junction.shape == (3, JUNCTION_DIM) and junction.dtype == np.float32
@@ -48,7 +47,7 @@ def test_junction_is_on_exactly_while_the_expert_drives_past_the_stop_line():
     for _ in range(300):
         obs, _ = world.observe()
         junction = obs["junction"]
-        inside = np.array([_lane(world, w)["kind"] == LaneKind.CONNECTOR for w in range(4)])
+        inside = _lanes(world)["kind"] == LaneKind.CONNECTOR
         assert ((junction >= 0) & (junction <= 1)).all()
         np.testing.assert_array_equal(junction[:, 0] == 1.0, inside)
         assert (junction[~inside] == 0.0).all()
