@@ -27,7 +27,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from drivesim.agent import ExpertAgent
 from drivesim.agents.features_env import SuiteVecEnv
-from drivesim.agents.imitation import _Buffer, _index, actor_mean, brake_weights, ego_speeds, expert_actions, weighted_mse
+from drivesim.agents.imitation import _Buffer, _index, actor_mean, brake_weights, ego_speeds, expert_actions, weighted_loss
 
 
 class ExpertAnchor(BaseCallback):
@@ -35,10 +35,10 @@ class ExpertAnchor(BaseCallback):
     AnchoredPPO."""
 
     def __init__(self, suite: SuiteVecEnv, coef: float, decay: float = 0.99, brake_weight: float = 1.0,
-                 brake_min_speed: float = 0.0) -> None:
+                 brake_min_speed: float = 0.0, loss: str = "mse") -> None:
         super().__init__()
         self.suite, self.coef, self.decay, self.brake_weight = suite, coef, decay, brake_weight
-        self.brake_min_speed = brake_min_speed
+        self.brake_min_speed, self.loss = brake_min_speed, loss
         self.expert = ExpertAgent()
         self.buffer = _Buffer()
         self.rollouts = 0
@@ -60,7 +60,7 @@ class ExpertAnchor(BaseCallback):
         self.buffer = _Buffer()
         weights = brake_weights(actions, self.brake_weight, speeds, self.brake_min_speed)
         self.model.anchor_data = (obs, torch.as_tensor(actions), None if weights is None else torch.as_tensor(weights))
-        self.model.anchor_weight = self.weight
+        self.model.anchor_weight, self.model.anchor_loss = self.weight, self.loss
         self.rollouts += 1
         if getattr(self.model, "_logger", None) is not None:
             self.logger.record("anchor/mse", self.model.anchor_mse)  # of the previous update
@@ -71,7 +71,7 @@ class AnchoredPPO(PPO):
     """PPO whose loss carries the imitation anchor: every minibatch step minimises
 
         clipped surrogate + vf_coef * value loss + ent_coef * entropy loss
-        + anchor_weight * weighted MSE(actor mean, expert action)
+        + anchor_weight * weighted MSE (or L1: anchor_loss) of the actor's mean to the expert's action
 
     with the imitation term on an equally large random minibatch of the last rollout's states and
     the expert's actions for them (`anchor_data`, set by ExpertAnchor before each update). In one
@@ -80,6 +80,7 @@ class AnchoredPPO(PPO):
 
     anchor_data: tuple[Any, torch.Tensor, torch.Tensor | None] | None = None  # obs, expert actions, weights
     anchor_weight: float = 0.0
+    anchor_loss: str = "mse"  # imitation.LOSSES: cloning's loss
     anchor_mse: float = float("nan")  # mean imitation MSE of the last update
 
     def _excluded_save_params(self) -> list[str]:
@@ -111,8 +112,8 @@ class AnchoredPPO(PPO):
                 entropy_loss = -(entropy.mean() if entropy is not None else -log_prob.mean())
                 idx = rng.integers(0, len(targets), len(adv))  # an imitation minibatch as large as PPO's
                 x, _ = policy.obs_to_tensor(_index(obs, idx))
-                imitation = weighted_mse(actor_mean(policy, x), targets[idx].to(self.device),
-                                         None if weights is None else weights[idx].to(self.device))
+                imitation = weighted_loss(actor_mean(policy, x), targets[idx].to(self.device),
+                                          None if weights is None else weights[idx].to(self.device), self.anchor_loss)
                 with torch.no_grad():
                     kl = float(((ratio - 1) - log_ratio).mean())
                 if self.target_kl is not None and kl > 1.5 * self.target_kl:

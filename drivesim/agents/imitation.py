@@ -8,7 +8,8 @@ more than simulation:
 - round r drives the suite with a mix of expert and policy actions (expert share `beta[r]`; the
   executed expert actions get a little Gaussian noise so the data covers recoveries), and records
   (observation, expert action) for every world and step; the dataset grows every round (DAgger);
-- after each round the policy's mean action is fitted to the expert's (MSE) on all data so far;
+- after each round the policy's mean action is fitted to the expert's (MSE, or L1: BCConfig.loss)
+  on all data so far;
 - finally the value head is fitted to the discounted returns of the cloned policy's own episodes,
   so PPO starts with a critic that matches its actor instead of a random one.
 
@@ -48,6 +49,7 @@ class BCConfig:
     steer_log_std: float | None = None  # the steering's own (None: log_std); small: exploration in the speed
     brake_weight: float = 1.0  # weight of the samples where the expert brakes (brake_weights); 1: plain MSE
     brake_min_speed: float = 0.0  # [m/s] ... only where the car moves at least this fast (0: also standing)
+    loss: str = "mse"  # the actions' regression loss, one of LOSSES (weighted_loss)
 
 
 def _copy(obs: Any) -> Any:
@@ -196,15 +198,25 @@ def brake_weights(actions: np.ndarray, weight: float, speeds: np.ndarray | None 
     return np.where(brakes, weight, 1.0).astype(np.float32)
 
 
-def weighted_mse(prediction: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
-    """Mean squared error of (n,) or (n, d) predictions; with (n,) weights, weighted per sample
-    (normalised by the weights' sum, so the loss keeps its scale)."""
-    squared = (prediction - target).pow(2)
-    if squared.dim() > 1:
-        squared = squared.flatten(1).mean(dim=1)
+LOSSES = ("mse", "l1")
+# mse: the fit is the (weighted) mean of the targets seen in alike states; l1: their (weighted) median.
+# Where the expert's actions in alike states form two modes (standing at a stop line it holds, or it
+# drives off) the mean is a slow start between them that neither would make; the median is one of
+# the modes (the heavier).
+
+
+def weighted_loss(prediction: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None,
+                  kind: str = "mse") -> torch.Tensor:
+    """Mean squared (kind "mse") or absolute ("l1") error of (n,) or (n, d) predictions; with (n,)
+    weights, weighted per sample (normalised by the weights' sum, so the loss keeps its scale)."""
+    if kind not in LOSSES:
+        raise ValueError(f"loss {kind!r} unknown; allowed {LOSSES}")
+    error = (prediction - target).pow(2) if kind == "mse" else (prediction - target).abs()
+    if error.dim() > 1:
+        error = error.flatten(1).mean(dim=1)
     if weights is None:
-        return squared.mean()
-    return (weights * squared).sum() / weights.sum()
+        return error.mean()
+    return (weights * error).sum() / weights.sum()
 
 
 def _batches(n: int, size: int, rng: np.random.Generator):
@@ -229,10 +241,10 @@ def actor_mean(policy: Any, x: Any) -> torch.Tensor:
 
 def regression_pass(policy: Any, opt: torch.optim.Optimizer, predict: Any, obs: Any, targets: np.ndarray,
                     weights: np.ndarray | None, batch_size: int, rng: np.random.Generator,
-                    schedule: Any = None) -> float:
+                    schedule: Any = None, loss_kind: str = "mse") -> float:
     """One pass over (obs, targets) in shuffled minibatches, each an `opt` step on
-    weighted_mse(predict(policy input), targets) (and a `schedule` step, a torch LR scheduler);
-    returns the mean loss."""
+    weighted_loss(predict(policy input), targets, kind=loss_kind) (and a `schedule` step, a torch LR
+    scheduler); returns the mean loss."""
     target_all = torch.as_tensor(targets, dtype=torch.float32)
     weight_all = None if weights is None else torch.as_tensor(weights, dtype=torch.float32)
     losses = []
@@ -240,7 +252,7 @@ def regression_pass(policy: Any, opt: torch.optim.Optimizer, predict: Any, obs: 
         x, _ = policy.obs_to_tensor(_index(obs, idx))
         prediction = predict(x)
         w = None if weight_all is None else weight_all[idx].to(prediction.device)
-        loss = weighted_mse(prediction, target_all[idx].to(prediction.device), w)
+        loss = weighted_loss(prediction, target_all[idx].to(prediction.device), w, loss_kind)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -251,9 +263,9 @@ def regression_pass(policy: Any, opt: torch.optim.Optimizer, predict: Any, obs: 
 
 
 def _regress(model: PPO, params: Any, predict: Any, obs: Any, targets: np.ndarray, epochs: int, cfg: BCConfig,
-             rng: np.random.Generator, weights: np.ndarray | None = None) -> float:
-    """Minimise MSE(predict(policy input), targets) (weighted per sample with `weights`) over
-    `params` in minibatches; returns the last epoch's mean loss."""
+             rng: np.random.Generator, weights: np.ndarray | None = None, loss_kind: str = "mse") -> float:
+    """Minimise weighted_loss(predict(policy input), targets) (weighted per sample with `weights`)
+    over `params` in minibatches; returns the last epoch's mean loss."""
     policy = model.policy
     policy.set_training_mode(True)
     opt = torch.optim.Adam(params, lr=cfg.learning_rate)
@@ -262,19 +274,20 @@ def _regress(model: PPO, params: Any, predict: Any, obs: Any, targets: np.ndarra
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * -(-len(targets) // cfg.batch_size))
     mean_loss = 0.0
     for _ in range(epochs):
-        mean_loss = regression_pass(policy, opt, predict, obs, targets, weights, cfg.batch_size, rng, schedule)
+        mean_loss = regression_pass(policy, opt, predict, obs, targets, weights, cfg.batch_size, rng, schedule,
+                                    loss_kind)
     policy.set_training_mode(False)
     return mean_loss
 
 
 def fit_actions(model: PPO, obs: Any, actions: np.ndarray, cfg: BCConfig, rng: np.random.Generator,
                 speeds: np.ndarray | None = None) -> float:
-    """Fit the policy's mean action to `actions` (MSE, the braking samples weighted by
+    """Fit the policy's mean action to `actions` (`cfg.loss`, the braking samples weighted by
     `cfg.brake_weight`, where the car moves at `cfg.brake_min_speed` or faster: speeds (N,));
     returns the last epoch's mean loss."""
     policy = model.policy
     return _regress(model, policy.parameters(), lambda x: actor_mean(policy, x), obs, actions, cfg.epochs, cfg, rng,
-                    brake_weights(actions, cfg.brake_weight, speeds, cfg.brake_min_speed))
+                    brake_weights(actions, cfg.brake_weight, speeds, cfg.brake_min_speed), cfg.loss)
 
 
 def value_targets(rewards: np.ndarray, dones: np.ndarray, truncated: np.ndarray, terminal_values: np.ndarray,

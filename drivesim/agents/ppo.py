@@ -35,7 +35,7 @@ from drivesim.agents.anchor import AnchoredPPO, ExpertAnchor
 from drivesim.agents.curves import plot_training
 from drivesim.agents.extractor import PerceptionExtractor
 from drivesim.agents.features_env import OBS_MODES, Group, SuiteVecEnv
-from drivesim.agents.imitation import BCConfig, pretrain
+from drivesim.agents.imitation import LOSSES, BCConfig, pretrain
 from drivesim.agents.policy import PolicyAgent
 from drivesim.config import REWARD_MODES, EnvConfig
 from drivesim.evaluation import VALIDATION_SEED_OFFSET, episode_seeds, run_rows, select_scenarios
@@ -95,6 +95,7 @@ class PPOConfig:
     bc_learning_rate: float = 1e-3  # cloning's Adam step (imitation.py BCConfig.learning_rate)
     bc_epochs: int = 4  # cloning's passes over the aggregated data after each DAgger round (BCConfig.epochs)
     bc_anneal: bool = False  # cloning's step falls to 0 over each fit (cosine; BCConfig.anneal)
+    bc_loss: str = "mse"  # cloning's and the anchor's loss: mse (mean action) | l1 (median; imitation.LOSSES)
     finetune_log_std: float = -2.3  # log std of the policy when PPO starts after cloning (std 0.1)
     finetune_steer_log_std: float | None = -3.0  # the steering's own (std 0.05; None: finetune_log_std)
     timeout_terminal: bool = True  # the time limit ends an episode for the value targets (no bootstrap)
@@ -110,6 +111,8 @@ class PPOConfig:
                 raise ValueError(f"PPOConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.extractor not in EXTRACTORS:
             raise ValueError(f"--extractor {self.extractor!r} unknown; allowed {EXTRACTORS}")
+        if self.bc_loss not in LOSSES:
+            raise ValueError(f"--bc-loss {self.bc_loss!r} unknown; allowed {LOSSES}")
         if self.reward_mode not in REWARD_MODES:
             raise ValueError(f"--reward-mode {self.reward_mode!r} unknown; allowed {REWARD_MODES}")
         ranges = (  # (holds, message)
@@ -336,7 +339,7 @@ def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log:
     anchor = None
     if cfg.anchor > 0:
         anchor = ExpertAnchor(suite, cfg.anchor, cfg.anchor_decay, brake_weight=cfg.imitation_brake_weight,
-                              brake_min_speed=cfg.brake_min_speed)
+                              brake_min_speed=cfg.brake_min_speed, loss=cfg.bc_loss)
         callbacks.append(anchor)
     if 0 < cfg.eval_every <= cfg.total_steps:  # a run shorter than one period is not evaluated
         evaluation = SuiteEvaluation(cfg, out, cfg.eval_every, log)
@@ -376,7 +379,7 @@ def _imitate(cfg: PPOConfig, model: PPO, suite: SuiteVecEnv, out: Path, log: Any
     bc = BCConfig(rounds=cfg.bc_rounds, steps=steps, value_steps=steps, keep_every=4 if cfg.obs == "pixels" else 1,
                   brake_weight=cfg.imitation_brake_weight, brake_min_speed=cfg.brake_min_speed, log_std=cfg.finetune_log_std,
                   steer_log_std=cfg.finetune_steer_log_std, learning_rate=cfg.bc_learning_rate, epochs=cfg.bc_epochs,
-                  anneal=cfg.bc_anneal)
+                  anneal=cfg.bc_anneal, loss=cfg.bc_loss)
     start = time.perf_counter()
     stats = pretrain(model, suite, BaseAlgorithm._wrap_env(suite, monitor_wrapper=False), bc, cfg.seed, log)
     (out / "imitation.json").write_text(json.dumps(stats, indent=2))

@@ -152,8 +152,8 @@ TRAIN_HYPERPARAMETERS = ("n_envs", "total_steps", "n_steps", "bc_steps", "bc_rou
                          "eval_episodes", "learning_rate", "n_epochs", "batch_size", "gamma", "gae_lambda",
                          "ent_coef", "clip_range", "target_kl", "net_arch", "k", "path", "hide_accel", "clock", "junction",
                          "anchor", "anchor_decay", "brake_weight", "brake_min_speed", "bc_learning_rate", "bc_epochs",
-                         "bc_anneal", "finetune_log_std", "finetune_steer_log_std", "timeout_terminal", "log_std_init",
-                         "initial_throttle", "sde", "sde_sample_freq")  # else PPOConfig's
+                         "bc_anneal", "bc_loss", "finetune_log_std", "finetune_steer_log_std", "timeout_terminal",
+                         "log_std_init", "initial_throttle", "sde", "sde_sample_freq")  # else PPOConfig's
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -322,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     hp.add_argument("--bc-anneal", action=argparse.BooleanOptionalAction, default=None,
                     help="cloning's step falls to 0 over each fit (cosine) instead of staying at "
                          "--bc-learning-rate (default off)")
+    hp.add_argument("--bc-loss", choices=("mse", "l1"), default=None,
+                    help="cloning's and the anchor's loss: mse fits the mean of the expert's actions in alike states, "
+                         "l1 their median, one of the modes where it holds or drives off (default mse)")
     hp.add_argument("--finetune-log-std", type=float, default=None,
                     help="log std of the policy when PPO starts after cloning (default -2.3: std 0.1)")
     hp.add_argument("--timeout-terminal", action=argparse.BooleanOptionalAction, default=None,

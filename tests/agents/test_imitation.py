@@ -14,7 +14,7 @@ from drivesim.agents.imitation import (
     expert_actions,
     fit_actions,
     pretrain,
-    weighted_mse,
+    weighted_loss,
 )
 from drivesim.scenarios.loader import load_scenario
 
@@ -258,7 +258,7 @@ def test_value_targets_bootstrap_at_time_limits_not_at_terminations():
     np.testing.assert_allclose(targets[0], [1 + 0.5 * 6.0, 1 + 0.5 * 2.0])
 
 
-def test_brake_weights_and_weighted_mse_by_hand():
+def test_brake_weights_and_weighted_losses_by_hand():
     actions = np.array([[0.0, -1.0], [0.2, 0.5], [0.0, -0.2], [0.1, -0.31]], dtype=np.float32)
     assert brake_weights(actions, 4.0).tolist() == [4.0, 1.0, 1.0, 4.0]  # throttle below -0.3 brakes
     speeds = np.array([0.2, 5.0, 5.0, 3.0])  # [m/s]: the first sample brakes while standing
@@ -269,8 +269,15 @@ def test_brake_weights_and_weighted_mse_by_hand():
         brake_weights(actions, 4.0, None, 0.5)
     pred, target = torch.tensor([[0.0, 0.0], [0.0, 0.0]]), torch.tensor([[1.0, 1.0], [0.0, 2.0]])
     # per-sample squared errors 1 and 2; weights 3 and 1: (3 * 1 + 1 * 2) / 4
-    assert weighted_mse(pred, target, torch.tensor([3.0, 1.0])).item() == pytest.approx(1.25)
-    assert weighted_mse(pred, target, None).item() == pytest.approx(1.5)
+    assert weighted_loss(pred, target, torch.tensor([3.0, 1.0])).item() == pytest.approx(1.25)
+    assert weighted_loss(pred, target, None).item() == pytest.approx(1.5)
+    # absolute errors: per sample (1 + 1) / 2 = 1 and (0 + 2) / 2 = 1; with a third sample off by -0.5, 0.25
+    pred3, target3 = torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]), torch.tensor([[1.0, 1.0], [0.0, 2.0], [0.0, -0.5]])
+    assert weighted_loss(pred3, target3, None, "l1").item() == pytest.approx((1 + 1 + 0.25) / 3)
+    assert weighted_loss(pred3, target3, torch.tensor([1.0, 1.0, 2.0]), "l1").item() == pytest.approx(2.5 / 4)
+    assert weighted_loss(pred3, target3, None, "mse").item() == pytest.approx((1 + 2 + 0.125) / 3)
+    with pytest.raises(ValueError, match="loss 'huber' unknown"):
+        weighted_loss(pred, target, None, "huber")
 
 
 @pytest.mark.parametrize("weight", [1.0, 4.0])
@@ -288,3 +295,22 @@ def test_brake_weight_moves_an_ambiguous_state_towards_the_brake(weight):
     with torch.no_grad():
         throttle = model.predict(x[:1], deterministic=True)[0][0, 1]
     assert throttle == pytest.approx((-weight + 0.5) / (weight + 1), abs=0.03)
+
+
+@pytest.mark.parametrize("weight, brakes", [(1.0, 20), (1.0, 44), (4.0, 10)])
+def test_l1_cloning_picks_the_heavier_mode_of_an_ambiguous_state(weight, brakes):
+    """Identical observations labelled `brakes` of 64 times with a full brake and otherwise with
+    throttle 0.5: the L1 fit is the weighted median, the mode with more weight (with weight 4, 10
+    brakes (40) outweigh 54 starts), not the mean between them that MSE fits."""
+    from stable_baselines3 import PPO
+
+    env = _suite()
+    model = PPO("MlpPolicy", env, n_steps=16, batch_size=32, seed=0, device="cpu")
+    x = np.repeat(env.reset()[:1], 64, axis=0)
+    y = np.array([[0.0, -1.0]] * brakes + [[0.0, 0.5]] * (64 - brakes), dtype=np.float32)
+    fit_actions(model, x, y, BCConfig(epochs=300, batch_size=64, brake_weight=weight, loss="l1"),
+                np.random.default_rng(0))
+    with torch.no_grad():
+        throttle = model.predict(x[:1], deterministic=True)[0][0, 1]
+    heavier = -1.0 if weight * brakes > 64 - brakes else 0.5
+    assert throttle == pytest.approx(heavier, abs=0.05)

@@ -278,6 +278,8 @@ def test_train_rejects_path_features_without_the_route_they_are_measured_along(t
     with pytest.raises(ValueError, match="--path needs"):
         PPOConfig(obs="oracle", route=False).validate()
     PPOConfig(obs="oracle", route=False, path=False).validate()
+    with pytest.raises(ValueError, match="--bc-loss 'huber' unknown"):  # the Python API, past argparse's choices
+        PPOConfig(obs="oracle", bc_loss="huber").validate()
 
 
 def test_a_new_run_refuses_a_folder_holding_an_old_one(tmp_path):
@@ -297,15 +299,19 @@ def test_train_rejects_a_non_positive_brake_weight(tmp_path):
     assert out.returncode != 0 and "--bc-learning-rate must be in (0, 1)" in out.stderr
     out = _cli("train", "--obs", "oracle", "--bc-epochs", "0", "--out", str(tmp_path / "run"), "--no-progress")
     assert out.returncode != 0 and "bc_epochs must be >= 1" in out.stderr
+    out = _cli("train", "--obs", "oracle", "--bc-loss", "huber", "--out", str(tmp_path / "run"), "--no-progress")
+    assert out.returncode != 0 and "--bc-loss: invalid choice: 'huber'" in out.stderr
 
 
 def test_gsde_exploration_trains_after_cloning_with_the_anchor_and_evaluates(tmp_path):
-    """Also the cloning options: DAgger rounds, the brake weight only while moving, the learning rate."""
+    """Also the cloning options: DAgger rounds, the brake weight only while moving, the learning rate,
+    the L1 loss (cloning and anchor)."""
     run = tmp_path / "run"
     out = _cli("train", "--obs", "oracle", "--scenarios", "red_light", "--total-steps", "256", "--n-envs", "2",
                "--n-steps", "64", "--bc-steps", "256", "--anchor", "0.5", "--sde", "--sde-sample-freq", "16",
                "--brake-min-speed", "0.5", "--bc-rounds", "2", "--bc-learning-rate", "5e-4", "--bc-epochs", "2",
-               "--bc-anneal", "--eval-every", "0", "--out", str(run), "--no-progress", "--device", "cpu")
+               "--bc-anneal", "--bc-loss", "l1", "--eval-every", "0", "--out", str(run), "--no-progress",
+               "--device", "cpu")
     assert out.returncode == 0, out.stderr
     import json
 
@@ -314,7 +320,7 @@ def test_gsde_exploration_trains_after_cloning_with_the_anchor_and_evaluates(tmp
     config = json.loads((run / "config.json").read_text())
     assert config["sde"] and config["sde_sample_freq"] == 16 and config["brake_min_speed"] == 0.5
     assert config["bc_rounds"] == 2 and config["bc_learning_rate"] == 5e-4 and config["bc_epochs"] == 2
-    assert config["bc_anneal"]
+    assert config["bc_anneal"] and config["bc_loss"] == "l1"
     model = PPO.load(run / "model.zip", device="cpu")
     assert model.use_sde and model.policy.log_std.shape == (256, 2)  # one sigma per policy feature and action
     ev = _cli("evaluate", "--agent", f"ppo:{run / 'model.zip'}", "--scenarios", "red_light", "--episodes", "1",
