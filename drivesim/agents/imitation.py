@@ -117,9 +117,9 @@ def pretrain(model: PPO, env: SuiteVecEnv, venv: VecEnv, cfg: BCConfig, seed: in
         loss = fit_actions(model, obs_all, actions, cfg, rng, speeds)
         if len(actions) >= COLLAPSE_CHECK_BATCHES * cfg.batch_size:  # a fit of a few steps is no verdict
             check_not_collapsed(model, obs_all, actions, r, cfg.learning_rate)
-        log(f"BC round {r}: expert share {beta:.2f}, {len(data):,} samples, action MSE {loss:.4f} "
+        log(f"BC round {r}: expert share {beta:.2f}, {len(data):,} samples, action {cfg.loss.upper()} {loss:.4f} "
             f"({time.perf_counter() - start:.0f} s)")
-        stats[f"bc_round_{r}_mse"] = loss
+        stats[f"bc_round_{r}_{cfg.loss}"] = loss
     set_exploration(model, _stack(data.obs[-16:]), cfg.log_std, cfg.steer_log_std)  # the last round's last steps
     stats["value_mse"] = fit_values(model, venv, cfg, rng)
     log(f"value warm start: MSE {stats['value_mse']:.3f} ({time.perf_counter() - start:.0f} s)")

@@ -190,6 +190,7 @@ def test_pretrain_runs_dagger_rounds_and_sets_exploration():
                                                brake_weight=4.0), log=lines.append)
     assert stats["samples"] == 3 * 8 * 3 and len(lines) == 4  # three rounds + the value warm start
     assert "expert share 1.00" in lines[0] and "expert share 0.00" in lines[2]
+    assert "action MSE" in lines[0] and {f"bc_round_{r}_mse" for r in range(3)} <= set(stats)
     assert model.policy.log_std.tolist() == [-2.5, -1.0]  # (steer, accel)
 
 
