@@ -202,7 +202,8 @@ LOSSES = ("mse", "l1")
 # mse: the fit is the (weighted) mean of the targets seen in alike states; l1: their (weighted) median.
 # Where the expert's actions in alike states form two modes (standing at a stop line it holds, or it
 # drives off) the mean is a slow start between them that neither would make; the median is one of
-# the modes (the heavier).
+# the modes (the heavier). Measured on oracle clones (docs/agents.md, tenth session): no gain over
+# weighting the brake samples only while moving, so mse stays the default.
 
 
 def weighted_loss(prediction: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None,
