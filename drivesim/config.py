@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, get_type_hints
 
-OBSERVATION_KEYS = ("camera", "lidar", "state", "route", "clock", "junction")  # sensor names accepted in `observations`
+# sensor names accepted in `observations`
+OBSERVATION_KEYS = ("camera", "lidar", "state", "route", "clock", "junction", "surface")
 
 
 class ConfigError(ValueError):

@@ -27,6 +27,7 @@ from drivesim.sensors.clock import clock_vector
 from drivesim.sensors.junction import junction_vector
 from drivesim.sensors.raycast import beam_offsets
 from drivesim.sensors.state import STATE_DIM
+from drivesim.sensors.surface import surface_grid
 from drivesim.sensors.waypoints import ROUTE_DIM, WAYPOINT_DISTANCES
 from drivesim.state import SimState, allocate
 from drivesim.step import OBSERVE, SKIP, STEP, Sensors, StepOutput, step_batch
@@ -35,7 +36,8 @@ from drivesim.workspace import Workspace, allocate_workspace
 _EMPTY_F32 = np.zeros((0, 0), dtype=np.float32)
 _EMPTY_I64 = np.zeros((0, 0), dtype=np.int64)
 _WAYPOINTS = np.array(WAYPOINT_DISTANCES)  # [m]
-_STATE_VECTORS = {"clock": clock_vector, "junction": junction_vector}  # observations read off the state on demand
+# observations read off the state on demand
+_STATE_VECTORS = {"clock": clock_vector, "junction": junction_vector, "surface": surface_grid}
 
 
 class StepResult(NamedTuple):

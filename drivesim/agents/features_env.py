@@ -45,7 +45,7 @@ GROUP_SEED_STRIDE = 100_000  # group g's worlds are seeded seed + g * stride + i
 def feature_layout(config: EnvConfig, spec: FeatureSpec) -> FeatureLayout:
     return FeatureLayout(spec.k, config.lidar.n_beams, STATE_DIM, spec.velocities, ROUTE_DIM if spec.route else 0,
                          spec.path, spec.hide_accel, CLOCK_DIM if spec.clock else 0,
-                         JUNCTION_DIM if spec.junction else 0)
+                         JUNCTION_DIM if spec.junction else 0, spec.surface)
 
 
 class FeatureFn:
@@ -67,13 +67,13 @@ class FeatureFn:
                                  f"{perception_camera(self.camera).history} (obs_env_config sets it)")
             det = self.detector(obs["camera"], obs["camera_history"])
             return detections_to_features(det, self.camera, obs, self.layout)
-        return oracle_features(labels, obs, self.layout)
+        return oracle_features(labels, obs, self.layout, self.camera)
 
 
 def obs_env_config(config: EnvConfig, mode: str, spec: FeatureSpec | None = None) -> EnvConfig:
     """The env config a given observation mode needs: perception the camera and its history frame,
     the oracle only the camera's labels (no frames to draw), pixels the camera frames; and the
-    vectors `spec` reads (the route waypoints, the clock, the junction)."""
+    vectors `spec` reads (the route waypoints, the clock, the junction, the surface grid)."""
     if mode not in OBS_MODES:
         raise ValueError(f"observation mode {mode!r} unknown; allowed {OBS_MODES}")
     extra = (spec or FeatureSpec()).vectors

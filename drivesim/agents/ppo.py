@@ -84,6 +84,7 @@ class PPOConfig:
     hide_accel: bool = True  # the state's applied acceleration (the previous action) reads 0: no copycat clone
     clock: bool = False  # the observation carries the time left (time limit, stuck rule): sensors/clock.py
     junction: bool = False  # ... and whether the car is inside the intersection, how far through: sensors/junction.py
+    surface: bool = False  # objects carry the map's surface under and ahead of them: sensors/surface.py
     reward: tuple[tuple[str, float], ...] = ()  # RewardConfig weight overrides for training, e.g. (("collision", 30.0),)
     reward_mode: str = "score"  # RewardConfig.mode for training: score (returns = driving score) | carl | additive
     extractor: str = "nature"  # pixels only: nature (SB3's CNN) | perception (fine-tune the perception CNN end to end)
@@ -121,6 +122,8 @@ class PPOConfig:
              f"--anchor must be >= 0 and --anchor-decay in (0, 1], got {self.anchor}, {self.anchor_decay}"),
             (not self.path or self.obs == "pixels" or (self.route and self.velocities),
              "--path needs the route waypoints and the objects' velocities in the features"),
+            (not self.surface or self.obs != "pixels",
+             "--surface adds flags to the detected objects of the feature modes; --obs pixels has none"),
             (self.sde_sample_freq == -1 or self.sde_sample_freq >= 1,
              f"--sde-sample-freq must be -1 (once per rollout) or >= 1, got {self.sde_sample_freq}"),
             (self.brake_weight is None or self.brake_weight > 0, f"--brake-weight must be > 0, got {self.brake_weight}"),

@@ -16,6 +16,7 @@ from drivesim.sensors.clock import CLOCK_DIM
 from drivesim.sensors.junction import JUNCTION_DIM
 from drivesim.sensors.lidar import N_HIT_CLASSES
 from drivesim.sensors.state import STATE_DIM
+from drivesim.sensors.surface import SURFACE_CLASSES, surface_shape
 from drivesim.sensors.waypoints import ROUTE_DIM
 from drivesim.world import World
 
@@ -44,6 +45,8 @@ def observation_space(config: EnvConfig) -> spaces.Dict:
             entries["clock"] = spaces.Box(0.0, 1.0, shape=(CLOCK_DIM,), dtype=np.float32)
         elif key == "junction":  # inside the intersection and how far through it (drivesim/sensors/junction.py)
             entries["junction"] = spaces.Box(0.0, 1.0, shape=(JUNCTION_DIM,), dtype=np.float32)
+        elif key == "surface":  # the map's surface classes around the car, ego frame (drivesim/sensors/surface.py)
+            entries["surface"] = spaces.Box(0, len(SURFACE_CLASSES) - 1, shape=surface_shape(config.camera), dtype=np.uint8)
         elif key == "camera":
             c = config.camera
             entries["camera"] = spaces.Box(0, 255, shape=(c.height, c.width, 3), dtype=np.uint8)

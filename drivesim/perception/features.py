@@ -3,10 +3,12 @@
 Layout (`FeatureLayout.slices`): for each class (car, pedestrian, traffic light) the K nearest
 objects in the ego frame, sorted by distance, each (x forward / 30 m, y left / 30 m, sin heading,
 cos heading, [vx forward / 10 m/s, vy left / 10 m/s,] [s / 30 m, d / 5 m, v_across / 10 m/s,]
-confidence, p_red, p_yellow, p_green) — light probabilities are zero for cars and pedestrians,
-velocities are over the ground and only present with `velocities`, the path coordinates (where the
-object is along and across the route ahead and how fast it crosses it, `path_coordinates`) only with
-`path` — padded with zeros; then the lidar ranges (N), the state vector (16) and, with `route`, the
+[on_road, on_crosswalk, soon_on_road,] confidence, p_red, p_yellow, p_green) — light
+probabilities are zero for cars and pedestrians, velocities are over the ground and only present
+with `velocities`, the path coordinates (where the object is along and across the route ahead and
+how fast it crosses it, `path_coordinates`) only with `path`, the map's surface under the object
+and where its velocity takes it in SOON seconds (`surface_flags`, from the `surface` observation)
+only with `surface` — padded with zeros; then the lidar ranges (N), the state vector (16) and, with `route`, the
 route's next waypoints in the ego frame (`route` observation, 20), with `clock` the time left (2)
 and with `junction` where the car is in the intersection (3). The same layout is
 filled from the CNN's detections (`detections_to_features`) or from ground-truth labels
@@ -25,10 +27,11 @@ import numpy as np
 from numba import prange
 
 from drivesim.config import CameraConfig
-from drivesim.jit import parallel_kernel
+from drivesim.jit import inner, parallel_kernel
 from drivesim.perception.decode import Detections
 from drivesim.perception.model import N_CLASSES
 from drivesim.sensors.state import STATE_FIELDS
+from drivesim.sensors.surface import CROSSWALK, ROAD, SURFACE_FACTOR
 from drivesim.sensors.waypoints import ROUTE_SCALE
 
 POSITION_SCALE = 30.0  # [m]
@@ -37,6 +40,7 @@ LATERAL_SCALE = 5.0  # [m] offsets across the route (what matters is the few met
 LATERAL_CLIP = 3.0  # offsets across the route are clipped to +-LATERAL_CLIP * LATERAL_SCALE
 CLASS_BLOCKS = ("cars", "pedestrians", "traffic_lights")
 ACCEL_FIELD = STATE_FIELDS.index("accel")
+SOON = 1.5  # [s] surface flags: where an object's velocity takes it (a person 2 m from the kerb at walking pace)
 
 
 @dataclass(frozen=True)
@@ -52,11 +56,14 @@ class FeatureSpec:
     hide_accel: bool = True  # the state's applied acceleration (the previous action) reads 0 (FeatureLayout)
     clock: bool = False  # the time left before the time limit and the stuck rule (sensors/clock.py)
     junction: bool = False  # inside the intersection and how far through it (sensors/junction.py)
+    surface: bool = False  # objects carry the map's surface under them and ahead of them (sensors/surface.py)
 
     @property
     def vectors(self) -> tuple[str, ...]:
-        """The optional env observations the spec reads besides lidar and state, in layout order."""
-        return ("route",) * self.route + ("clock",) * self.clock + ("junction",) * self.junction
+        """The optional env observations the spec reads besides lidar and state, in layout order
+        (the surface grid is looked up per object, not appended)."""
+        return (("route",) * self.route + ("clock",) * self.clock + ("junction",) * self.junction
+                + ("surface",) * self.surface)
 
     @classmethod
     def recorded(cls, record: Mapping[str, Any]) -> FeatureSpec:
@@ -80,6 +87,7 @@ class FeatureLayout:
     hide_accel: bool = False  # the state vector's applied acceleration is zeroed, see below
     clock_dim: int = 0  # the clock observation's values (0: not in the layout)
     junction_dim: int = 0  # the junction observation's values (0: not in the layout)
+    surface: bool = False  # each object carries its surface flags (surface_flags; needs the surface observation)
 
     # Why hide_accel: the applied acceleration is the previous action. The expert's actions are
     # smooth, so a clone that reads it fits the data by repeating its last action, and then does so
@@ -93,7 +101,7 @@ class FeatureLayout:
 
     @property
     def per_object(self) -> int:
-        return 8 + 2 * self.velocities + 3 * self.path
+        return 8 + 2 * self.velocities + 3 * self.path + 3 * self.surface
 
     @property
     def size(self) -> int:
@@ -102,7 +110,8 @@ class FeatureLayout:
     @property
     def observations(self) -> tuple[str, ...]:
         """The env observations the layout is built from (the camera for the objects)."""
-        return ("camera", "lidar", "state") + tuple(name for name, n in self.vector_sizes() if n)
+        return (("camera", "lidar", "state") + tuple(name for name, n in self.vector_sizes() if n)
+                + ("surface",) * self.surface)
 
     def vector_sizes(self) -> tuple[tuple[str, int], ...]:
         """The optional vector observations after the state, in layout order, with their sizes."""
@@ -168,15 +177,62 @@ def _path_batch(position: np.ndarray, velocity: np.ndarray, route: np.ndarray, o
             out[w, o, 0], out[w, o, 1], out[w, o, 2] = best_s, best_d, best_across
 
 
+def surface_flags(position: np.ndarray, velocity: np.ndarray, surface: np.ndarray, camera: CameraConfig
+                  ) -> np.ndarray:
+    """(B, O, 3) float32 for objects at ego-frame positions with velocities (B, O, 2) [m], [m/s] on
+    the `surface` observation (B, H/2, W/2) of `camera`: whether the object stands on the road
+    (a lane or a crossing), on a crossing, and whether its velocity takes it onto the road within
+    SOON seconds (1 if it is there already). Outside the grid reads off-road.
+
+    A person on a crossing, or walking onto one, is who the autopilot holds for; a person on the
+    sidewalk at the same distance is not, and without the map under them the features cannot tell
+    the two apart (docs/agents.md, tenth session)."""
+    out = np.empty((*position.shape[:2], 3), dtype=np.float32)
+    _surface_flags_batch(np.asarray(position, dtype=np.float64), np.asarray(velocity, dtype=np.float64), surface,
+                         camera.ego_row * camera.height, camera.width / 2,
+                         1.0 / (camera.metres_per_pixel * SURFACE_FACTOR), out)
+    return out
+
+
+@parallel_kernel
+def _surface_flags_batch(position: np.ndarray, velocity: np.ndarray, surface: np.ndarray, ego_row_px: float,
+                         half_width_px: float, cells_per_m: float, out: np.ndarray) -> None:
+    """Surface flags (see surface_flags): ego-frame (forward, left) [m] -> grid cell (row, col) with
+    the surface observation's geometry (cell (0, 0) the front left corner)."""
+    row0, col0 = ego_row_px / SURFACE_FACTOR, half_width_px / SURFACE_FACTOR  # the car's place [cells]
+    for index in prange(position.shape[0]):
+        w = np.int64(index)  # prange counts in uint64: back to int64
+        for o in range(position.shape[1]):
+            now = _surface_at(surface, w, row0 - position[w, o, 0] * cells_per_m, col0 - position[w, o, 1] * cells_per_m)
+            fx, fy = position[w, o, 0] + SOON * velocity[w, o, 0], position[w, o, 1] + SOON * velocity[w, o, 1]
+            soon = _surface_at(surface, w, row0 - fx * cells_per_m, col0 - fy * cells_per_m)
+            on_road = now >= ROAD  # a lane or a crossing (SURFACE_CLASSES order)
+            out[w, o, 0] = 1.0 if on_road else 0.0
+            out[w, o, 1] = 1.0 if now == CROSSWALK else 0.0
+            out[w, o, 2] = 1.0 if on_road or soon >= ROAD else 0.0
+
+
+@inner
+def _surface_at(surface: np.ndarray, w: int, row: float, col: float) -> int:
+    r, q = math.floor(row), math.floor(col)
+    if 0 <= r < surface.shape[1] and 0 <= q < surface.shape[2]:
+        return int(surface[w, r, q])
+    return 0
+
+
 def objects_to_features(cls: np.ndarray, position: np.ndarray, heading: np.ndarray, velocity: np.ndarray,
                         score: np.ndarray, light_probs: np.ndarray, valid: np.ndarray, layout: FeatureLayout,
-                        route: np.ndarray | None = None) -> np.ndarray:
+                        route: np.ndarray | None = None, surface: np.ndarray | None = None,
+                        camera: CameraConfig | None = None) -> np.ndarray:
     """(B, N_CLASSES * k * per_object) from per-object arrays (B, O): cls, position (B, O, 2) [m] ego
     frame, heading [rad] ego frame, velocity (B, O, 2) [m/s] ego frame, score, light_probs (B, O, 3),
-    valid; `route` (B, ROUTE_DIM), the route observation, for the path coordinates."""
+    valid; `route` (B, ROUTE_DIM), the route observation, for the path coordinates; `surface` (the
+    surface observation) and the `camera` whose footprint it covers, for the surface flags."""
     b, k = len(cls), layout.k
     if layout.path and route is None:
         raise ValueError("path features need the route observation")
+    if layout.surface and (surface is None or camera is None):
+        raise ValueError("surface features need the surface observation and its camera config")
     dist = np.hypot(position[..., 0], position[..., 1])
     out = np.zeros((b, N_CLASSES, k, layout.per_object), dtype=np.float32)
     rows = np.arange(b)[:, None]
@@ -192,6 +248,8 @@ def objects_to_features(cls: np.ndarray, position: np.ndarray, heading: np.ndarr
             p = path_coordinates(position[rows, order], velocity[rows, order], route)  # the k kept only
             parts += [p[..., :1] / POSITION_SCALE, np.clip(p[..., 1:2] / LATERAL_SCALE, -LATERAL_CLIP, LATERAL_CLIP),
                       p[..., 2:] / SPEED_SCALE]
+        if layout.surface:
+            parts.append(surface_flags(position[rows, order], velocity[rows, order], surface, camera))
         parts += [score[rows, order][..., None], light_probs[rows, order]]
         out[:, c, : order.shape[1]] = np.where(ok, np.concatenate(parts, axis=-1), 0.0)
     return out.reshape(b, -1)
@@ -205,14 +263,16 @@ def _with_sensors(objects: np.ndarray, obs: dict[str, np.ndarray], layout: Featu
     return out
 
 
-def oracle_features(labels: dict[str, np.ndarray], obs: dict[str, np.ndarray], layout: FeatureLayout) -> np.ndarray:
+def oracle_features(labels: dict[str, np.ndarray], obs: dict[str, np.ndarray], layout: FeatureLayout,
+                    camera: CameraConfig | None = None) -> np.ndarray:
     """Ground-truth ("oracle") perception in the same layout: the camera's labels (B, O) arrays and
-    the lidar, state (and route) observations."""
+    the lidar, state (and route, surface) observations; `camera` the config the labels and the
+    surface grid were made with (for the surface flags)."""
     light = labels["light"]
     probs = np.stack([light == 3, light == 2, light == 1], axis=-1).astype(np.float32)
     objects = objects_to_features(labels["cls"], labels["position"], labels["angle"], labels["velocity"],
                                   np.ones(labels["cls"].shape, dtype=np.float32), probs, labels["visible"], layout,
-                                  obs.get("route"))
+                                  obs.get("route"), obs.get("surface"), camera)
     return _with_sensors(objects, obs, layout)
 
 
@@ -229,5 +289,5 @@ def detections_to_features(det: Detections, camera: CameraConfig, obs: dict[str,
     (and route) observations."""
     probs = np.where((det.cls == 2)[..., None], det.light_probs, 0.0)
     objects = objects_to_features(det.cls, pixels_to_ego(det.centre, camera), det.angle, det.velocity, det.score,
-                                  probs, det.valid, layout, obs.get("route"))
+                                  probs, det.valid, layout, obs.get("route"), obs.get("surface"), camera)
     return _with_sensors(objects, obs, layout)

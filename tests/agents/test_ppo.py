@@ -280,6 +280,9 @@ def test_train_rejects_path_features_without_the_route_they_are_measured_along(t
     PPOConfig(obs="oracle", route=False, path=False).validate()
     with pytest.raises(ValueError, match="--bc-loss 'huber' unknown"):  # the Python API, past argparse's choices
         PPOConfig(obs="oracle", bc_loss="huber").validate()
+    with pytest.raises(ValueError, match="--surface adds flags"):
+        PPOConfig(obs="pixels", surface=True).validate()
+    PPOConfig(obs="oracle", surface=True).validate()
 
 
 def test_a_new_run_refuses_a_folder_holding_an_old_one(tmp_path):
@@ -332,7 +335,7 @@ def test_gsde_exploration_trains_after_cloning_with_the_anchor_and_evaluates(tmp
 
 
 
-@pytest.mark.parametrize(("flag", "size"), [("clock", 2), ("junction", 3)])
+@pytest.mark.parametrize(("flag", "size"), [("clock", 2), ("junction", 3), ("surface", 3 * 4 * 3)])
 def test_train_with_an_optional_vector_records_it_and_evaluate_rebuilds_the_features(tmp_path, flag, size):
     run = tmp_path / "run"
     out = _cli("train", "--obs", "oracle", f"--{flag}", "--scenarios", "red_light", "--total-steps", "128", "--n-envs",
@@ -347,6 +350,7 @@ def test_train_with_an_optional_vector_records_it_and_evaluate_rebuilds_the_feat
     agent = PolicyAgent.load(str(run / "model.zip"), device="cpu")
     assert getattr(agent.spec, flag) and agent.observations[-1] == flag
     assert agent.model.observation_space.shape == (256 + size,)  # 256 features of the default layout + the vector's
+    # (the surface: 3 flags for each of the 4 objects of 3 classes)
     ev = _cli("evaluate", "--agent", f"ppo:{run / 'model.zip'}", "--scenarios", "red_light", "--episodes", "1",
               "--max-steps", "20", "--out", str(tmp_path / "eval"))
     assert ev.returncode == 0, ev.stderr
