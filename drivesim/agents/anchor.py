@@ -27,7 +27,16 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from drivesim.agent import ExpertAgent
 from drivesim.agents.features_env import SuiteVecEnv
-from drivesim.agents.imitation import _Buffer, _index, actor_mean, brake_weights, ego_speeds, expert_actions, weighted_loss
+from drivesim.agents.imitation import (
+    _Buffer,
+    _index,
+    actor_mean,
+    brake_weights,
+    ego_light_holds,
+    ego_speeds,
+    expert_actions,
+    weighted_loss,
+)
 
 
 class ExpertAnchor(BaseCallback):
@@ -35,10 +44,10 @@ class ExpertAnchor(BaseCallback):
     AnchoredPPO."""
 
     def __init__(self, suite: SuiteVecEnv, coef: float, decay: float = 0.99, brake_weight: float = 1.0,
-                 brake_min_speed: float = 0.0, loss: str = "mse") -> None:
+                 brake_min_speed: float = 0.0, loss: str = "mse", brake_at_lights: bool = False) -> None:
         super().__init__()
         self.suite, self.coef, self.decay, self.brake_weight = suite, coef, decay, brake_weight
-        self.brake_min_speed, self.loss = brake_min_speed, loss
+        self.brake_min_speed, self.loss, self.brake_at_lights = brake_min_speed, loss, brake_at_lights
         self.expert = ExpertAgent()
         self.buffer = _Buffer()
         self.rollouts = 0
@@ -49,16 +58,18 @@ class ExpertAnchor(BaseCallback):
 
     def _on_step(self) -> bool:
         if self.coef > 0:
-            self.buffer.add(self.locals["new_obs"], expert_actions(self.suite, self.expert), ego_speeds(self.suite))
+            self.buffer.add(self.locals["new_obs"], expert_actions(self.suite, self.expert), ego_speeds(self.suite),
+                            ego_light_holds(self.suite))
         return True
 
     def _on_rollout_end(self) -> None:
         """Hand this rollout's states and expert actions to the update that follows."""
         if len(self.buffer) == 0:
             return
-        obs, actions, speeds = self.buffer.arrays()
+        obs, actions, speeds, lights = self.buffer.arrays()
         self.buffer = _Buffer()
-        weights = brake_weights(actions, self.brake_weight, speeds, self.brake_min_speed)
+        weights = brake_weights(actions, self.brake_weight, speeds, self.brake_min_speed,
+                                lights if self.brake_at_lights else None)
         self.model.anchor_data = (obs, torch.as_tensor(actions), None if weights is None else torch.as_tensor(weights))
         self.model.anchor_weight, self.model.anchor_loss = self.weight, self.loss
         self.rollouts += 1

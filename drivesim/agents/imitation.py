@@ -29,6 +29,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from drivesim.agent import ExpertAgent
 from drivesim.agents.features_env import SuiteVecEnv
+from drivesim.sensors.state import STATE_FIELDS, STOP_LINE_RANGE, state_vector
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class BCConfig:
     steer_log_std: float | None = None  # the steering's own (None: log_std); small: exploration in the speed
     brake_weight: float = 1.0  # weight of the samples where the expert brakes (brake_weights); 1: plain MSE
     brake_min_speed: float = 0.0  # [m/s] ... only where the car moves at least this fast (0: also standing)
+    brake_at_lights: bool = False  # ... or stands before a red or yellow light (brake_weights)
     loss: str = "mse"  # the actions' regression loss, one of LOSSES (weighted_loss)
 
 
@@ -65,20 +67,22 @@ def _stack(batches: list[Any]) -> Any:
 
 
 class _Buffer:
-    """Growing (observation, action, ego speed) dataset."""
+    """Growing (observation, action, ego speed, held by a light) dataset."""
 
     def __init__(self) -> None:
         self.obs: list[Any] = []
         self.act: list[np.ndarray] = []
         self.speed: list[np.ndarray] = []
+        self.light: list[np.ndarray] = []
 
-    def add(self, obs: Any, act: np.ndarray, speed: np.ndarray) -> None:
+    def add(self, obs: Any, act: np.ndarray, speed: np.ndarray, light: np.ndarray) -> None:
         self.obs.append(_copy(obs))
         self.act.append(act.astype(np.float32))
         self.speed.append(np.asarray(speed, dtype=np.float32))
+        self.light.append(np.asarray(light, dtype=bool))
 
-    def arrays(self) -> tuple[Any, np.ndarray, np.ndarray]:
-        return _stack(self.obs), np.concatenate(self.act), np.concatenate(self.speed)
+    def arrays(self) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+        return _stack(self.obs), np.concatenate(self.act), np.concatenate(self.speed), np.concatenate(self.light)
 
     def __len__(self) -> int:
         return sum(len(a) for a in self.act)
@@ -94,6 +98,18 @@ def ego_speeds(env: SuiteVecEnv) -> np.ndarray:
     return np.concatenate([world.ego.v for world in env.worlds])
 
 
+LIGHT_HOLD_DISTANCE = 10.0  # [m] to the stop line: a red or yellow light there holds the car (ego_light_holds)
+
+
+def ego_light_holds(env: SuiteVecEnv) -> np.ndarray:
+    """(N,) bool: the controlled car's next stop line is at most LIGHT_HOLD_DISTANCE ahead and its
+    light red or yellow (as the state vector reads it), in every world, in VecEnv order."""
+    state = np.concatenate([state_vector(world) for world in env.worlds])
+    near = state[:, STATE_FIELDS.index("stop_line_distance")] * STOP_LINE_RANGE <= LIGHT_HOLD_DISTANCE
+    red, yellow = STATE_FIELDS.index("light_red"), STATE_FIELDS.index("light_yellow")
+    return near & ((state[:, red] > 0.5) | (state[:, yellow] > 0.5))
+
+
 def pretrain(model: PPO, env: SuiteVecEnv, venv: VecEnv, cfg: BCConfig, seed: int = 0,
              log: Any = print) -> dict[str, float]:
     """DAgger + value warm start on `model` (in place). `venv` steps the suite env `env` and gives
@@ -107,14 +123,14 @@ def pretrain(model: PPO, env: SuiteVecEnv, venv: VecEnv, cfg: BCConfig, seed: in
         for t in range(cfg.steps):
             target = expert_actions(env, expert)
             if t % cfg.keep_every == 0:
-                data.add(obs, target, ego_speeds(env))
+                data.add(obs, target, ego_speeds(env), ego_light_holds(env))
             noisy = np.clip(target + rng.normal(0.0, cfg.action_noise, target.shape), -1.0, 1.0)
             if beta < 1.0:
                 own, _ = model.predict(obs, deterministic=True)
                 noisy = np.where((rng.random(len(target)) < beta)[:, None], noisy, own)
             obs, _, _, _ = venv.step(noisy)
-        obs_all, actions, speeds = data.arrays()
-        loss = fit_actions(model, obs_all, actions, cfg, rng, speeds)
+        obs_all, actions, speeds, lights = data.arrays()
+        loss = fit_actions(model, obs_all, actions, cfg, rng, speeds, lights)
         if len(actions) >= COLLAPSE_CHECK_BATCHES * cfg.batch_size:  # a fit of a few steps is no verdict
             check_not_collapsed(model, obs_all, actions, r, cfg.learning_rate)
         log(f"BC round {r}: expert share {beta:.2f}, {len(data):,} samples, action {cfg.loss.upper()} {loss:.4f} "
@@ -178,10 +194,11 @@ BRAKE_ACTION = -0.3  # an expert action (steer, throttle) with throttle below th
 
 
 def brake_weights(actions: np.ndarray, weight: float, speeds: np.ndarray | None = None,
-                  min_speed: float = 0.0) -> np.ndarray | None:
+                  min_speed: float = 0.0, lights: np.ndarray | None = None) -> np.ndarray | None:
     """(N,) sample weights: `weight` where the expert's action (N, 2) brakes and the car moves at
-    `min_speed` [m/s] or faster (speeds (N,); None: everywhere), 1 elsewhere; None (plain MSE) when
-    `weight` is 1.
+    `min_speed` [m/s] or faster (speeds (N,); None: everywhere) or, with `lights` (N,) bool (where a
+    red or yellow light holds the car, ego_light_holds), stands before such a light; 1 elsewhere;
+    None (plain MSE) when `weight` is 1.
 
     Braking for a pedestrian or a red light is rare in the data and costly to miss; under plain MSE
     a policy that cannot yet tell such a state from its neighbours averages the expert's brake with
@@ -194,7 +211,7 @@ def brake_weights(actions: np.ndarray, weight: float, speeds: np.ndarray | None 
         return None
     brakes = actions[:, 1] < BRAKE_ACTION
     if min_speed > 0.0:
-        brakes &= speeds >= min_speed
+        brakes &= (speeds >= min_speed) | (False if lights is None else lights)
     return np.where(brakes, weight, 1.0).astype(np.float32)
 
 
@@ -282,13 +299,16 @@ def _regress(model: PPO, params: Any, predict: Any, obs: Any, targets: np.ndarra
 
 
 def fit_actions(model: PPO, obs: Any, actions: np.ndarray, cfg: BCConfig, rng: np.random.Generator,
-                speeds: np.ndarray | None = None) -> float:
+                speeds: np.ndarray | None = None, lights: np.ndarray | None = None) -> float:
     """Fit the policy's mean action to `actions` (`cfg.loss`, the braking samples weighted by
-    `cfg.brake_weight`, where the car moves at `cfg.brake_min_speed` or faster: speeds (N,));
-    returns the last epoch's mean loss."""
+    `cfg.brake_weight`, where the car moves at `cfg.brake_min_speed` or faster: speeds (N,), or with
+    `cfg.brake_at_lights` stands before a red or yellow light: lights (N,)); returns the last epoch's
+    mean loss."""
     policy = model.policy
+    weights = brake_weights(actions, cfg.brake_weight, speeds, cfg.brake_min_speed,
+                            lights if cfg.brake_at_lights else None)
     return _regress(model, policy.parameters(), lambda x: actor_mean(policy, x), obs, actions, cfg.epochs, cfg, rng,
-                    brake_weights(actions, cfg.brake_weight, speeds, cfg.brake_min_speed), cfg.loss)
+                    weights, cfg.loss)
 
 
 def value_targets(rewards: np.ndarray, dones: np.ndarray, truncated: np.ndarray, terminal_values: np.ndarray,

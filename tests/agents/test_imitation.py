@@ -268,6 +268,8 @@ def test_brake_weights_and_weighted_losses_by_hand():
     assert brake_weights(actions, 1.0, speeds, 0.5) is None
     with pytest.raises(ValueError, match="needs the samples' speeds"):  # not silently weighted everywhere
         brake_weights(actions, 4.0, None, 0.5)
+    lights = np.array([True, True, False, False])  # the first two stand or drive before a red or yellow light
+    assert brake_weights(actions, 4.0, speeds, 0.5, lights).tolist() == [4.0, 1.0, 1.0, 4.0]  # a brake, standing
     pred, target = torch.tensor([[0.0, 0.0], [0.0, 0.0]]), torch.tensor([[1.0, 1.0], [0.0, 2.0]])
     # per-sample squared errors 1 and 2; weights 3 and 1: (3 * 1 + 1 * 2) / 4
     assert weighted_loss(pred, target, torch.tensor([3.0, 1.0])).item() == pytest.approx(1.25)
@@ -315,3 +317,19 @@ def test_l1_cloning_picks_the_heavier_mode_of_an_ambiguous_state(weight, brakes)
         throttle = model.predict(x[:1], deterministic=True)[0][0, 1]
     heavier = -1.0 if weight * brakes > 64 - brakes else 0.5
     assert throttle == pytest.approx(heavier, abs=0.05)
+
+
+def test_light_holds_mark_the_expert_standing_at_red_lights_and_nothing_past_10_m():
+    from drivesim.agents.imitation import LIGHT_HOLD_DISTANCE, ego_light_holds, ego_speeds
+    from drivesim.sensors.state import STATE_FIELDS, STOP_LINE_RANGE, state_vector
+
+    env = SuiteVecEnv([Group(load_scenario("red_light").config, 4)], "oracle", seed=5)
+    env.reset()
+    expert, standing_at_red = ExpertAgent(), 0
+    red, distance = STATE_FIELDS.index("light_red"), STATE_FIELDS.index("stop_line_distance")
+    for _ in range(200):
+        holds, state = ego_light_holds(env), state_vector(env.world)
+        assert not holds[state[:, distance] * STOP_LINE_RANGE > LIGHT_HOLD_DISTANCE + 1e-4].any()
+        standing_at_red += int((holds & (ego_speeds(env) < 0.1) & (state[:, red] > 0.5)).sum())
+        env.step(expert.act(env.world).astype(np.float32))
+    assert standing_at_red > 0  # the red_light scenario holds the expert at its line

@@ -307,13 +307,13 @@ def test_train_rejects_a_non_positive_brake_weight(tmp_path):
 
 
 def test_gsde_exploration_trains_after_cloning_with_the_anchor_and_evaluates(tmp_path):
-    """Also the cloning options: DAgger rounds, the brake weight only while moving, the learning rate,
-    the L1 loss (cloning and anchor)."""
+    """Also the cloning options: DAgger rounds, the brake weight only while moving (and standing at
+    red lights), the learning rate, the L1 loss (cloning and anchor)."""
     run = tmp_path / "run"
     out = _cli("train", "--obs", "oracle", "--scenarios", "red_light", "--total-steps", "256", "--n-envs", "2",
                "--n-steps", "64", "--bc-steps", "256", "--anchor", "0.5", "--sde", "--sde-sample-freq", "16",
-               "--brake-min-speed", "0.5", "--bc-rounds", "2", "--bc-learning-rate", "5e-4", "--bc-epochs", "2",
-               "--bc-anneal", "--bc-loss", "l1", "--eval-every", "0", "--out", str(run), "--no-progress",
+               "--brake-min-speed", "0.5", "--brake-at-lights", "--bc-rounds", "2", "--bc-learning-rate", "5e-4",
+               "--bc-epochs", "2", "--bc-anneal", "--bc-loss", "l1", "--eval-every", "0", "--out", str(run), "--no-progress",
                "--device", "cpu")
     assert out.returncode == 0, out.stderr
     import json
@@ -323,7 +323,7 @@ def test_gsde_exploration_trains_after_cloning_with_the_anchor_and_evaluates(tmp
     config = json.loads((run / "config.json").read_text())
     assert config["sde"] and config["sde_sample_freq"] == 16 and config["brake_min_speed"] == 0.5
     assert config["bc_rounds"] == 2 and config["bc_learning_rate"] == 5e-4 and config["bc_epochs"] == 2
-    assert config["bc_anneal"] and config["bc_loss"] == "l1"
+    assert config["bc_anneal"] and config["bc_loss"] == "l1" and config["brake_at_lights"]
     model = PPO.load(run / "model.zip", device="cpu")
     assert model.use_sde and model.policy.log_std.shape == (256, 2)  # one sigma per policy feature and action
     ev = _cli("evaluate", "--agent", f"ppo:{run / 'model.zip'}", "--scenarios", "red_light", "--episodes", "1",
