@@ -24,10 +24,11 @@ import math
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+from numba import prange
 
 from drivesim.actors.idm import MAX_DECEL, idm
 from drivesim.actors.signals import Light, phase, walk_at
-from drivesim.jit import inner, part
+from drivesim.jit import inner, parallel_kernel, part
 from drivesim.map.city import LaneKind, MapArrays, PedPathKind, Turn
 from drivesim.map.lanes import pose
 from drivesim.state import SimState
@@ -139,6 +140,27 @@ def on_road(paths: np.ndarray, peds: np.ndarray, m: int, w: int, p: int, margin:
     if seg.kind != _SIDEWALK:
         return True
     return paths[m, q.next].kind != _SIDEWALK and q.s > seg.length - margin
+
+
+@parallel_kernel
+def _people_near_batch(paths: np.ndarray, state: SimState, radius: float, out: np.ndarray) -> None:
+    for index in prange(out.shape[0]):
+        w = np.int64(index)  # prange counts in uint64: back to int64
+        e, m = state.cars[w, state.ego[w].car], state.clock[w].map
+        out[w] = False
+        for p in range(state.peds.shape[1]):
+            q = state.peds[w, p]
+            if (q.x - e.x) ** 2 + (q.y - e.y) ** 2 <= radius * radius and on_road(paths, state.peds, m, w, p):
+                out[w] = True
+                break
+
+
+def people_on_road_near(maps: MapArrays, state: SimState, radius: float) -> np.ndarray:
+    """(B,) bool: a pedestrian on the road or about to step onto it (`on_road`, the drivers' rule:
+    privileged, for training labels) within `radius` [m] of each world's controlled car."""
+    out = np.empty(state.cars.shape[0], dtype=np.bool_)
+    _people_near_batch(maps.paths, state, radius, out)
+    return out
 
 
 @inner

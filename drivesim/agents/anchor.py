@@ -32,7 +32,7 @@ from drivesim.agents.imitation import (
     _index,
     actor_mean,
     brake_weights,
-    ego_light_holds,
+    ego_holds,
     ego_speeds,
     expert_actions,
     weighted_loss,
@@ -44,10 +44,12 @@ class ExpertAnchor(BaseCallback):
     AnchoredPPO."""
 
     def __init__(self, suite: SuiteVecEnv, coef: float, decay: float = 0.99, brake_weight: float = 1.0,
-                 brake_min_speed: float = 0.0, loss: str = "mse", brake_at_lights: bool = False) -> None:
+                 brake_min_speed: float = 0.0, loss: str = "mse", brake_at_lights: bool = False,
+                 brake_at_people: bool = False) -> None:
         super().__init__()
         self.suite, self.coef, self.decay, self.brake_weight = suite, coef, decay, brake_weight
-        self.brake_min_speed, self.loss, self.brake_at_lights = brake_min_speed, loss, brake_at_lights
+        self.brake_min_speed, self.loss = brake_min_speed, loss
+        self.holds = (brake_at_lights, brake_at_people)
         self.expert = ExpertAgent()
         self.buffer = _Buffer()
         self.rollouts = 0
@@ -59,7 +61,7 @@ class ExpertAnchor(BaseCallback):
     def _on_step(self) -> bool:
         if self.coef > 0:
             self.buffer.add(self.locals["new_obs"], expert_actions(self.suite, self.expert), ego_speeds(self.suite),
-                            ego_light_holds(self.suite))
+                            ego_holds(self.suite, *self.holds))
         return True
 
     def _on_rollout_end(self) -> None:
@@ -69,7 +71,7 @@ class ExpertAnchor(BaseCallback):
         obs, actions, speeds, lights = self.buffer.arrays()
         self.buffer = _Buffer()
         weights = brake_weights(actions, self.brake_weight, speeds, self.brake_min_speed,
-                                lights if self.brake_at_lights else None)
+                                lights if any(self.holds) else None)
         self.model.anchor_data = (obs, torch.as_tensor(actions), None if weights is None else torch.as_tensor(weights))
         self.model.anchor_weight, self.model.anchor_loss = self.weight, self.loss
         self.rollouts += 1

@@ -27,6 +27,7 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv
 
+from drivesim.actors.driver import people_on_road_near
 from drivesim.agent import ExpertAgent
 from drivesim.agents.features_env import SuiteVecEnv
 from drivesim.sensors.state import STATE_FIELDS, STOP_LINE_RANGE, state_vector
@@ -50,7 +51,8 @@ class BCConfig:
     steer_log_std: float | None = None  # the steering's own (None: log_std); small: exploration in the speed
     brake_weight: float = 1.0  # weight of the samples where the expert brakes (brake_weights); 1: plain MSE
     brake_min_speed: float = 0.0  # [m/s] ... only where the car moves at least this fast (0: also standing)
-    brake_at_lights: bool = False  # ... or stands before a red or yellow light (brake_weights)
+    brake_at_lights: bool = False  # ... or stands before a red or yellow light (brake_weights, ego_holds)
+    brake_at_people: bool = False  # ... or stands near a pedestrian on the road (brake_weights, ego_holds)
     loss: str = "mse"  # the actions' regression loss, one of LOSSES (weighted_loss)
 
 
@@ -67,7 +69,7 @@ def _stack(batches: list[Any]) -> Any:
 
 
 class _Buffer:
-    """Growing (observation, action, ego speed, held by a light) dataset."""
+    """Growing (observation, action, ego speed, held by a light or a person: ego_holds) dataset."""
 
     def __init__(self) -> None:
         self.obs: list[Any] = []
@@ -98,16 +100,27 @@ def ego_speeds(env: SuiteVecEnv) -> np.ndarray:
     return np.concatenate([world.ego.v for world in env.worlds])
 
 
-LIGHT_HOLD_DISTANCE = 10.0  # [m] to the stop line: a red or yellow light there holds the car (ego_light_holds)
+HOLD_DISTANCE = 10.0  # [m] a red or yellow light at a stop line this near, or a person on the road this near,
+# holds the car (ego_holds)
 
 
-def ego_light_holds(env: SuiteVecEnv) -> np.ndarray:
-    """(N,) bool: the controlled car's next stop line is at most LIGHT_HOLD_DISTANCE ahead and its
-    light red or yellow (as the state vector reads it), in every world, in VecEnv order."""
-    state = np.concatenate([state_vector(world) for world in env.worlds])
-    near = state[:, STATE_FIELDS.index("stop_line_distance")] * STOP_LINE_RANGE <= LIGHT_HOLD_DISTANCE
-    red, yellow = STATE_FIELDS.index("light_red"), STATE_FIELDS.index("light_yellow")
-    return near & ((state[:, red] > 0.5) | (state[:, yellow] > 0.5))
+def ego_holds(env: SuiteVecEnv, lights: bool = True, people: bool = False) -> np.ndarray:
+    """(N,) bool, in VecEnv order: with `lights`, the controlled car's next stop line is at most
+    HOLD_DISTANCE ahead and its light red or yellow (as the state vector reads it); with `people`,
+    a pedestrian on the road or about to step onto it (the drivers' rule, privileged: these are
+    training labels) is within HOLD_DISTANCE of the car."""
+    out = []
+    for world in env.worlds:
+        held = np.zeros(world.batch_size, dtype=bool)
+        if lights:
+            state = state_vector(world)
+            near = state[:, STATE_FIELDS.index("stop_line_distance")] * STOP_LINE_RANGE <= HOLD_DISTANCE
+            red, yellow = STATE_FIELDS.index("light_red"), STATE_FIELDS.index("light_yellow")
+            held |= near & ((state[:, red] > 0.5) | (state[:, yellow] > 0.5))
+        if people:
+            held |= people_on_road_near(world.maps.kernel, world.state, HOLD_DISTANCE)
+        out.append(held)
+    return np.concatenate(out)
 
 
 def pretrain(model: PPO, env: SuiteVecEnv, venv: VecEnv, cfg: BCConfig, seed: int = 0,
@@ -123,7 +136,7 @@ def pretrain(model: PPO, env: SuiteVecEnv, venv: VecEnv, cfg: BCConfig, seed: in
         for t in range(cfg.steps):
             target = expert_actions(env, expert)
             if t % cfg.keep_every == 0:
-                data.add(obs, target, ego_speeds(env), ego_light_holds(env))
+                data.add(obs, target, ego_speeds(env), ego_holds(env, cfg.brake_at_lights, cfg.brake_at_people))
             noisy = np.clip(target + rng.normal(0.0, cfg.action_noise, target.shape), -1.0, 1.0)
             if beta < 1.0:
                 own, _ = model.predict(obs, deterministic=True)
@@ -197,7 +210,7 @@ def brake_weights(actions: np.ndarray, weight: float, speeds: np.ndarray | None 
                   min_speed: float = 0.0, lights: np.ndarray | None = None) -> np.ndarray | None:
     """(N,) sample weights: `weight` where the expert's action (N, 2) brakes and the car moves at
     `min_speed` [m/s] or faster (speeds (N,); None: everywhere) or, with `lights` (N,) bool (where a
-    red or yellow light holds the car, ego_light_holds), stands before such a light; 1 elsewhere;
+    red or yellow light or a person on the road holds the car, ego_holds), stands so held; 1 elsewhere;
     None (plain MSE) when `weight` is 1.
 
     Braking for a pedestrian or a red light is rare in the data and costly to miss; under plain MSE
@@ -301,12 +314,12 @@ def _regress(model: PPO, params: Any, predict: Any, obs: Any, targets: np.ndarra
 def fit_actions(model: PPO, obs: Any, actions: np.ndarray, cfg: BCConfig, rng: np.random.Generator,
                 speeds: np.ndarray | None = None, lights: np.ndarray | None = None) -> float:
     """Fit the policy's mean action to `actions` (`cfg.loss`, the braking samples weighted by
-    `cfg.brake_weight`, where the car moves at `cfg.brake_min_speed` or faster: speeds (N,), or with
-    `cfg.brake_at_lights` stands before a red or yellow light: lights (N,)); returns the last epoch's
-    mean loss."""
+    `cfg.brake_weight`, where the car moves at `cfg.brake_min_speed` or faster: speeds (N,), or
+    stands held by a light or a person (`cfg.brake_at_lights`, `cfg.brake_at_people`): lights (N,),
+    ego_holds); returns the last epoch's mean loss."""
     policy = model.policy
     weights = brake_weights(actions, cfg.brake_weight, speeds, cfg.brake_min_speed,
-                            lights if cfg.brake_at_lights else None)
+                            lights if cfg.brake_at_lights or cfg.brake_at_people else None)
     return _regress(model, policy.parameters(), lambda x: actor_mean(policy, x), obs, actions, cfg.epochs, cfg, rng,
                     weights, cfg.loss)
 

@@ -94,6 +94,7 @@ class PPOConfig:
     # (imitation.py); None: 10 on feature observations, 1 on pixels (imitation_brake_weight)
     brake_min_speed: float = 0.0  # [m/s] ... and the car moves at least this fast (0: also when standing)
     brake_at_lights: bool = False  # ... or stands before a red or yellow light (imitation.brake_weights)
+    brake_at_people: bool = False  # ... or stands near a pedestrian on the road (imitation.ego_holds)
     bc_learning_rate: float = 1e-3  # cloning's Adam step (imitation.py BCConfig.learning_rate)
     bc_epochs: int = 4  # cloning's passes over the aggregated data after each DAgger round (BCConfig.epochs)
     bc_anneal: bool = False  # cloning's step falls to 0 over each fit (cosine; BCConfig.anneal)
@@ -343,7 +344,8 @@ def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log:
     anchor = None
     if cfg.anchor > 0:
         anchor = ExpertAnchor(suite, cfg.anchor, cfg.anchor_decay, brake_weight=cfg.imitation_brake_weight,
-                              brake_min_speed=cfg.brake_min_speed, loss=cfg.bc_loss, brake_at_lights=cfg.brake_at_lights)
+                              brake_min_speed=cfg.brake_min_speed, loss=cfg.bc_loss, brake_at_lights=cfg.brake_at_lights,
+                              brake_at_people=cfg.brake_at_people)
         callbacks.append(anchor)
     if 0 < cfg.eval_every <= cfg.total_steps:  # a run shorter than one period is not evaluated
         evaluation = SuiteEvaluation(cfg, out, cfg.eval_every, log)
@@ -382,7 +384,7 @@ def _imitate(cfg: PPOConfig, model: PPO, suite: SuiteVecEnv, out: Path, log: Any
     steps = max(1, cfg.imitation_steps // (cfg.bc_rounds * suite.num_envs))
     bc = BCConfig(rounds=cfg.bc_rounds, steps=steps, value_steps=steps, keep_every=4 if cfg.obs == "pixels" else 1,
                   brake_weight=cfg.imitation_brake_weight, brake_min_speed=cfg.brake_min_speed,
-                  brake_at_lights=cfg.brake_at_lights, log_std=cfg.finetune_log_std,
+                  brake_at_lights=cfg.brake_at_lights, brake_at_people=cfg.brake_at_people, log_std=cfg.finetune_log_std,
                   steer_log_std=cfg.finetune_steer_log_std, learning_rate=cfg.bc_learning_rate, epochs=cfg.bc_epochs,
                   anneal=cfg.bc_anneal, loss=cfg.bc_loss)
     start = time.perf_counter()

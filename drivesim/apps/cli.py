@@ -152,8 +152,7 @@ TRAIN_HYPERPARAMETERS = ("n_envs", "total_steps", "n_steps", "bc_steps", "bc_rou
                          "eval_episodes", "learning_rate", "n_epochs", "batch_size", "gamma", "gae_lambda",
                          "ent_coef", "clip_range", "target_kl", "net_arch", "k", "path", "hide_accel", "clock", "junction",
                          "surface", "anchor", "anchor_decay", "brake_weight", "brake_min_speed", "brake_at_lights",
-                         "bc_learning_rate",
-                         "bc_epochs",
+                         "brake_at_people", "bc_learning_rate", "bc_epochs",
                          "bc_anneal", "bc_loss", "finetune_log_std", "finetune_steer_log_std", "timeout_terminal",
                          "log_std_init", "initial_throttle", "sde", "sde_sample_freq")  # else PPOConfig's
 
@@ -323,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     hp.add_argument("--brake-at-lights", action=argparse.BooleanOptionalAction, default=None,
                     help="with --brake-min-speed: the brake weight also where the car stands within 10 m of a red "
                          "or yellow light (default off)")
+    hp.add_argument("--brake-at-people", action=argparse.BooleanOptionalAction, default=None,
+                    help="with --brake-min-speed: the brake weight also where the car stands within 10 m of a "
+                         "pedestrian on the road or about to step onto it (default off)")
     hp.add_argument("--bc-learning-rate", type=float, default=None,
                     help="Adam's step size for behaviour cloning (default 1e-3; SB3's CNN on pixels with "
                          "--brake-weight 10 needs 3e-4)")

@@ -320,7 +320,7 @@ def test_l1_cloning_picks_the_heavier_mode_of_an_ambiguous_state(weight, brakes)
 
 
 def test_light_holds_mark_the_expert_standing_at_red_lights_and_nothing_past_10_m():
-    from drivesim.agents.imitation import LIGHT_HOLD_DISTANCE, ego_light_holds, ego_speeds
+    from drivesim.agents.imitation import HOLD_DISTANCE, ego_holds, ego_speeds
     from drivesim.sensors.state import STATE_FIELDS, STOP_LINE_RANGE, state_vector
 
     env = SuiteVecEnv([Group(load_scenario("red_light").config, 4)], "oracle", seed=5)
@@ -328,8 +328,27 @@ def test_light_holds_mark_the_expert_standing_at_red_lights_and_nothing_past_10_
     expert, standing_at_red = ExpertAgent(), 0
     red, distance = STATE_FIELDS.index("light_red"), STATE_FIELDS.index("stop_line_distance")
     for _ in range(200):
-        holds, state = ego_light_holds(env), state_vector(env.world)
-        assert not holds[state[:, distance] * STOP_LINE_RANGE > LIGHT_HOLD_DISTANCE + 1e-4].any()
+        holds, state = ego_holds(env), state_vector(env.world)
+        assert not holds[state[:, distance] * STOP_LINE_RANGE > HOLD_DISTANCE + 1e-4].any()
         standing_at_red += int((holds & (ego_speeds(env) < 0.1) & (state[:, red] > 0.5)).sum())
         env.step(expert.act(env.world).astype(np.float32))
     assert standing_at_red > 0  # the red_light scenario holds the expert at its line
+
+
+def test_people_holds_need_a_pedestrian_on_the_road_within_10_m():
+    from drivesim.agents.imitation import HOLD_DISTANCE, ego_holds
+
+    env = SuiteVecEnv([Group(load_scenario("pedestrian_crossing").config, 4)], "oracle", seed=5)
+    env.reset()
+    expert, held_steps = ExpertAgent(), 0
+    for _ in range(150):
+        holds = ego_holds(env, lights=False, people=True)
+        world = env.world
+        ego = world.state.cars[np.arange(4), world.state.ego["car"]]
+        peds = world.state.peds
+        near = peds["active"] & (np.hypot(peds["x"] - ego["x"][:, None], peds["y"] - ego["y"][:, None]) <= HOLD_DISTANCE)
+        assert not holds[~near.any(axis=1)].any()  # nobody near: no hold (near people on the sidewalk may not hold)
+        held_steps += int(holds.sum())
+        env.step(expert.act(world).astype(np.float32))
+    assert held_steps > 0  # the scenario's crossing pedestrian holds the car
+    assert not ego_holds(env, lights=False, people=False).any()

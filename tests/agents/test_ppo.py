@@ -312,7 +312,8 @@ def test_gsde_exploration_trains_after_cloning_with_the_anchor_and_evaluates(tmp
     run = tmp_path / "run"
     out = _cli("train", "--obs", "oracle", "--scenarios", "red_light", "--total-steps", "256", "--n-envs", "2",
                "--n-steps", "64", "--bc-steps", "256", "--anchor", "0.5", "--sde", "--sde-sample-freq", "16",
-               "--brake-min-speed", "0.5", "--brake-at-lights", "--bc-rounds", "2", "--bc-learning-rate", "5e-4",
+               "--brake-min-speed", "0.5", "--brake-at-lights", "--brake-at-people", "--bc-rounds", "2",
+               "--bc-learning-rate", "5e-4",
                "--bc-epochs", "2", "--bc-anneal", "--bc-loss", "l1", "--eval-every", "0", "--out", str(run), "--no-progress",
                "--device", "cpu")
     assert out.returncode == 0, out.stderr
@@ -323,7 +324,7 @@ def test_gsde_exploration_trains_after_cloning_with_the_anchor_and_evaluates(tmp
     config = json.loads((run / "config.json").read_text())
     assert config["sde"] and config["sde_sample_freq"] == 16 and config["brake_min_speed"] == 0.5
     assert config["bc_rounds"] == 2 and config["bc_learning_rate"] == 5e-4 and config["bc_epochs"] == 2
-    assert config["bc_anneal"] and config["bc_loss"] == "l1" and config["brake_at_lights"]
+    assert config["bc_anneal"] and config["bc_loss"] == "l1" and config["brake_at_lights"] and config["brake_at_people"]
     model = PPO.load(run / "model.zip", device="cpu")
     assert model.use_sde and model.policy.log_std.shape == (256, 2)  # one sigma per policy feature and action
     ev = _cli("evaluate", "--agent", f"ppo:{run / 'model.zip'}", "--scenarios", "red_light", "--episodes", "1",
