@@ -68,10 +68,10 @@ class ExpertAnchor(BaseCallback):
         """Hand this rollout's states and expert actions to the update that follows."""
         if len(self.buffer) == 0:
             return
-        obs, actions, speeds, lights = self.buffer.arrays()
+        obs, actions, speeds, held = self.buffer.arrays()
         self.buffer = _Buffer()
         weights = brake_weights(actions, self.brake_weight, speeds, self.brake_min_speed,
-                                lights if any(self.holds) else None)
+                                held if any(self.holds) else None)
         self.model.anchor_data = (obs, torch.as_tensor(actions), None if weights is None else torch.as_tensor(weights))
         self.model.anchor_weight, self.model.anchor_loss = self.weight, self.loss
         self.rollouts += 1

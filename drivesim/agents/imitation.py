@@ -75,16 +75,16 @@ class _Buffer:
         self.obs: list[Any] = []
         self.act: list[np.ndarray] = []
         self.speed: list[np.ndarray] = []
-        self.light: list[np.ndarray] = []
+        self.held: list[np.ndarray] = []
 
-    def add(self, obs: Any, act: np.ndarray, speed: np.ndarray, light: np.ndarray) -> None:
+    def add(self, obs: Any, act: np.ndarray, speed: np.ndarray, held: np.ndarray) -> None:
         self.obs.append(_copy(obs))
         self.act.append(act.astype(np.float32))
         self.speed.append(np.asarray(speed, dtype=np.float32))
-        self.light.append(np.asarray(light, dtype=bool))
+        self.held.append(np.asarray(held, dtype=bool))
 
     def arrays(self) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
-        return _stack(self.obs), np.concatenate(self.act), np.concatenate(self.speed), np.concatenate(self.light)
+        return _stack(self.obs), np.concatenate(self.act), np.concatenate(self.speed), np.concatenate(self.held)
 
     def __len__(self) -> int:
         return sum(len(a) for a in self.act)
@@ -142,8 +142,8 @@ def pretrain(model: PPO, env: SuiteVecEnv, venv: VecEnv, cfg: BCConfig, seed: in
                 own, _ = model.predict(obs, deterministic=True)
                 noisy = np.where((rng.random(len(target)) < beta)[:, None], noisy, own)
             obs, _, _, _ = venv.step(noisy)
-        obs_all, actions, speeds, lights = data.arrays()
-        loss = fit_actions(model, obs_all, actions, cfg, rng, speeds, lights)
+        obs_all, actions, speeds, held = data.arrays()
+        loss = fit_actions(model, obs_all, actions, cfg, rng, speeds, held)
         if len(actions) >= COLLAPSE_CHECK_BATCHES * cfg.batch_size:  # a fit of a few steps is no verdict
             check_not_collapsed(model, obs_all, actions, r, cfg.learning_rate)
         log(f"BC round {r}: expert share {beta:.2f}, {len(data):,} samples, action {cfg.loss.upper()} {loss:.4f} "
@@ -207,9 +207,9 @@ BRAKE_ACTION = -0.3  # an expert action (steer, throttle) with throttle below th
 
 
 def brake_weights(actions: np.ndarray, weight: float, speeds: np.ndarray | None = None,
-                  min_speed: float = 0.0, lights: np.ndarray | None = None) -> np.ndarray | None:
+                  min_speed: float = 0.0, held: np.ndarray | None = None) -> np.ndarray | None:
     """(N,) sample weights: `weight` where the expert's action (N, 2) brakes and the car moves at
-    `min_speed` [m/s] or faster (speeds (N,); None: everywhere) or, with `lights` (N,) bool (where a
+    `min_speed` [m/s] or faster (speeds (N,); None: everywhere) or, with `held` (N,) bool (where a
     red or yellow light or a person on the road holds the car, ego_holds), stands so held; 1 elsewhere;
     None (plain MSE) when `weight` is 1.
 
@@ -224,7 +224,7 @@ def brake_weights(actions: np.ndarray, weight: float, speeds: np.ndarray | None 
         return None
     brakes = actions[:, 1] < BRAKE_ACTION
     if min_speed > 0.0:
-        brakes &= (speeds >= min_speed) | (False if lights is None else lights)
+        brakes &= (speeds >= min_speed) | (False if held is None else held)
     return np.where(brakes, weight, 1.0).astype(np.float32)
 
 
@@ -312,14 +312,14 @@ def _regress(model: PPO, params: Any, predict: Any, obs: Any, targets: np.ndarra
 
 
 def fit_actions(model: PPO, obs: Any, actions: np.ndarray, cfg: BCConfig, rng: np.random.Generator,
-                speeds: np.ndarray | None = None, lights: np.ndarray | None = None) -> float:
+                speeds: np.ndarray | None = None, held: np.ndarray | None = None) -> float:
     """Fit the policy's mean action to `actions` (`cfg.loss`, the braking samples weighted by
     `cfg.brake_weight`, where the car moves at `cfg.brake_min_speed` or faster: speeds (N,), or
-    stands held by a light or a person (`cfg.brake_at_lights`, `cfg.brake_at_people`): lights (N,),
+    stands held by a light or a person (`cfg.brake_at_lights`, `cfg.brake_at_people`): held (N,),
     ego_holds); returns the last epoch's mean loss."""
     policy = model.policy
     weights = brake_weights(actions, cfg.brake_weight, speeds, cfg.brake_min_speed,
-                            lights if cfg.brake_at_lights or cfg.brake_at_people else None)
+                            held if cfg.brake_at_lights or cfg.brake_at_people else None)
     return _regress(model, policy.parameters(), lambda x: actor_mean(policy, x), obs, actions, cfg.epochs, cfg, rng,
                     weights, cfg.loss)
 
