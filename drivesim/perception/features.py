@@ -31,7 +31,7 @@ from drivesim.jit import inner, parallel_kernel
 from drivesim.perception.decode import Detections
 from drivesim.perception.model import N_CLASSES
 from drivesim.sensors.state import STATE_FIELDS
-from drivesim.sensors.surface import CROSSWALK, ROAD, SURFACE_FACTOR
+from drivesim.sensors.surface import CROSSWALK, OFF_ROAD, ROAD, grid_geometry
 from drivesim.sensors.waypoints import ROUTE_SCALE
 
 POSITION_SCALE = 30.0  # [m]
@@ -189,23 +189,21 @@ def surface_flags(position: np.ndarray, velocity: np.ndarray, surface: np.ndarra
     the two apart (docs/agents.md, tenth session)."""
     out = np.empty((*position.shape[:2], 3), dtype=np.float32)
     _surface_flags_batch(np.asarray(position, dtype=np.float64), np.asarray(velocity, dtype=np.float64), surface,
-                         camera.ego_row * camera.height, camera.width / 2,
-                         1.0 / (camera.metres_per_pixel * SURFACE_FACTOR), out)
+                         *grid_geometry(camera), out)
     return out
 
 
 @parallel_kernel
-def _surface_flags_batch(position: np.ndarray, velocity: np.ndarray, surface: np.ndarray, ego_row_px: float,
-                         half_width_px: float, cells_per_m: float, out: np.ndarray) -> None:
+def _surface_flags_batch(position: np.ndarray, velocity: np.ndarray, surface: np.ndarray, row0: float,
+                         col0: float, cell: float, out: np.ndarray) -> None:
     """Surface flags (see surface_flags): ego-frame (forward, left) [m] -> grid cell (row, col) with
-    the surface observation's geometry (cell (0, 0) the front left corner)."""
-    row0, col0 = ego_row_px / SURFACE_FACTOR, half_width_px / SURFACE_FACTOR  # the car's place [cells]
+    the surface observation's geometry (sensors/surface.py grid_geometry)."""
     for index in prange(position.shape[0]):
         w = np.int64(index)  # prange counts in uint64: back to int64
         for o in range(position.shape[1]):
-            now = _surface_at(surface, w, row0 - position[w, o, 0] * cells_per_m, col0 - position[w, o, 1] * cells_per_m)
+            now = _surface_at(surface, w, row0 - position[w, o, 0] / cell, col0 - position[w, o, 1] / cell)
             fx, fy = position[w, o, 0] + SOON * velocity[w, o, 0], position[w, o, 1] + SOON * velocity[w, o, 1]
-            soon = _surface_at(surface, w, row0 - fx * cells_per_m, col0 - fy * cells_per_m)
+            soon = _surface_at(surface, w, row0 - fx / cell, col0 - fy / cell)
             on_road = now >= ROAD  # a lane or a crossing (SURFACE_CLASSES order)
             out[w, o, 0] = 1.0 if on_road else 0.0
             out[w, o, 1] = 1.0 if now == CROSSWALK else 0.0
@@ -217,7 +215,7 @@ def _surface_at(surface: np.ndarray, w: int, row: float, col: float) -> int:
     r, q = math.floor(row), math.floor(col)
     if 0 <= r < surface.shape[1] and 0 <= q < surface.shape[2]:
         return int(surface[w, r, q])
-    return 0
+    return OFF_ROAD
 
 
 def objects_to_features(cls: np.ndarray, position: np.ndarray, heading: np.ndarray, velocity: np.ndarray,

@@ -42,12 +42,20 @@ def surface_shape(camera: CameraConfig) -> tuple[int, int]:
     return camera.height // SURFACE_FACTOR, camera.width // SURFACE_FACTOR
 
 
+def grid_geometry(camera: CameraConfig) -> tuple[float, float, float]:
+    """(row0, col0, cell): the car's place in the grid [cells] and the cell side [m]. The ego-frame
+    point (forward, left) [m] lies in cell (floor(row0 - forward / cell), floor(col0 - left / cell));
+    the grid (here) and the features' lookups in it (perception/features.py) both use this."""
+    return (camera.ego_row * camera.height / SURFACE_FACTOR, camera.width / 2 / SURFACE_FACTOR,
+            camera.metres_per_pixel * SURFACE_FACTOR)
+
+
 @parallel_kernel
 def _surface_batch(rasters: np.ndarray, origin: np.ndarray, height: np.ndarray, res: np.ndarray, lut: np.ndarray,
-                   state: SimState, mpp: float, ego_row_px: float, half_width_px: float, out: np.ndarray) -> None:
-    """Grid cell (r, q) of world w: the raster class under its centre, camera pixel ((q + 0.5) f,
-    (r + 0.5) f) = ego frame (forward, left) [m], rotated and shifted by the car's pose."""
-    cell = SURFACE_FACTOR * mpp  # [m]
+                   state: SimState, row0: float, col0: float, cell: float, out: np.ndarray) -> None:
+    """Grid cell (r, q) of world w: the raster class under its centre, ego frame (forward, left) =
+    ((row0 - r - 0.5) cell, (col0 - q - 0.5) cell) [m] (grid_geometry), rotated and shifted by the
+    car's pose."""
     for index in prange(out.shape[0]):
         w = np.int64(index)  # prange counts in uint64: back to int64
         e = state.cars[w, state.ego[w].car]
@@ -55,15 +63,15 @@ def _surface_batch(rasters: np.ndarray, origin: np.ndarray, height: np.ndarray, 
         c, s = math.cos(e.yaw), math.sin(e.yaw)
         inv = 1.0 / res[m]
         for r in range(out.shape[1]):
-            forward = ego_row_px * mpp - (r + 0.5) * cell
+            forward = (row0 - r - 0.5) * cell
             for q in range(out.shape[2]):
-                left = half_width_px * mpp - (q + 0.5) * cell
+                left = (col0 - q - 0.5) * cell
                 x = e.x + c * forward - s * left
                 y = e.y + s * forward + c * left
                 col = math.floor((x - origin[m, 0]) * inv)
                 row = height[m] - 1 - math.floor((y - origin[m, 1]) * inv)  # row 0 is the north edge
                 inside = 0 <= row < height[m] and 0 <= col < rasters.shape[2]
-                out[w, r, q] = lut[rasters[m, row, col]] if inside else 0
+                out[w, r, q] = lut[rasters[m, row, col]] if inside else OFF_ROAD
 
 
 def surface_grid(world: World) -> np.ndarray:
@@ -71,6 +79,5 @@ def surface_grid(world: World) -> np.ndarray:
     camera, pool = world.config.camera, world.maps
     out = np.empty((world.batch_size, *surface_shape(camera)), dtype=np.uint8)
     _surface_batch(pool.kernel.rasters, pool.arrays["raster_origin"], pool.arrays["raster_height"],
-                   pool.arrays["raster_res"], _CLASS_OF, world.state, camera.metres_per_pixel,
-                   camera.ego_row * camera.height, camera.width / 2, out)
+                   pool.arrays["raster_res"], _CLASS_OF, world.state, *grid_geometry(camera), out)
     return out
