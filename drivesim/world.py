@@ -26,6 +26,7 @@ from drivesim.sensors.camera import Camera, CameraLabels
 from drivesim.sensors.clock import clock_vector
 from drivesim.sensors.junction import junction_vector
 from drivesim.sensors.raycast import beam_offsets
+from drivesim.sensors.signal import signal_vector
 from drivesim.sensors.state import STATE_DIM
 from drivesim.sensors.surface import surface_grid
 from drivesim.sensors.waypoints import ROUTE_DIM, WAYPOINT_DISTANCES
@@ -37,7 +38,8 @@ _EMPTY_F32 = np.zeros((0, 0), dtype=np.float32)
 _EMPTY_I64 = np.zeros((0, 0), dtype=np.int64)
 _WAYPOINTS = np.array(WAYPOINT_DISTANCES)  # [m]
 # observations read off the state on demand
-_STATE_VECTORS = {"clock": clock_vector, "junction": junction_vector, "surface": surface_grid}
+_STATE_VECTORS = {"clock": clock_vector, "junction": junction_vector, "surface": surface_grid,
+                  "signal": signal_vector}
 
 
 class StepResult(NamedTuple):

@@ -15,6 +15,7 @@ from drivesim.sensors.camera import CameraLabels
 from drivesim.sensors.clock import CLOCK_DIM
 from drivesim.sensors.junction import JUNCTION_DIM
 from drivesim.sensors.lidar import N_HIT_CLASSES
+from drivesim.sensors.signal import SIGNAL_DIM
 from drivesim.sensors.state import STATE_DIM
 from drivesim.sensors.surface import SURFACE_CLASSES, surface_shape
 from drivesim.sensors.waypoints import ROUTE_DIM
@@ -26,6 +27,13 @@ ACTION_DIM = 2  # steer, accel/brake
 def action_space() -> spaces.Box:
     """[-1, 1]^2: steer (+ left) and accel (+) / brake (-)."""
     return spaces.Box(-1.0, 1.0, shape=(ACTION_DIM,), dtype=np.float32)
+
+
+UNIT_VECTORS = {  # observations of values in [0, 1] -> their size
+    "clock": CLOCK_DIM,  # the time left before the time limit and the stuck rule (drivesim/sensors/clock.py)
+    "junction": JUNCTION_DIM,  # inside the intersection and how far through it (drivesim/sensors/junction.py)
+    "signal": SIGNAL_DIM,  # the timing of the light at the next stop line (drivesim/sensors/signal.py)
+}
 
 
 def observation_space(config: EnvConfig) -> spaces.Dict:
@@ -41,10 +49,8 @@ def observation_space(config: EnvConfig) -> spaces.Dict:
             entries["state"] = spaces.Box(-1.0, 1.0, shape=(STATE_DIM,), dtype=np.float32)
         elif key == "route":  # the route's next waypoints in the ego frame (drivesim/sensors/waypoints.py)
             entries["route"] = spaces.Box(-2.0, 2.0, shape=(ROUTE_DIM,), dtype=np.float32)
-        elif key == "clock":  # the time left before the time limit and the stuck rule (drivesim/sensors/clock.py)
-            entries["clock"] = spaces.Box(0.0, 1.0, shape=(CLOCK_DIM,), dtype=np.float32)
-        elif key == "junction":  # inside the intersection and how far through it (drivesim/sensors/junction.py)
-            entries["junction"] = spaces.Box(0.0, 1.0, shape=(JUNCTION_DIM,), dtype=np.float32)
+        elif key in UNIT_VECTORS:
+            entries[key] = spaces.Box(0.0, 1.0, shape=(UNIT_VECTORS[key],), dtype=np.float32)
         elif key == "surface":  # the map's surface classes around the car, ego frame (drivesim/sensors/surface.py)
             entries["surface"] = spaces.Box(0, len(SURFACE_CLASSES) - 1, shape=surface_shape(config.camera), dtype=np.uint8)
         elif key == "camera":

@@ -336,7 +336,8 @@ def test_gsde_exploration_trains_after_cloning_with_the_anchor_and_evaluates(tmp
 
 
 
-@pytest.mark.parametrize(("flag", "size"), [("clock", 2), ("junction", 3), ("surface", 3 * 4 * 3)])
+@pytest.mark.parametrize(("flag", "size"), [("clock", 2), ("junction", 3), ("signal", 2),
+                                            ("surface", 3 * 4 * 3)])
 def test_train_with_an_optional_vector_records_it_and_evaluate_rebuilds_the_features(tmp_path, flag, size):
     run = tmp_path / "run"
     out = _cli("train", "--obs", "oracle", f"--{flag}", "--scenarios", "red_light", "--total-steps", "128", "--n-envs",

@@ -376,6 +376,18 @@ def test_feature_layout_with_the_junction_appends_it_last():
     assert feats[0, without_clock.slices()["route"]].tolist() == pytest.approx([0.1] * 4)
 
 
+def test_feature_layout_with_the_signal_appends_it_after_the_junction():
+    layout = FeatureLayout(k=1, n_beams=2, state_dim=3, route_dim=4, junction_dim=3, signal_dim=2)
+    assert layout.size == 3 * 10 + 2 + 3 + 4 + 3 + 2 and layout.slices()["signal"] == slice(42, 44)
+    assert layout.observations == ("camera", "lidar", "state", "route", "junction", "signal")
+    labels = {"cls": np.zeros((1, 1), dtype=int), "position": np.zeros((1, 1, 2)), "angle": np.zeros((1, 1)),
+              "light": np.zeros((1, 1), dtype=int), "velocity": np.zeros((1, 1, 2)), "visible": np.zeros((1, 1), dtype=bool)}
+    obs = {"lidar": np.full((1, 2), 0.5), "state": np.full((1, 3), 0.25), "route": np.full((1, 4), 0.1),
+           "junction": np.array([[1.0, 0.25, 0.5]]), "signal": np.array([[0.125, 0.75]])}
+    feats = oracle_features(labels, obs, layout)
+    assert feats.shape == (1, 44) and feats[0, 39:].tolist() == [1.0, 0.25, 0.5, 0.125, 0.75]
+
+
 def _route(turn_after: float | None = None) -> np.ndarray:
     """The route observation (ROUTE_DIM,) of a straight road, or one turning left (90 degrees) `turn_after` m ahead."""
     points = [(d, 0.0) if turn_after is None or d <= turn_after else (turn_after, d - turn_after)
