@@ -82,10 +82,10 @@ class PPOConfig:
     route: bool = True  # the route's next waypoints (ego frame) are in the observation
     path: bool = True  # objects carry their place along and across the route (perception/features.py)
     hide_accel: bool = True  # the state's applied acceleration (the previous action) reads 0: no copycat clone
-    clock: bool = False  # the observation carries the time left (time limit, stuck rule): sensors/clock.py
+    clock: bool = True  # the observation carries the time left (time limit, stuck rule): sensors/clock.py
     junction: bool = False  # ... and whether the car is inside the intersection, how far through: sensors/junction.py
-    surface: bool = False  # objects carry the map's surface under and ahead of them: sensors/surface.py
-    signal: bool = False  # ... and the timing of the light at the next stop line: sensors/signal.py
+    surface: bool = True  # objects carry the map's surface under and ahead of them: sensors/surface.py
+    signal: bool = True  # ... and the timing of the light at the next stop line: sensors/signal.py
     reward: tuple[tuple[str, float], ...] = ()  # RewardConfig weight overrides for training, e.g. (("collision", 30.0),)
     reward_mode: str = "score"  # RewardConfig.mode for training: score (returns = driving score) | carl | additive
     extractor: str = "nature"  # pixels only: nature (SB3's CNN) | perception (fine-tune the perception CNN end to end)
@@ -93,9 +93,9 @@ class PPOConfig:
     anchor_decay: float = 0.99  # the anchor's weight is multiplied by this every rollout
     brake_weight: float | None = None  # cloning and anchor: weight of the samples where the expert brakes
     # (imitation.py); None: 10 on feature observations, 1 on pixels (imitation_brake_weight)
-    brake_min_speed: float = 0.0  # [m/s] ... and the car moves at least this fast (0: also when standing)
-    brake_at_lights: bool = False  # ... or stands before a red or yellow light (imitation.brake_weights)
-    brake_at_people: bool = False  # ... or stands near a pedestrian on the road (imitation.ego_holds)
+    brake_min_speed: float = 0.5  # [m/s] ... and the car moves at least this fast (0: also when standing)
+    brake_at_lights: bool = True  # ... or stands before a red or yellow light (imitation.brake_weights)
+    brake_at_people: bool = True  # ... or stands near a pedestrian on the road (imitation.ego_holds)
     bc_learning_rate: float = 1e-3  # cloning's Adam step (imitation.py BCConfig.learning_rate)
     bc_epochs: int = 4  # cloning's passes over the aggregated data after each DAgger round (BCConfig.epochs)
     bc_anneal: bool = False  # cloning's step falls to 0 over each fit (cosine; BCConfig.anneal)
@@ -126,7 +126,7 @@ class PPOConfig:
             (not self.path or self.obs == "pixels" or (self.route and self.velocities),
              "--path needs the route waypoints and the objects' velocities in the features"),
             (not self.surface or self.obs != "pixels",
-             "--surface adds flags to the detected objects of the feature modes; --obs pixels has none"),
+             "--surface adds flags to the detected objects of the feature modes; --obs pixels has none (surface=False)"),
             (self.sde_sample_freq == -1 or self.sde_sample_freq >= 1,
              f"--sde-sample-freq must be -1 (once per rollout) or >= 1, got {self.sde_sample_freq}"),
             (self.brake_weight is None or self.brake_weight > 0, f"--brake-weight must be > 0, got {self.brake_weight}"),

@@ -163,6 +163,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     given = {name: getattr(args, name) for name in TRAIN_HYPERPARAMETERS if getattr(args, name) is not None}
     if "target_kl" in given and given["target_kl"] <= 0:
         given["target_kl"] = None  # --target-kl 0: no early stop
+    if args.obs == "pixels":
+        given.setdefault("surface", False)  # the surface flags are per detected object: pixels have none
     cfg = PPOConfig(obs=args.obs, out=args.out, device=args.device, seed=args.seed, scenarios=args.scenarios,
                     curriculum=args.curriculum, extractor=args.extractor, reward=tuple(_reward_overrides(args.reward)),
                     **given)
@@ -294,18 +296,18 @@ def build_parser() -> argparse.ArgumentParser:
                          "cannot copy its last action (default on)")
     hp.add_argument("--clock", action=argparse.BooleanOptionalAction, default=None,
                     help="the observation carries the time left before the time limit and the stuck rule end the "
-                         "episode, so waiting near the end can be told from waiting at the start (default off)")
+                         "episode, so waiting near the end can be told from waiting at the start (default on)")
     hp.add_argument("--junction", action=argparse.BooleanOptionalAction, default=None,
                     help="the observation says whether the car is inside the intersection (past its stop line) "
                          "and how far through it, where the autopilot drives on instead of waiting (default off)")
     hp.add_argument("--surface", action=argparse.BooleanOptionalAction, default=None,
                     help="every object carries the map's surface under it and where its velocity takes it in "
                          "1.5 s (road, crossing), so a person on a crossing reads unlike one on the sidewalk "
-                         "(default off)")
+                         "(default on)")
     hp.add_argument("--signal", action=argparse.BooleanOptionalAction, default=None,
                     help="the observation carries how long the light at the next stop line has shown its colour "
                          "and how long until it changes (as a connected car reads the signal's timing), so a car "
-                         "at the line can tell whether it still crosses on yellow (default off)")
+                         "at the line can tell whether it still crosses on yellow (default on)")
     hp.add_argument("--sde", action=argparse.BooleanOptionalAction, default=None,
                     help="gSDE exploration: noise linear in the policy's features, drawn once per rollout (or every "
                          "--sde-sample-freq steps), so exploring a push on the throttle lasts (default off)")
@@ -322,13 +324,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="cloning and anchor: weight of the samples where the expert brakes (1: plain MSE; default 10 on "
                          "feature observations, 1 on pixels)")
     hp.add_argument("--brake-min-speed", type=float, default=None,
-                    help="[m/s] the brake weight only where the car moves at least this fast (0: also standing)")
+                    help="[m/s] the brake weight only where the car moves at least this fast (default 0.5; 0: also "
+                         "standing)")
     hp.add_argument("--brake-at-lights", action=argparse.BooleanOptionalAction, default=None,
                     help="with --brake-min-speed: the brake weight also where the car stands within 10 m of a red "
-                         "or yellow light (default off)")
+                         "or yellow light (default on)")
     hp.add_argument("--brake-at-people", action=argparse.BooleanOptionalAction, default=None,
                     help="with --brake-min-speed: the brake weight also where the car stands within 10 m of a "
-                         "pedestrian on the road or about to step onto it (default off)")
+                         "pedestrian on the road or about to step onto it (default on)")
     hp.add_argument("--bc-learning-rate", type=float, default=None,
                     help="Adam's step size for behaviour cloning (default 1e-3; SB3's CNN on pixels with "
                          "--brake-weight 10 needs 3e-4)")
