@@ -47,8 +47,9 @@ SOON = 1.5  # [s] surface flags: where an object's velocity takes it (a person 2
 @dataclass(frozen=True)
 class FeatureSpec:
     """Which features a policy reads, whatever the env's sensors: recorded in a run's config.json
-    (PPOConfig), so `evaluate` rebuilds the same vector. The defaults are the current recipe;
-    policies trained before a field existed load with it off (agents/policy.py)."""
+    (PPOConfig), so `evaluate` rebuilds the same vector. The defaults are the base layout (256
+    values); PPOConfig's defaults, the shipped recipe, also switch on the clock, the signal and the
+    surface flags (296). Policies trained before a field existed load with it off (agents/policy.py)."""
 
     k: int = 4  # nearest objects per class
     velocities: bool = True  # objects carry their velocity
