@@ -73,6 +73,18 @@ def light_at(t: float, offset: float, axis: int, green: float, yellow: float, al
 
 
 @inner
+def colour_span(light: int, green: float, yellow: float, all_red: float) -> tuple[float, float]:
+    """[s] the phase times (`phase`) where `light` (GREEN, YELLOW or RED) begins and ends on its
+    axis, as `light_at` divides the cycle: red runs through both all-red times and the other axis'
+    green and yellow."""
+    if light == _GREEN:
+        return 0.0, green
+    if light == _YELLOW:
+        return green, green + yellow
+    return green + yellow, 2.0 * (green + yellow + all_red)
+
+
+@inner
 def walk_at(t: float, offset: float, crossed_axis: int, green: float, yellow: float, all_red: float) -> bool:
     """A pedestrian may start crossing a road along `crossed_axis` of a signalised intersection."""
     return phase(t, offset, 1 - crossed_axis, green, yellow, all_red) < green - CROSSING_TIME

@@ -19,7 +19,7 @@ import numpy as np
 from numba import prange
 
 from drivesim import route as routing
-from drivesim.actors.signals import Light, phase
+from drivesim.actors.signals import Light, colour_span, phase
 from drivesim.jit import inner, parallel_kernel
 from drivesim.map.city import MapArrays
 from drivesim.params import SharedParams, WorldParams
@@ -34,7 +34,7 @@ SIGNAL_FIELDS = (
     "signal_left",  # time until it changes colour / 20 s, clipped (0: no light)
 )
 SIGNAL_DIM = len(SIGNAL_FIELDS)
-_NONE, _GREEN, _YELLOW = int(Light.NONE), int(Light.GREEN), int(Light.YELLOW)
+_NONE = int(Light.NONE)
 
 
 @inner
@@ -51,12 +51,7 @@ def signal_world(maps: MapArrays, params: WorldParams, shared: SharedParams, sta
     green, yellow, all_red = world.green_time, world.yellow_time, world.all_red_time
     # the lights were set at this time in the step (and at 0 on reset): the same phase
     tau = phase(state.clock[w].t * shared.dt, state.signal_offset[w, lane.node], lane.axis, green, yellow, all_red)
-    if light == _GREEN:
-        start, end = 0.0, green
-    elif light == _YELLOW:
-        start, end = green, green + yellow
-    else:  # red through the all-red times and the other axis' green and yellow
-        start, end = green + yellow, 2.0 * (green + yellow + all_red)
+    start, end = colour_span(light, green, yellow, all_red)
     out[0] = min(max(tau - start, 0.0) / SIGNAL_SCALE, 1.0)
     out[1] = min(max(end - tau, 0.0) / SIGNAL_SCALE, 1.0)
 
