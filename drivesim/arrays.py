@@ -7,6 +7,11 @@ import numpy as np
 from drivesim.jit import inner
 
 
+def batch_rows(batch_size: int, rows: np.ndarray | None) -> np.ndarray:
+    """World indices (R,) int64 for the kernels that compute some worlds of a batch: `rows`, or all."""
+    return np.arange(batch_size, dtype=np.int64) if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
+
+
 @inner
 def smallest(keys: np.ndarray, n: int, k: int) -> int:
     """Put the indices of the (at most) k smallest finite `keys[:n].key` into `keys[:k].order`, in

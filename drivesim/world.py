@@ -222,28 +222,29 @@ class World:
                 previous: tuple[dict[str, np.ndarray], CameraLabels | None] | None = None
                 ) -> tuple[dict[str, np.ndarray], CameraLabels | None]:
         """Batched observation of the current state (every value has a leading axis B) and, when the
-        camera is on, its labels from the same render pass. Call `reset` first. With `rows` and
-        `previous` (an observation of the same state except in those worlds, e.g. before resetting
-        them) the camera draws only those worlds (the rest is copied: bit-identical either way)."""
+        camera or `camera_labels` is on, the camera's labels (from the same render pass). Call `reset`
+        first. With `rows` and `previous` (an observation of the same state except in those worlds,
+        e.g. before resetting them) the camera, its labels and the vectors read off the state are
+        computed for those worlds only (the rest is copied: bit-identical either way)."""
         if self._sensors is None:
             raise RuntimeError("call reset() before observe()")
+        last_obs, last_labels = previous if rows is not None and previous is not None else ({}, None)
         obs: dict[str, np.ndarray] = {}
         labels = None
+        if "camera" in self.config.observations and self.config.camera.history:
+            last = None if last_labels is None else (last_obs["camera"], last_obs["camera_history"], last_labels)
+            obs["camera"], obs["camera_history"], labels = self.camera.render_with_history(
+                self, rows if last is not None else None, last)
+        elif "camera" in self.config.observations:
+            obs["camera"], labels = self.camera.render(self)
+        elif self.config.camera_labels:  # labels without frames (the oracle's)
+            labels = self.camera.labels(self, rows if last_labels is not None else None, last_labels)
         for key in self.config.observations:
             if key == "lidar":
                 obs["lidar"], obs["lidar_class"] = self._sensors.lidar, self._sensors.lidar_class
-            elif key == "state":
-                obs["state"] = self._sensors.state
-            elif key == "route":
-                obs["route"] = self._sensors.route
+            elif key in ("state", "route"):
+                obs[key] = getattr(self._sensors, key)
             elif key in _STATE_VECTORS:
-                obs[key] = _STATE_VECTORS[key](self)
-            elif key == "camera" and self.config.camera.history:
-                last = None
-                if rows is not None and previous is not None and previous[1] is not None:
-                    last = (previous[0]["camera"], previous[0]["camera_history"], previous[1])
-                obs["camera"], obs["camera_history"], labels = self.camera.render_with_history(
-                    self, rows if last is not None else None, last)
-            elif key == "camera":
-                obs["camera"], labels = self.camera.render(self)
+                obs[key] = (_STATE_VECTORS[key](self, rows, last_obs[key].copy()) if key in last_obs
+                            else _STATE_VECTORS[key](self))
         return obs, labels

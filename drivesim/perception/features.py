@@ -236,26 +236,58 @@ def objects_to_features(cls: np.ndarray, position: np.ndarray, heading: np.ndarr
         raise ValueError("path features need the route observation")
     if layout.surface and (surface is None or camera is None):
         raise ValueError("surface features need the surface observation and its camera config")
-    dist = np.hypot(position[..., 0], position[..., 1])
-    out = np.zeros((b, N_CLASSES, k, layout.per_object), dtype=np.float32)
+    if cls.shape[1] == 0:  # no objects (e.g. no detections)
+        return np.zeros((b, N_CLASSES * k * layout.per_object), dtype=np.float32)
+    order, ok = nearest_by_class(np.hypot(position[..., 0], position[..., 1]), cls, valid, k)  # (B, N_CLASSES * k)
     rows = np.arange(b)[:, None]
-    for c in range(N_CLASSES):  # three classes, not a loop over objects
-        d = np.where(valid & (cls == c), dist, np.inf)
-        order = np.argsort(d, axis=1, kind="stable")[:, :k]
-        ok = np.isfinite(d[rows, order])[..., None]
-        parts = [position[rows, order] / POSITION_SCALE, np.sin(heading[rows, order])[..., None],
-                 np.cos(heading[rows, order])[..., None]]
-        if layout.velocities:
-            parts.append(velocity[rows, order] / SPEED_SCALE)
-        if layout.path:
-            p = path_coordinates(position[rows, order], velocity[rows, order], route)  # the k kept only
-            parts += [p[..., :1] / POSITION_SCALE, np.clip(p[..., 1:2] / LATERAL_SCALE, -LATERAL_CLIP, LATERAL_CLIP),
-                      p[..., 2:] / SPEED_SCALE]
-        if layout.surface:
-            parts.append(surface_flags(position[rows, order], velocity[rows, order], surface, camera))
-        parts += [score[rows, order][..., None], light_probs[rows, order]]
-        out[:, c, : order.shape[1]] = np.where(ok, np.concatenate(parts, axis=-1), 0.0)
+    pos, vel = position[rows, order], velocity[rows, order]
+    parts = [pos / POSITION_SCALE, np.sin(heading[rows, order])[..., None], np.cos(heading[rows, order])[..., None]]
+    if layout.velocities:
+        parts.append(vel / SPEED_SCALE)
+    if layout.path:
+        p = path_coordinates(pos, vel, route)  # the kept objects only
+        parts += [p[..., :1] / POSITION_SCALE, np.clip(p[..., 1:2] / LATERAL_SCALE, -LATERAL_CLIP, LATERAL_CLIP),
+                  p[..., 2:] / SPEED_SCALE]
+    if layout.surface:
+        parts.append(surface_flags(pos, vel, surface, camera))
+    parts += [score[rows, order][..., None], light_probs[rows, order]]
+    out = np.where(ok[..., None], np.concatenate(parts, axis=-1), 0.0).astype(np.float32, copy=False)
     return out.reshape(b, -1)
+
+
+def nearest_by_class(dist: np.ndarray, cls: np.ndarray, valid: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest valid objects of each class: object indices (B, N_CLASSES * k) int64, class by
+    class, nearest first (ties: the lower index, as a stable sort), and which slots hold one (B,
+    N_CLASSES * k) bool (the others index object 0). dist (B, O) [m], cls (B, O), valid (B, O);
+    objects at a non-finite distance are left out. Compiled: one pass over the objects per world."""
+    order = np.zeros((len(dist), N_CLASSES, k), dtype=np.int64)
+    count = np.zeros((len(dist), N_CLASSES), dtype=np.int64)
+    _nearest_batch(dist, cls, valid, order, count)
+    ok = np.arange(k) < count[..., None]
+    return order.reshape(len(dist), -1), ok.reshape(len(dist), -1)
+
+
+@parallel_kernel
+def _nearest_batch(dist: np.ndarray, cls: np.ndarray, valid: np.ndarray, order: np.ndarray, count: np.ndarray
+                   ) -> None:
+    """Insertion into each class's sorted list of at most k = order.shape[2] (see nearest_by_class)."""
+    k = order.shape[2]
+    for index in prange(dist.shape[0]):
+        w = np.int64(index)  # prange counts in uint64: back to int64
+        for o in range(dist.shape[1]):
+            c, d = np.int64(cls[w, o]), dist[w, o]
+            if not valid[w, o] or c < 0 or c >= order.shape[1] or not np.isfinite(d):
+                continue
+            n = count[w, c]
+            j = n
+            while j > 0 and dist[w, order[w, c, j - 1]] > d:  # after the equal ones: stable
+                j -= 1
+            if j >= k:
+                continue
+            for i in range(min(n, k - 1), j, -1):
+                order[w, c, i] = order[w, c, i - 1]
+            order[w, c, j] = o
+            count[w, c] = min(n + 1, k)
 
 
 def _with_sensors(objects: np.ndarray, obs: dict[str, np.ndarray], layout: FeatureLayout) -> np.ndarray:

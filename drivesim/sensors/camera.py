@@ -148,9 +148,14 @@ class Camera:
     def shape(self) -> tuple[int, int, int]:
         return self.config.height, self.config.width, 3
 
-    def labels(self, world: World) -> CameraLabels:
-        """Labels of every car, pedestrian and traffic light for the current state (no drawing)."""
-        return self._run(world, draw=False)[1]
+    def labels(self, world: World, rows: np.ndarray | None = None, previous: CameraLabels | None = None
+               ) -> CameraLabels:
+        """Labels of every car, pedestrian and traffic light for the current state (no drawing).
+        With `rows` only those worlds are labelled, the others copied from `previous` (the labels
+        of the same state: e.g. after resetting some worlds)."""
+        nothing = np.empty((0, *self.shape), dtype=np.uint8)
+        return self._run(world, draw=False, rows=rows,
+                         previous=None if previous is None else (nothing, nothing, previous))[1]
 
     def render(self, world: World) -> tuple[np.ndarray, CameraLabels]:
         """Frames (B, H, W, 3) uint8 and their labels."""

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from drivesim.arrays import batch_rows
+
 if TYPE_CHECKING:
     from drivesim.world import World
 
@@ -23,11 +25,15 @@ CLOCK_FIELDS = (
 CLOCK_DIM = len(CLOCK_FIELDS)
 
 
-def clock_vector(world: World) -> np.ndarray:
-    """(B, CLOCK_DIM) float32 in [0, 1] of the current state (numpy over the batch)."""
-    t = world.state.clock["t"]
-    params = world.params.world
-    out = np.empty((world.batch_size, CLOCK_DIM), dtype=np.float32)
-    out[:, 0] = 1.0 - t / params["max_steps"]
-    out[:, 1] = 1.0 - (t - world.state.route["last_progress_t"]) / params["stuck_steps"]
-    return np.clip(out, 0.0, 1.0, out=out)
+def clock_vector(world: World, rows: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    """(B, CLOCK_DIM) float32 in [0, 1] of the current state (numpy over the batch).
+    With `rows` (R,) int64 only those worlds are computed, into `out` (the others keep its
+    values: e.g. after resetting some worlds)."""
+    w = batch_rows(world.batch_size, rows)
+    t, params = world.state.clock["t"][w], world.params.world[w]
+    values = np.empty((w.size, CLOCK_DIM), dtype=np.float32)
+    values[:, 0] = 1.0 - t / params["max_steps"]
+    values[:, 1] = 1.0 - (t - world.state.route["last_progress_t"][w]) / params["stuck_steps"]
+    out = np.empty((world.batch_size, CLOCK_DIM), dtype=np.float32) if out is None else out
+    out[w] = np.clip(values, 0.0, 1.0)
+    return out

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import prange
 
+from drivesim.arrays import batch_rows
 from drivesim.jit import inner, parallel_kernel
 from drivesim.map.city import LaneKind, MapArrays
 from drivesim.state import SimState
@@ -49,14 +50,16 @@ def junction_world(maps: MapArrays, state: SimState, w: int, out: np.ndarray) ->
 
 
 @parallel_kernel
-def _junction_batch(maps: MapArrays, state: SimState, out: np.ndarray) -> None:
-    for index in prange(out.shape[0]):
-        w = np.int64(index)  # prange counts in uint64: back to the kernels' int64
+def _junction_batch(maps: MapArrays, state: SimState, rows: np.ndarray, out: np.ndarray) -> None:
+    for index in prange(rows.shape[0]):
+        w = rows[np.int64(index)]  # prange counts in uint64: back to the kernels' int64
         junction_world(maps, state, w, out[w])
 
 
-def junction_vector(world: World) -> np.ndarray:
-    """(B, JUNCTION_DIM) float32 in [0, 1] of the current state."""
-    out = np.empty((world.batch_size, JUNCTION_DIM), dtype=np.float32)
-    _junction_batch(world.maps.kernel, world.state, out)
+def junction_vector(world: World, rows: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    """(B, JUNCTION_DIM) float32 in [0, 1] of the current state.
+    With `rows` (R,) int64 only those worlds are computed, into `out` (the others keep its
+    values: e.g. after resetting some worlds)."""
+    out = np.empty((world.batch_size, JUNCTION_DIM), dtype=np.float32) if out is None else out
+    _junction_batch(world.maps.kernel, world.state, batch_rows(world.batch_size, rows), out)
     return out

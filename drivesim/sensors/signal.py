@@ -20,6 +20,7 @@ from numba import prange
 
 from drivesim import route as routing
 from drivesim.actors.signals import Light, colour_span, phase
+from drivesim.arrays import batch_rows
 from drivesim.jit import inner, parallel_kernel
 from drivesim.map.city import MapArrays
 from drivesim.params import SharedParams, WorldParams
@@ -57,15 +58,18 @@ def signal_world(maps: MapArrays, params: WorldParams, shared: SharedParams, sta
 
 
 @parallel_kernel
-def _signal_batch(maps: MapArrays, params: WorldParams, shared: SharedParams, state: SimState, out: np.ndarray
-                  ) -> None:
-    for index in prange(out.shape[0]):
-        w = np.int64(index)  # prange counts in uint64: back to the kernels' int64
+def _signal_batch(maps: MapArrays, params: WorldParams, shared: SharedParams, state: SimState, rows: np.ndarray,
+                  out: np.ndarray) -> None:
+    for index in prange(rows.shape[0]):
+        w = rows[np.int64(index)]  # prange counts in uint64: back to the kernels' int64
         signal_world(maps, params, shared, state, w, out[w])
 
 
-def signal_vector(world: World) -> np.ndarray:
-    """(B, SIGNAL_DIM) float32 in [0, 1] of the current state."""
-    out = np.empty((world.batch_size, SIGNAL_DIM), dtype=np.float32)
-    _signal_batch(world.maps.kernel, world.params, world.shared, world.state, out)
+def signal_vector(world: World, rows: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    """(B, SIGNAL_DIM) float32 in [0, 1] of the current state.
+    With `rows` (R,) int64 only those worlds are computed, into `out` (the others keep its
+    values: e.g. after resetting some worlds)."""
+    out = np.empty((world.batch_size, SIGNAL_DIM), dtype=np.float32) if out is None else out
+    _signal_batch(world.maps.kernel, world.params, world.shared, world.state, batch_rows(world.batch_size, rows),
+                  out)
     return out

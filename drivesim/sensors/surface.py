@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import prange
 
+from drivesim.arrays import batch_rows
 from drivesim.config import CameraConfig
 from drivesim.jit import parallel_kernel
 from drivesim.map.city import Surface
@@ -52,12 +53,12 @@ def grid_geometry(camera: CameraConfig) -> tuple[float, float, float]:
 
 @parallel_kernel
 def _surface_batch(rasters: np.ndarray, origin: np.ndarray, height: np.ndarray, res: np.ndarray, lut: np.ndarray,
-                   state: SimState, row0: float, col0: float, cell: float, out: np.ndarray) -> None:
+                   state: SimState, row0: float, col0: float, cell: float, rows: np.ndarray, out: np.ndarray) -> None:
     """Grid cell (r, q) of world w: the raster class under its centre, ego frame (forward, left) =
     ((row0 - r - 0.5) cell, (col0 - q - 0.5) cell) [m] (grid_geometry), rotated and shifted by the
-    car's pose."""
-    for index in prange(out.shape[0]):
-        w = np.int64(index)  # prange counts in uint64: back to int64
+    car's pose; for the worlds `rows` (R,)."""
+    for index in prange(rows.shape[0]):
+        w = rows[np.int64(index)]  # prange counts in uint64: back to int64
         e = state.cars[w, state.ego[w].car]
         m = state.clock[w].map
         c, s = math.cos(e.yaw), math.sin(e.yaw)
@@ -74,10 +75,13 @@ def _surface_batch(rasters: np.ndarray, origin: np.ndarray, height: np.ndarray, 
                 out[w, r, q] = lut[rasters[m, row, col]] if inside else OFF_ROAD
 
 
-def surface_grid(world: World) -> np.ndarray:
-    """(B, H/2, W/2) uint8 SURFACE_CLASSES around every world's car."""
+def surface_grid(world: World, rows: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    """(B, H/2, W/2) uint8 SURFACE_CLASSES around every world's car.
+    With `rows` (R,) int64 only those worlds are computed, into `out` (the others keep its
+    values: e.g. after resetting some worlds)."""
     camera, pool = world.config.camera, world.maps
-    out = np.empty((world.batch_size, *surface_shape(camera)), dtype=np.uint8)
+    out = np.empty((world.batch_size, *surface_shape(camera)), dtype=np.uint8) if out is None else out
     _surface_batch(pool.kernel.rasters, pool.arrays["raster_origin"], pool.arrays["raster_height"],
-                   pool.arrays["raster_res"], _CLASS_OF, world.state, *grid_geometry(camera), out)
+                   pool.arrays["raster_res"], _CLASS_OF, world.state, *grid_geometry(camera),
+                   batch_rows(world.batch_size, rows), out)
     return out

@@ -3,9 +3,19 @@ them (perception/features.py `surface_flags`), on hand-made grids."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivesim.config import CameraConfig
-from drivesim.perception.features import SOON, FeatureLayout, FeatureSpec, oracle_features, surface_flags
+from drivesim.perception.features import (
+    SOON,
+    FeatureLayout,
+    FeatureSpec,
+    nearest_by_class,
+    oracle_features,
+    surface_flags,
+)
+from drivesim.perception.model import N_CLASSES
 from drivesim.sensors.surface import CROSSWALK, OFF_ROAD, ROAD, SIDEWALK
 
 # 20 x 20 px at 1 m/px, the car at row 15: a 10 x 10 grid of 2 m cells, the car at cell row 7.5,
@@ -54,3 +64,23 @@ def test_surface_flags_in_the_layout_and_refused_without_the_grid():
         oracle_features(labels, {k: v for k, v in obs.items() if k != "surface"}, layout, CAMERA)
     with pytest.raises(ValueError, match="surface observation"):
         oracle_features(labels, obs, layout)  # no camera: the grid's geometry is unknown
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 4), st.integers(0, 12), st.integers(1, 5), st.integers(0, 2**32 - 1))
+def test_nearest_by_class_is_a_stable_sort_per_class(b, n_objects, k, seed):
+    """The compiled selection of the features: per class, the k nearest valid objects at a finite
+    distance, nearest first, ties by index, as numpy's stable argsort picks them."""
+    rng = np.random.default_rng(seed)
+    dist = rng.choice(np.array([0.0, 1.0, 2.5, 2.5, 7.0, np.inf, np.nan], dtype=np.float32), (b, n_objects))
+    cls = rng.integers(-1, N_CLASSES + 1, (b, n_objects)).astype(np.int8)
+    valid = rng.random((b, n_objects)) < 0.8
+    order, ok = nearest_by_class(dist, cls, valid, k)
+    assert order.shape == ok.shape == (b, N_CLASSES * k)
+    for w in range(b):
+        for c in range(N_CLASSES):
+            d = np.where(valid[w] & (cls[w] == c) & np.isfinite(dist[w]), dist[w], np.inf)
+            want = [i for i in np.argsort(d, kind="stable")[:k] if np.isfinite(d[i])]
+            got = order[w, c * k:(c + 1) * k][ok[w, c * k:(c + 1) * k]]
+            assert list(got) == want
+            assert not ok[w, c * k + len(want):(c + 1) * k].any()

@@ -231,3 +231,26 @@ def test_partial_redraw_after_reset_equals_a_full_render():
     for a, b in zip(partial_labels, full_labels):
         assert np.array_equal(a, b)
     assert not np.array_equal(partial["camera"][1], before["camera"][1])  # the restarted world was drawn anew
+
+
+def test_partial_observation_of_vectors_and_labels_equals_a_full_one():
+    """The same for the vectors read off the state (surface grid, clock, junction, signal) and the
+    camera's labels without frames (the oracle features' inputs)."""
+    cfg = EnvConfig(map=SMALL_MAP, traffic=TrafficConfig(n_cars=4, n_pedestrians=4), camera_labels=True,
+                    observations=("lidar", "state", "route", "clock", "junction", "surface", "signal"))
+    world = World(cfg, 4)
+    world.reset(np.arange(4), np.zeros(4))
+    for _ in range(30):
+        world.step(np.tile([0.1, 0.6], (4, 1)))
+    before, labels = world.observe()
+    assert labels is not None
+    rows = np.array([0, 2])
+    world.reset(np.array([5, 8]), np.ones(2), rows)
+    partial, partial_labels = world.observe(rows, (before, labels))
+    full, full_labels = world.observe()
+    assert partial.keys() == full.keys()
+    for key in full:
+        assert np.array_equal(partial[key], full[key]), key
+    for a, b in zip(partial_labels, full_labels):
+        assert np.array_equal(a, b)
+    assert not np.array_equal(partial["surface"][0], before["surface"][0])  # a restarted world, computed anew
