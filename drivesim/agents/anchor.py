@@ -6,14 +6,17 @@ score fell from 0.881 to 0.652 over 800k steps; docs/agents.md). The issue asked
 a KL term to the cloned policy; this anchors to the cloned policy's teacher instead, which the
 simulator can label every visited state with (the expert is privileged and batched, so the labels
 cost one autopilot pass per step): DAgger's data, kept up during PPO. Each rollout records the
-expert's action for every visited state, and PPO's update that follows minimises its own loss plus
-coef * decay^k times the (braking-weighted) MSE between the actor's mean action and the expert's on
-those states, for the k-th rollout (`AnchoredPPO`: one loss, one optimizer). With coef 0 nothing is
-recorded.
+expert's action for every state the rollout buffer holds, and PPO's update that follows minimises,
+on each minibatch, its own loss plus coef * decay^k times the (braking-weighted) MSE between the
+actor's mean action and the expert's on the minibatch's states, for the k-th rollout
+(`AnchoredPPO`: one loss, one optimizer, one forward pass). With coef 0 nothing is recorded.
 
 Until 2026-12-06 the anchor was a separate pass with its own Adam optimizer after each update, its
 loss scaled by the weight; Adam's steps hardly depend on a constant scale of the loss, so the
-weight did next to nothing: anchors 0.5 and 2.0 gave the same drift (docs/agents.md).
+weight did next to nothing: anchors 0.5 and 2.0 gave the same drift (docs/agents.md). Until
+2026-12-07 the imitation term was taken on a second random minibatch of the rollout's states (the
+states after each step, so a second forward and backward pass of the actor: a third of the update's
+arithmetic); it now reuses the PPO minibatch's own forward pass.
 """
 
 from __future__ import annotations
@@ -22,26 +25,21 @@ from typing import Any
 
 import numpy as np
 import torch
+from gymnasium import spaces
 from stable_baselines3 import PPO
+from stable_baselines3.common.buffers import DictRolloutBuffer, RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 
 from drivesim.agent import ExpertAgent
 from drivesim.agents.features_env import SuiteVecEnv
-from drivesim.agents.imitation import (
-    _Buffer,
-    _index,
-    actor_mean,
-    brake_weights,
-    ego_holds,
-    ego_speeds,
-    expert_actions,
-    weighted_loss,
-)
+from drivesim.agents.imitation import brake_weights, ego_holds, ego_speeds, expert_actions, weighted_loss
 
 
 class ExpertAnchor(BaseCallback):
     """See the module docstring. `suite` is the (unwrapped) suite env PPO trains on; the model is an
-    AnchoredPPO."""
+    AnchoredPPO. The expert's action for the state a rollout step acts in is taken before the step
+    (at the rollout's start, then after each step but the last), so the records line up with the
+    rollout buffer's observations."""
 
     def __init__(self, suite: SuiteVecEnv, coef: float, decay: float = 0.99, brake_weight: float = 1.0,
                  brake_min_speed: float = 0.0, loss: str = "mse", brake_at_lights: bool = False,
@@ -51,33 +49,63 @@ class ExpertAnchor(BaseCallback):
         self.brake_min_speed, self.loss = brake_min_speed, loss
         self.holds = (brake_at_lights, brake_at_people)
         self.expert = ExpertAgent()
-        self.buffer = _Buffer()
+        self.records: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # per step: actions, speeds, held
+        self.speeds: np.ndarray | None = None  # (N,) [m/s] of the last rollout, in the buffer's order
         self.rollouts = 0
 
     @property
     def weight(self) -> float:
         return self.coef * self.decay**self.rollouts
 
-    def _on_step(self) -> bool:
+    def _record(self) -> None:
+        self.records.append((expert_actions(self.suite, self.expert).astype(np.float32), ego_speeds(self.suite),
+                             ego_holds(self.suite, *self.holds)))
+
+    def _on_rollout_start(self) -> None:
+        self.records = []
         if self.coef > 0:
-            self.buffer.add(self.locals["new_obs"], expert_actions(self.suite, self.expert), ego_speeds(self.suite),
-                            ego_holds(self.suite, *self.holds))
+            self._record()
+
+    def _on_step(self) -> bool:
+        if self.coef > 0 and len(self.records) < self.model.n_steps:
+            self._record()
         return True
 
     def _on_rollout_end(self) -> None:
-        """Hand this rollout's states and expert actions to the update that follows."""
-        if len(self.buffer) == 0:
+        """Hand this rollout's expert actions (in the rollout buffer's order) to the update that follows."""
+        if len(self.records) != self.model.n_steps:  # nothing recorded (coef 0) or a rollout cut short
+            self.model.anchor_data = None
             return
-        obs, actions, speeds, held = self.buffer.arrays()
-        self.buffer = _Buffer()
+        actions, speeds, held = (RolloutBuffer.swap_and_flatten(np.stack(r)) for r in zip(*self.records))
+        speeds, held = speeds.reshape(-1), held.reshape(-1)  # swap_and_flatten leaves (N, 1)
+        self.records = []
         weights = brake_weights(actions, self.brake_weight, speeds, self.brake_min_speed,
                                 held if any(self.holds) else None)
-        self.model.anchor_data = (obs, torch.as_tensor(actions), None if weights is None else torch.as_tensor(weights))
+        self.speeds = speeds
+        self.model.anchor_data = (torch.as_tensor(actions), None if weights is None else torch.as_tensor(weights))
         self.model.anchor_weight, self.model.anchor_loss = self.weight, self.loss
         self.rollouts += 1
         if getattr(self.model, "_logger", None) is not None:
             self.logger.record("anchor/mse", self.model.anchor_mse)  # of the previous update
             self.logger.record("anchor/weight", self.model.anchor_weight)
+
+
+class _Indexed:
+    """A rollout buffer that remembers the indices of the last minibatch it gave out."""
+
+    last_indices: np.ndarray | None = None
+
+    def _get_samples(self, batch_inds: np.ndarray, env: Any = None) -> Any:
+        self.last_indices = batch_inds
+        return super()._get_samples(batch_inds, env)  # type: ignore[misc]
+
+
+class IndexedRolloutBuffer(_Indexed, RolloutBuffer):
+    pass
+
+
+class IndexedDictRolloutBuffer(_Indexed, DictRolloutBuffer):
+    pass
 
 
 class AnchoredPPO(PPO):
@@ -86,18 +114,24 @@ class AnchoredPPO(PPO):
         clipped surrogate + vf_coef * value loss + ent_coef * entropy loss
         + anchor_weight * weighted MSE (or L1: anchor_loss) of the actor's mean to the expert's action
 
-    with the imitation term on an equally large random minibatch of the last rollout's states and
-    the expert's actions for them (`anchor_data`, set by ExpertAnchor before each update). In one
+    with the imitation term on the minibatch's own states and the expert's actions for them
+    (`anchor_data`, set by ExpertAnchor before each update, in the rollout buffer's order). In one
     loss and one optimizer the weight sets the balance between the policy gradient and imitation
     (DAPG's form, Rajeswaran et al. 2018); without anchor data this is SB3's PPO update."""
 
-    anchor_data: tuple[Any, torch.Tensor, torch.Tensor | None] | None = None  # obs, expert actions, weights
+    anchor_data: tuple[torch.Tensor, torch.Tensor | None] | None = None  # expert actions (N, 2), weights (N,)
     anchor_weight: float = 0.0
     anchor_loss: str = "mse"  # imitation.LOSSES: cloning's loss
     anchor_mse: float = float("nan")  # mean imitation MSE of the last update
 
+    def _setup_model(self) -> None:
+        # the buffer that says which samples a minibatch holds (older checkpoints saved SB3's own)
+        self.rollout_buffer_class = (IndexedDictRolloutBuffer if isinstance(self.observation_space, spaces.Dict)
+                                     else IndexedRolloutBuffer)
+        super()._setup_model()
+
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "anchor_data"]
+        return [*super()._excluded_save_params(), "anchor_data", "rollout_buffer_class"]
 
     def train(self) -> None:
         if self.anchor_data is None or self.anchor_weight <= 0:
@@ -107,14 +141,17 @@ class AnchoredPPO(PPO):
         policy.set_training_mode(True)
         self._update_learning_rate(policy.optimizer)
         clip = self.clip_range(self._current_progress_remaining)
-        obs, targets, weights = self.anchor_data
-        rng = np.random.default_rng(self._n_updates)
+        targets, weights = self.anchor_data
         pg, vf, imitation_losses, kls = [], [], [], []
         for _ in range(self.n_epochs):
             for batch in self.rollout_buffer.get(self.batch_size):
+                idx = torch.as_tensor(self.rollout_buffer.last_indices)
                 if self.use_sde:
                     policy.reset_noise(self.batch_size)  # as SB3's PPO.train
-                values, log_prob, entropy = policy.evaluate_actions(batch.observations, batch.actions)
+                # SB3's evaluate_actions, keeping the distribution for its mean
+                dist = policy.get_distribution(batch.observations)
+                log_prob, entropy = dist.log_prob(batch.actions), dist.entropy()
+                values = policy.predict_values(batch.observations)
                 adv = batch.advantages
                 if self.normalize_advantage and len(adv) > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
@@ -123,9 +160,7 @@ class AnchoredPPO(PPO):
                 surrogate = -torch.min(adv * ratio, adv * ratio.clamp(1 - clip, 1 + clip)).mean()
                 value_loss = torch.nn.functional.mse_loss(batch.returns, values.flatten())
                 entropy_loss = -(entropy.mean() if entropy is not None else -log_prob.mean())
-                idx = rng.integers(0, len(targets), len(adv))  # an imitation minibatch as large as PPO's
-                x, _ = policy.obs_to_tensor(_index(obs, idx))
-                imitation = weighted_loss(actor_mean(policy, x), targets[idx].to(self.device),
+                imitation = weighted_loss(dist.distribution.mean, targets[idx].to(self.device),
                                           None if weights is None else weights[idx].to(self.device), self.anchor_loss)
                 with torch.no_grad():
                     kl = float(((ratio - 1) - log_ratio).mean())

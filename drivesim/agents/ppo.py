@@ -290,6 +290,15 @@ def new_model(cfg: PPOConfig, env: VecEnv, out: Path | None) -> PPO:
     return model
 
 
+def expert_anchor(cfg: PPOConfig, suite: SuiteVecEnv) -> ExpertAnchor | None:
+    """The imitation anchor's callback for PPO on `suite` (agents/anchor.py), None with --anchor 0."""
+    if cfg.anchor <= 0:
+        return None
+    return ExpertAnchor(suite, cfg.anchor, cfg.anchor_decay, brake_weight=cfg.imitation_brake_weight,
+                        brake_min_speed=cfg.brake_min_speed, loss=cfg.bc_loss, brake_at_lights=cfg.brake_at_lights,
+                        brake_at_people=cfg.brake_at_people)
+
+
 def _load_for_resume(path: str, cfg: PPOConfig, env: VecEnv) -> PPO:
     if not Path(path).is_file():
         raise FileNotFoundError(f"--resume {path}: no such checkpoint")
@@ -342,11 +351,8 @@ def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log:
             env.close()
             return out / "model.zip"
     callbacks: list[BaseCallback] = [AtomicCheckpoint(out, cfg.checkpoint_every)]
-    anchor = None
-    if cfg.anchor > 0:
-        anchor = ExpertAnchor(suite, cfg.anchor, cfg.anchor_decay, brake_weight=cfg.imitation_brake_weight,
-                              brake_min_speed=cfg.brake_min_speed, loss=cfg.bc_loss, brake_at_lights=cfg.brake_at_lights,
-                              brake_at_people=cfg.brake_at_people)
+    anchor = expert_anchor(cfg, suite)
+    if anchor is not None:
         callbacks.append(anchor)
     if 0 < cfg.eval_every <= cfg.total_steps:  # a run shorter than one period is not evaluated
         evaluation = SuiteEvaluation(cfg, out, cfg.eval_every, log)

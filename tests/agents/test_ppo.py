@@ -190,8 +190,7 @@ def test_anchored_ppo_update_is_ppo_plus_the_imitation_term():
     model = _anchored_model(suite, learning_rate=3e-4)
     model.learn(32 * 4)  # one rollout and SB3's update; the buffer keeps the rollout
     before = copy.deepcopy(model.policy.state_dict()), copy.deepcopy(model.policy.optimizer.state_dict())
-    obs = suite.reset()
-    model.anchor_data = (obs, torch.zeros(len(obs), 2), None)
+    model.anchor_data = (torch.zeros(32 * 4, 2), None)  # one expert action per state in the buffer
     model.anchor_weight = 1e-12
     np.random.seed(7)
     model.train()
@@ -206,10 +205,11 @@ def test_anchored_ppo_update_is_ppo_plus_the_imitation_term():
 
 
 def test_expert_anchor_pulls_the_actor_towards_the_expert():
-    """The anchor records the expert's action for every state of a rollout and hands them to the
-    update that follows, weighted coef * decay^k; that update (the same rollout, optimizer state and
-    minibatch order) brings the actor's mean nearer the expert's actions the larger the weight.
-    Weight 0 records nothing."""
+    """The anchor records the expert's action for every state of a rollout, in the rollout buffer's
+    order (the ego speed it records with them is the one in the buffer's observations), and hands
+    them to the update that follows, weighted coef * decay^k; that update (the same rollout,
+    optimizer state and minibatch order) brings the actor's mean nearer the expert's actions the
+    larger the weight. Weight 0 records nothing."""
     import copy
 
     import torch
@@ -222,8 +222,13 @@ def test_expert_anchor_pulls_the_actor_towards_the_expert():
     anchor = ExpertAnchor(suite, coef=2.0, decay=0.5)
     model.learn(32 * 4 * 2, callback=anchor)
     assert anchor.rollouts == 2 and np.isfinite(model.anchor_mse) and model.anchor_weight == pytest.approx(1.0)
-    obs, expert, _ = model.anchor_data
-    assert len(expert) == 32 * 4 and expert.shape == (32 * 4, 2)
+    expert, _ = model.anchor_data
+    assert expert.shape == (32 * 4, 2)
+    obs = model.rollout_buffer.observations  # (N, F) in the order the minibatches index
+    speed = obs[:, suite.features.layout.slices()["state"].start]  # v / max_speed
+    max_speed = suite.groups[0].config.vehicle.max_speed
+    np.testing.assert_allclose(speed * max_speed, anchor.speeds, atol=1e-4)
+    assert anchor.speeds.std() > 0.5  # moving and standing states: the order is tested
     state = copy.deepcopy(model.policy.state_dict()), copy.deepcopy(model.policy.optimizer.state_dict())
 
     def error_after_update(weight: float) -> float:
@@ -238,7 +243,7 @@ def test_expert_anchor_pulls_the_actor_towards_the_expert():
     assert error_after_update(10.0) < 0.5 * error_after_update(1e-9)
     idle = ExpertAnchor(suite, coef=0.0)
     model.learn(32 * 4, callback=idle)
-    assert idle.rollouts == 0 and len(idle.buffer) == 0
+    assert idle.rollouts == 0 and idle.records == [] and model.anchor_data is None
 
 
 def test_train_with_the_anchor_and_hyperparameters_from_the_cli(tmp_path):
