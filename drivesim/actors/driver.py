@@ -578,8 +578,14 @@ def decide(maps: MapArrays, state: SimState, scene: Scene, prof: Profile, m: int
         if not must and d_stop < prof.approach:
             must = exit_blocked(lanes, scene.cars, scene.lane_head, m, connector) or must_yield(
                 maps, state, scene, m, w, i, connector, d_stop)
-        if must and d_stop > v * v / (2 * prof.max_decel) - STOP_MARGIN and not me.ignores_lights:
-            stop_gap = max(d_stop, 0.0) + STOP_MARGIN
+        if must and not me.ignores_lights:
+            reach = v * v / (2 * prof.max_decel)  # [m] the shortest stop
+            if d_stop > reach - STOP_MARGIN:
+                stop_gap = max(d_stop, 0.0) + STOP_MARGIN
+            elif light == _RED and d_stop + length / 2 > reach:
+                # the nose is over the line but the car can stop before its centre crosses it (which
+                # is running the red): it stops there rather than drive into the junction at red
+                stop_gap = STOP_MARGIN
     gap_lead, v_lead = leader(maps, scene, m, i, path)
     gap_cross = crossing_gap(state, scene, w, i)
     gap_ped, waits_for_people = pedestrian_gap(maps, state, scene, prof, m, w, i, path, d_stop, connector, v0)
