@@ -215,3 +215,17 @@ def test_world_car_waits_for_red_light_at_stop_line():
     assert c.lane[0, 1] != lane, "NPC did not proceed on green"
     x, y, _ = lane_pose(world.pool, np.array([m]), c.lane[:, 1], c.s[:, 1])
     assert x[0] == pytest.approx(c.x[0, 1]) and y[0] == pytest.approx(c.y[0, 1])
+
+
+def test_car_stopped_over_the_line_waits_for_green():
+    """A car standing with its nose 1.5 m over the stop line at red (its centre still before it)
+    stays: driving on would run the red. Before 2026-12-07 a car more than the 0.5 m stop margin
+    past the line went on at red even from standstill. On green it goes."""
+    lane = SIGNAL_LANE
+    world = traffic_world(1)
+    place_car(world, 1, lane, M0.lane_len[lane] - CAR_LENGTH / 2 + 1.5, 0.0, nxt=_connector(Turn.STRAIGHT))
+    c = world.cars
+    _step_with_light(world, RED, 100)
+    assert c.lane[0, 1] == lane and c.v[0, 1] < 0.05, "the car drove into the junction at red"
+    _step_with_light(world, GREEN, 60)
+    assert c.lane[0, 1] != lane, "the car did not go on green"
