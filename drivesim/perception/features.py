@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from numba import prange
 
+from drivesim.arrays import smallest
 from drivesim.config import CameraConfig
 from drivesim.jit import inner, parallel_kernel
 from drivesim.perception.decode import Detections
@@ -34,6 +35,7 @@ from drivesim.perception.model import N_CLASSES
 from drivesim.sensors.state import STATE_FIELDS
 from drivesim.sensors.surface import CROSSWALK, OFF_ROAD, ROAD, grid_geometry
 from drivesim.sensors.waypoints import ROUTE_SCALE
+from drivesim.workspace import KEY
 
 POSITION_SCALE = 30.0  # [m]
 SPEED_SCALE = 10.0  # [m/s]
@@ -259,35 +261,28 @@ def nearest_by_class(dist: np.ndarray, cls: np.ndarray, valid: np.ndarray, k: in
     """The k nearest valid objects of each class: object indices (B, N_CLASSES * k) int64, class by
     class, nearest first (ties: the lower index, as a stable sort), and which slots hold one (B,
     N_CLASSES * k) bool (the others index object 0). dist (B, O) [m], cls (B, O), valid (B, O);
-    objects at a non-finite distance are left out. Compiled: one pass over the objects per world."""
+    objects at a non-finite distance are left out. Compiled, with the simulator's k-smallest
+    selection (`arrays.smallest`)."""
     order = np.zeros((len(dist), N_CLASSES, k), dtype=np.int64)
     count = np.zeros((len(dist), N_CLASSES), dtype=np.int64)
-    _nearest_batch(dist, cls, valid, order, count)
+    _nearest_batch(dist, cls, valid, np.empty(dist.shape, dtype=KEY), order, count)
     ok = np.arange(k) < count[..., None]
     return order.reshape(len(dist), -1), ok.reshape(len(dist), -1)
 
 
 @parallel_kernel
-def _nearest_batch(dist: np.ndarray, cls: np.ndarray, valid: np.ndarray, order: np.ndarray, count: np.ndarray
-                   ) -> None:
-    """Insertion into each class's sorted list of at most k = order.shape[2] (see nearest_by_class)."""
-    k = order.shape[2]
+def _nearest_batch(dist: np.ndarray, cls: np.ndarray, valid: np.ndarray, keys: np.ndarray, order: np.ndarray,
+                   count: np.ndarray) -> None:
+    """See nearest_by_class; keys (B, O) KEY scratch, order (B, N_CLASSES, k), count (B, N_CLASSES)."""
+    n, k = dist.shape[1], order.shape[2]
     for index in prange(dist.shape[0]):
         w = np.int64(index)  # prange counts in uint64: back to int64
-        for o in range(dist.shape[1]):
-            c, d = np.int64(cls[w, o]), dist[w, o]
-            if not valid[w, o] or c < 0 or c >= order.shape[1] or not np.isfinite(d):
-                continue
-            n = count[w, c]
-            j = n
-            while j > 0 and dist[w, order[w, c, j - 1]] > d:  # after the equal ones: stable
-                j -= 1
-            if j >= k:
-                continue
-            for i in range(min(n, k - 1), j, -1):
-                order[w, c, i] = order[w, c, i - 1]
-            order[w, c, j] = o
-            count[w, c] = min(n + 1, k)
+        for c in range(order.shape[1]):
+            for o in range(n):
+                keys[w, o].key = dist[w, o] if valid[w, o] and cls[w, o] == c else math.inf
+            count[w, c] = smallest(keys[w], n, k)
+            for j in range(count[w, c]):
+                order[w, c, j] = keys[w, j].order
 
 
 def _with_sensors(objects: np.ndarray, obs: dict[str, np.ndarray], layout: FeatureLayout) -> np.ndarray:

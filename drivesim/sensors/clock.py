@@ -30,10 +30,10 @@ def clock_vector(world: World, rows: np.ndarray | None = None, out: np.ndarray |
     With `rows` (R,) int64 only those worlds are computed, into `out` (the others keep its
     values: e.g. after resetting some worlds)."""
     w = batch_rows(world.batch_size, rows)
-    t, params = world.state.clock["t"][w], world.params.world[w]
+    t, params = world.state.clock["t"][w], world.params.world  # the fields, not the whole records, of the rows
     values = np.empty((w.size, CLOCK_DIM), dtype=np.float32)
-    values[:, 0] = 1.0 - t / params["max_steps"]
-    values[:, 1] = 1.0 - (t - world.state.route["last_progress_t"][w]) / params["stuck_steps"]
+    values[:, 0] = 1.0 - t / params["max_steps"][w]
+    values[:, 1] = 1.0 - (t - world.state.route["last_progress_t"][w]) / params["stuck_steps"][w]
     out = np.empty((world.batch_size, CLOCK_DIM), dtype=np.float32) if out is None else out
     out[w] = np.clip(values, 0.0, 1.0)
     return out
