@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any, get_type_hints
 
 # sensor names accepted in `observations`
-OBSERVATION_KEYS = ("camera", "lidar", "state", "route", "clock", "junction", "surface", "signal")
+OBSERVATION_KEYS = ("camera", "lidar", "state", "route", "clock", "junction", "surface", "signal", "stopping")
 
 
 class ConfigError(ValueError):

@@ -28,6 +28,7 @@ from drivesim.sensors.junction import junction_vector
 from drivesim.sensors.raycast import beam_offsets
 from drivesim.sensors.signal import signal_vector
 from drivesim.sensors.state import STATE_DIM
+from drivesim.sensors.stopping import stopping_vector
 from drivesim.sensors.surface import surface_grid
 from drivesim.sensors.waypoints import ROUTE_DIM, WAYPOINT_DISTANCES
 from drivesim.state import SimState, allocate
@@ -39,7 +40,7 @@ _EMPTY_I64 = np.zeros((0, 0), dtype=np.int64)
 _WAYPOINTS = np.array(WAYPOINT_DISTANCES)  # [m]
 # observations read off the state on demand
 _STATE_VECTORS = {"clock": clock_vector, "junction": junction_vector, "surface": surface_grid,
-                  "signal": signal_vector}
+                  "signal": signal_vector, "stopping": stopping_vector}
 
 
 class StepResult(NamedTuple):

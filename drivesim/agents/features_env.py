@@ -35,6 +35,7 @@ from drivesim.sensors.clock import CLOCK_DIM
 from drivesim.sensors.junction import JUNCTION_DIM
 from drivesim.sensors.signal import SIGNAL_DIM
 from drivesim.sensors.state import STATE_DIM
+from drivesim.sensors.stopping import STOPPING_DIM
 from drivesim.sensors.waypoints import ROUTE_DIM
 from drivesim.world import World
 
@@ -46,7 +47,8 @@ GROUP_SEED_STRIDE = 100_000  # group g's worlds are seeded seed + g * stride + i
 def feature_layout(config: EnvConfig, spec: FeatureSpec) -> FeatureLayout:
     return FeatureLayout(spec.k, config.lidar.n_beams, STATE_DIM, spec.velocities, ROUTE_DIM if spec.route else 0,
                          spec.path, spec.hide_accel, CLOCK_DIM if spec.clock else 0,
-                         JUNCTION_DIM if spec.junction else 0, spec.surface, SIGNAL_DIM if spec.signal else 0)
+                         JUNCTION_DIM if spec.junction else 0, spec.surface, SIGNAL_DIM if spec.signal else 0,
+                         STOPPING_DIM if spec.stopping else 0)
 
 
 class FeatureFn:
@@ -74,7 +76,8 @@ class FeatureFn:
 def obs_env_config(config: EnvConfig, mode: str, spec: FeatureSpec | None = None) -> EnvConfig:
     """The env config a given observation mode needs: perception the camera and its history frame,
     the oracle only the camera's labels (no frames to draw), pixels the camera frames; and the
-    vectors `spec` reads (the route waypoints, the clock, the junction, the signal timing, the surface grid)."""
+    vectors `spec` reads (the route waypoints, the clock, the junction, the signal timing, the
+    braking a stop needs, the surface grid)."""
     if mode not in OBS_MODES:
         raise ValueError(f"observation mode {mode!r} unknown; allowed {OBS_MODES}")
     extra = (spec or FeatureSpec()).vectors

@@ -151,8 +151,8 @@ def cmd_eval_perception(args: argparse.Namespace) -> int:
 TRAIN_HYPERPARAMETERS = ("n_envs", "total_steps", "n_steps", "bc_steps", "bc_rounds", "reward_mode", "eval_every",
                          "eval_episodes", "learning_rate", "n_epochs", "batch_size", "gamma", "gae_lambda",
                          "ent_coef", "clip_range", "target_kl", "net_arch", "k", "path", "hide_accel", "clock", "junction",
-                         "surface", "signal", "anchor", "anchor_decay", "brake_weight", "brake_min_speed", "brake_at_lights",
-                         "brake_at_people", "bc_learning_rate", "bc_epochs",
+                         "surface", "signal", "stopping", "anchor", "anchor_decay", "brake_weight", "brake_min_speed",
+                         "brake_at_lights", "brake_at_people", "bc_learning_rate", "bc_epochs",
                          "bc_anneal", "bc_loss", "finetune_log_std", "finetune_steer_log_std", "timeout_terminal",
                          "log_std_init", "initial_throttle", "sde", "sde_sample_freq")  # else PPOConfig's
 
@@ -308,6 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the observation carries how long the light at the next stop line has shown its colour "
                          "and how long until it changes (as a connected car reads the signal's timing), so a car "
                          "at the line can tell whether it still crosses on yellow (default on)")
+    hp.add_argument("--stopping", action=argparse.BooleanOptionalAction, default=None,
+                    help="the observation carries the braking a stop at the next stop line needs, as shares of "
+                         "comfortable and of full braking, so the yellow-light choice (stop if comfortable, else "
+                         "go on) is one threshold (default off)")
     hp.add_argument("--sde", action=argparse.BooleanOptionalAction, default=None,
                     help="gSDE exploration: noise linear in the policy's features, drawn once per rollout (or every "
                          "--sde-sample-freq steps), so exploring a push on the throttle lasts (default off)")

@@ -17,6 +17,7 @@ from drivesim.sensors.junction import JUNCTION_DIM
 from drivesim.sensors.lidar import N_HIT_CLASSES
 from drivesim.sensors.signal import SIGNAL_DIM
 from drivesim.sensors.state import STATE_DIM
+from drivesim.sensors.stopping import STOPPING_DIM
 from drivesim.sensors.surface import SURFACE_CLASSES, surface_shape
 from drivesim.sensors.waypoints import ROUTE_DIM
 from drivesim.world import World
@@ -33,6 +34,7 @@ UNIT_VECTORS = {  # observations of values in [0, 1] -> their size
     "clock": CLOCK_DIM,  # the time left before the time limit and the stuck rule (drivesim/sensors/clock.py)
     "junction": JUNCTION_DIM,  # inside the intersection and how far through it (drivesim/sensors/junction.py)
     "signal": SIGNAL_DIM,  # the timing of the light at the next stop line (drivesim/sensors/signal.py)
+    "stopping": STOPPING_DIM,  # the braking a stop at the next stop line needs (drivesim/sensors/stopping.py)
 }
 
 

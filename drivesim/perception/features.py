@@ -10,8 +10,8 @@ how fast it crosses it, `path_coordinates`) only with `path`, the map's surface 
 and where its velocity takes it in SOON seconds (`surface_flags`, from the `surface` observation)
 only with `surface` — padded with zeros; then the lidar ranges (N), the state vector (16) and, with `route`, the
 route's next waypoints in the ego frame (`route` observation, 20), with `clock` the time left (2),
-with `junction` where the car is in the intersection (3) and with `signal` the timing of the light
-at the next stop line (2). The same layout is
+with `junction` where the car is in the intersection (3), with `signal` the timing of the light
+at the next stop line (2) and with `stopping` the braking a stop at that line needs (2). The same layout is
 filled from the CNN's detections (`detections_to_features`) or from ground-truth labels
 (`oracle_features`, confidence 1), so a policy can be trained on either. Everything is vectorised
 over the batch (no Python loop over frames or objects).
@@ -62,13 +62,14 @@ class FeatureSpec:
     junction: bool = False  # inside the intersection and how far through it (sensors/junction.py)
     surface: bool = False  # objects carry the map's surface under them and ahead of them (sensors/surface.py)
     signal: bool = False  # the timing of the light at the next stop line (sensors/signal.py)
+    stopping: bool = False  # the braking a stop at the next stop line needs (sensors/stopping.py)
 
     @property
     def vectors(self) -> tuple[str, ...]:
         """The optional env observations the spec reads besides lidar and state, in layout order
         (the surface grid is looked up per object, not appended)."""
         return (("route",) * self.route + ("clock",) * self.clock + ("junction",) * self.junction
-                + ("signal",) * self.signal + ("surface",) * self.surface)
+                + ("signal",) * self.signal + ("stopping",) * self.stopping + ("surface",) * self.surface)
 
     @classmethod
     def recorded(cls, record: Mapping[str, Any]) -> FeatureSpec:
@@ -94,6 +95,7 @@ class FeatureLayout:
     junction_dim: int = 0  # the junction observation's values (0: not in the layout)
     surface: bool = False  # each object carries its surface flags (surface_flags; needs the surface observation)
     signal_dim: int = 0  # the signal observation's values (0: not in the layout)
+    stopping_dim: int = 0  # the stopping observation's values (0: not in the layout)
 
     # Why hide_accel: the applied acceleration is the previous action. The expert's actions are
     # smooth, so a clone that reads it fits the data by repeating its last action, and then does so
@@ -122,7 +124,7 @@ class FeatureLayout:
     def vector_sizes(self) -> tuple[tuple[str, int], ...]:
         """The optional vector observations after the state, in layout order, with their sizes."""
         return (("route", self.route_dim), ("clock", self.clock_dim), ("junction", self.junction_dim),
-                ("signal", self.signal_dim))
+                ("signal", self.signal_dim), ("stopping", self.stopping_dim))
 
     def slices(self) -> dict[str, slice]:
         """Named slices of the feature vector."""

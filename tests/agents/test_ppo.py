@@ -341,7 +341,7 @@ def test_gsde_exploration_trains_after_cloning_with_the_anchor_and_evaluates(tmp
 
 
 
-@pytest.mark.parametrize(("flag", "size"), [("clock", 2), ("junction", 3), ("signal", 2),
+@pytest.mark.parametrize(("flag", "size"), [("clock", 2), ("junction", 3), ("signal", 2), ("stopping", 2),
                                             ("surface", 3 * 4 * 3)])
 def test_train_with_an_optional_vector_records_it_and_evaluate_rebuilds_the_features(tmp_path, flag, size):
     run = tmp_path / "run"

@@ -11,7 +11,7 @@ SMALL = {"map": {"blocks_x": 2, "blocks_y": 2, "pool_size": 2}}
 
 
 @pytest.mark.parametrize("observations", [("camera", "lidar", "state"), ("lidar", "state"), ("state",), ("camera",),
-                                          ("state", "route", "clock", "junction", "signal")])
+                                          ("state", "route", "clock", "junction", "signal", "stopping")])
 def test_gymnasium_check_env(observations):
     env = gym.make(drivesim.ENV_ID, observations=observations, **SMALL)
     check_env(env.unwrapped, skip_render_check=True)

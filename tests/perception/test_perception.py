@@ -15,6 +15,7 @@ from drivesim.perception.evaluate import average_precision, detection_metrics, g
 from drivesim.perception.features import (
     ACCEL_FIELD,
     FeatureLayout,
+    FeatureSpec,
     detections_to_features,
     objects_to_features,
     oracle_features,
@@ -386,6 +387,20 @@ def test_feature_layout_with_the_signal_appends_it_after_the_junction():
            "junction": np.array([[1.0, 0.25, 0.5]]), "signal": np.array([[0.125, 0.75]])}
     feats = oracle_features(labels, obs, layout)
     assert feats.shape == (1, 44) and feats[0, 39:].tolist() == [1.0, 0.25, 0.5, 0.125, 0.75]
+
+
+def test_feature_layout_with_the_stopping_vector_appends_it_after_the_signal():
+    layout = FeatureLayout(k=1, n_beams=2, state_dim=3, route_dim=4, signal_dim=2, stopping_dim=2)
+    assert layout.size == 3 * 10 + 2 + 3 + 4 + 2 + 2 and layout.slices()["stopping"] == slice(41, 43)
+    assert layout.observations == ("camera", "lidar", "state", "route", "signal", "stopping")
+    spec = FeatureSpec(signal=True, stopping=True, surface=True)
+    assert spec.vectors == ("route", "signal", "stopping", "surface")  # the layout's order, the surface grid last
+    labels = {"cls": np.zeros((1, 1), dtype=int), "position": np.zeros((1, 1, 2)), "angle": np.zeros((1, 1)),
+              "light": np.zeros((1, 1), dtype=int), "velocity": np.zeros((1, 1, 2)), "visible": np.zeros((1, 1), dtype=bool)}
+    obs = {"lidar": np.full((1, 2), 0.5), "state": np.full((1, 3), 0.25), "route": np.full((1, 4), 0.1),
+           "signal": np.array([[0.125, 0.75]]), "stopping": np.array([[0.5, 0.25]])}
+    feats = oracle_features(labels, obs, layout)
+    assert feats.shape == (1, 43) and feats[0, 39:].tolist() == [0.125, 0.75, 0.5, 0.25]
 
 
 def _route(turn_after: float | None = None) -> np.ndarray:

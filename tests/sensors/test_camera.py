@@ -234,10 +234,10 @@ def test_partial_redraw_after_reset_equals_a_full_render():
 
 
 def test_partial_observation_of_vectors_and_labels_equals_a_full_one():
-    """The same for the vectors read off the state (surface grid, clock, junction, signal) and the
+    """The same for the vectors read off the state (surface grid, clock, junction, signal, stopping) and the
     camera's labels without frames (the oracle features' inputs)."""
     cfg = EnvConfig(map=SMALL_MAP, traffic=TrafficConfig(n_cars=4, n_pedestrians=4), camera_labels=True,
-                    observations=("lidar", "state", "route", "clock", "junction", "surface", "signal"))
+                    observations=("lidar", "state", "route", "clock", "junction", "surface", "signal", "stopping"))
     world = World(cfg, 4)
     world.reset(np.arange(4), np.zeros(4))
     for _ in range(30):
