@@ -4,11 +4,11 @@
     python scripts/regenerate_policy.py --reuse    # keep runs/ppo_shipped (and its selection), select, copy
 
 Trains with the documented defaults (`drivesim train`, PPOConfig: perception features with the CNN
-in the loop, with the clock, the light's timing and the map under each object, 256 worlds over the
-whole suite, behaviour cloning from the expert in 8 DAgger rounds over 1.6M env steps with the
-braking samples weighted 10x where the car moves or a light or a person holds it, then 2M PPO
-steps in 256-step rollouts on the score reward with the expert anchor, a validation evaluation of
-100 episodes every 500k).
+in the loop, with the clock, the light's timing, the braking a stop at the next line needs and the
+map under each object, 256 worlds over the whole suite, behaviour cloning from the expert in 8
+DAgger rounds over 1.6M env steps with the braking samples weighted 10x where the car moves or a
+light or a person holds it, then 2M PPO steps in 256-step rollouts on the score reward with the
+expert anchor, a validation evaluation of 100 episodes every 500k).
 
 Then it picks what to ship between the cloned policy (bc_model.zip) and PPO's best on that
 validation (best_model.zip) by their driving score on 500 validation episodes (50 per scenario at
@@ -18,10 +18,10 @@ session); a tie keeps PPO's. It copies the pick and its config.json into assets/
 training curve into docs/, and evaluates the pick on the suite (20 episodes per scenario) into
 docs/eval/ppo/. Extra arguments go to `drivesim train`.
 
-The shipped file (2026-12-07, twelfth session; the defaults were made the run's options after it:
-`--surface --clock --brake-min-speed 0.5 --brake-at-lights --brake-at-people --signal`) is PPO's
-best on validation (500k steps) of an 11-minute cloning and 14-minute PPO run: 500 validation
-episodes scored it 0.941 and the clone 0.939; docs/agents.md gives the suite figures of both.
+The shipped file (2026-12-07, fourteenth session; the run passed `--stopping`, a default since)
+is the cloned policy of a 12-minute cloning and 12.5-minute PPO run: 500 validation episodes scored
+the clone 0.939 and PPO's best (500k) 0.936; docs/agents.md gives the figures on the suite and on
+three fresh seed sets.
 """
 
 import json

@@ -86,7 +86,7 @@ class PPOConfig:
     junction: bool = False  # ... and whether the car is inside the intersection, how far through: sensors/junction.py
     surface: bool = True  # objects carry the map's surface under and ahead of them: sensors/surface.py
     signal: bool = True  # ... and the timing of the light at the next stop line: sensors/signal.py
-    stopping: bool = False  # ... and the braking a stop at that line needs: sensors/stopping.py
+    stopping: bool = True  # ... and the braking a stop at that line needs: sensors/stopping.py
     reward: tuple[tuple[str, float], ...] = ()  # RewardConfig weight overrides for training, e.g. (("collision", 30.0),)
     reward_mode: str = "score"  # RewardConfig.mode for training: score (returns = driving score) | carl | additive
     extractor: str = "nature"  # pixels only: nature (SB3's CNN) | perception (fine-tune the perception CNN end to end)

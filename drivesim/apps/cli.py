@@ -311,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     hp.add_argument("--stopping", action=argparse.BooleanOptionalAction, default=None,
                     help="the observation carries the braking a stop at the next stop line needs, as shares of "
                          "comfortable and of full braking, so the yellow-light choice (stop if comfortable, else "
-                         "go on) is one threshold (default off)")
+                         "go on) is one threshold (default on)")
     hp.add_argument("--sde", action=argparse.BooleanOptionalAction, default=None,
                     help="gSDE exploration: noise linear in the policy's features, drawn once per rollout (or every "
                          "--sde-sample-freq steps), so exploring a push on the throttle lasts (default off)")

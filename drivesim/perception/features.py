@@ -50,8 +50,9 @@ SOON = 1.5  # [s] surface flags: where an object's velocity takes it (a person 2
 class FeatureSpec:
     """Which features a policy reads, whatever the env's sensors: recorded in a run's config.json
     (PPOConfig), so `evaluate` rebuilds the same vector. The defaults are the base layout (256
-    values); PPOConfig's defaults, the shipped recipe, also switch on the clock, the signal and the
-    surface flags (296). Policies trained before a field existed load with it off (agents/policy.py)."""
+    values); PPOConfig's defaults, the shipped recipe, also switch on the clock, the signal, the
+    stopping vector and the surface flags (298). Policies trained before a field existed load with
+    it off (agents/policy.py)."""
 
     k: int = 4  # nearest objects per class
     velocities: bool = True  # objects carry their velocity
