@@ -345,8 +345,8 @@ def test_gsde_exploration_trains_after_cloning_with_the_anchor_and_evaluates(tmp
                                             ("surface", 3 * 4 * 3)])
 def test_train_with_an_optional_vector_records_it_and_evaluate_rebuilds_the_features(tmp_path, flag, size):
     run = tmp_path / "run"
-    out = _cli("train", "--obs", "oracle", "--no-clock", "--no-surface", "--no-signal", f"--{flag}", "--scenarios",
-               "red_light", "--total-steps", "128", "--n-envs", "2", "--n-steps", "64", "--bc-steps", "128",
+    out = _cli("train", "--obs", "oracle", "--no-clock", "--no-surface", "--no-signal", "--no-stopping", f"--{flag}",
+               "--scenarios", "red_light", "--total-steps", "128", "--n-envs", "2", "--n-steps", "64", "--bc-steps", "128",
                "--bc-rounds", "1", "--eval-every", "0", "--out", str(run),
                "--no-progress", "--device", "cpu")
     assert out.returncode == 0, out.stderr
