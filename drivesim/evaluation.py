@@ -109,14 +109,21 @@ def run_rows(agent: Agent, rows: list[tuple[Scenario, int]], watchers: dict[str,
     return records
 
 
-def _run_batch(agent: Agent, rows: list[tuple[Scenario, int]], watch: dict[int, Watch], bar: Any = None
-               ) -> list[EpisodeRecord]:
+def agent_world(agent: Agent, rows: list[tuple[Scenario, int]]) -> World:
+    """One world per (scenario, seed) row with its scenario's config and what `agent` needs (its
+    config overrides and observations), reset to the row's seed, the agent reset on it."""
     overrides = dict(agent.config_overrides)
     if agent.observations:
         overrides["observations"] = agent.observations
     world = World([scenario.config.replace(**overrides) if overrides else scenario.config for scenario, _ in rows])
     world.reset(np.array([seed for _, seed in rows], dtype=np.uint64), np.zeros(len(rows), dtype=np.int64))
     agent.reset(world)
+    return world
+
+
+def _run_batch(agent: Agent, rows: list[tuple[Scenario, int]], watch: dict[int, Watch], bar: Any = None
+               ) -> list[EpisodeRecord]:
+    world = agent_world(agent, rows)
     track = _Tracker.new(len(rows))
     out: list[EpisodeRecord | None] = [None] * len(rows)
     dt = world.config.dt

@@ -16,9 +16,8 @@ import numpy as np
 from drivesim.actors.autopilot import autopilot_actions
 from drivesim.agents.policy import PolicyAgent
 from drivesim.envs.spaces import observe
-from drivesim.evaluation import episode_seeds, select_scenarios
+from drivesim.evaluation import agent_world, episode_seeds, select_scenarios
 from drivesim.sensors.state import STATE_FIELDS, STOP_LINE_RANGE
-from drivesim.world import World
 
 LINE = STATE_FIELDS.index("stop_line_distance")
 YELLOW = STATE_FIELDS.index("light_yellow")
@@ -29,10 +28,7 @@ def lapses(path: str, seed: int, episodes: int) -> tuple[int, int, int, int]:
     """(yellow-approach steps, lapse steps, episodes with a lapse, episodes) of the policy at `path`."""
     agent = PolicyAgent.load(path, device="cpu")
     rows = [(sc, s) for sc in select_scenarios("all") for s in episode_seeds(sc, episodes, seed)]
-    overrides = {**agent.config_overrides, "observations": agent.observations}
-    world = World([sc.config.replace(**overrides) for sc, _ in rows])
-    world.reset(np.array([s for _, s in rows], dtype=np.uint64), np.zeros(len(rows), dtype=np.int64))
-    agent.reset(world)
+    world = agent_world(agent, rows)  # as `drivesim evaluate` builds it
     active, flagged = np.ones(len(rows), dtype=bool), np.zeros(len(rows), dtype=bool)
     yellow = lapse = 0
     while active.any():
