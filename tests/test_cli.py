@@ -69,6 +69,7 @@ def test_bench_train_rows():
     assert out.returncode == 0, out.stderr
     rows = {r["observations"]: r for r in json.loads(out.stdout)["results"] if r["env"] == "ppo"}
     assert set(rows) == {"oracle", "perception"} and min(r["env_steps_per_s"] for r in rows.values()) > 0
+    assert {r["detail"] for r in rows.values()} <= {"update bf16", "update fp32"}
 
 
 def test_eval_perception_on_fresh_seeds_reports_and_leaves_no_frames(tmp_path):

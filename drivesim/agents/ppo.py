@@ -22,7 +22,8 @@ import csv
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecEnv
 
-from drivesim.agents.anchor import AnchoredPPO, ExpertAnchor
+from drivesim.agents.anchor import UPDATE_PRECISIONS, AnchoredPPO, ExpertAnchor, update_precision
 from drivesim.agents.curves import plot_training
 from drivesim.agents.extractor import PerceptionExtractor
 from drivesim.agents.features_env import OBS_MODES, Group, SuiteVecEnv
@@ -106,6 +107,8 @@ class PPOConfig:
     timeout_terminal: bool = True  # the time limit ends an episode for the value targets (no bootstrap)
     sde: bool = False  # gSDE exploration: noise linear in the policy's features, redrawn every sde_sample_freq steps
     sde_sample_freq: int = -1  # -1: once per rollout (n_steps), so a push on the throttle lasts and can leave a wait
+    update_precision: str = "auto"  # PPO's update: fp32 | bf16 (hidden layers under bfloat16 autocast) | auto
+    # (bf16 where the hardware multiplies it natively: agents/anchor.py update_precision; docs/agents.md)
 
     def validate(self) -> None:
         if self.obs not in OBS_MODES:
@@ -116,6 +119,8 @@ class PPOConfig:
                 raise ValueError(f"PPOConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.extractor not in EXTRACTORS:
             raise ValueError(f"--extractor {self.extractor!r} unknown; allowed {EXTRACTORS}")
+        if self.update_precision not in UPDATE_PRECISIONS:
+            raise ValueError(f"--update-precision {self.update_precision!r} unknown; allowed {UPDATE_PRECISIONS}")
         if self.bc_loss not in LOSSES:
             raise ValueError(f"--bc-loss {self.bc_loss!r} unknown; allowed {LOSSES}")
         if self.reward_mode not in REWARD_MODES:
@@ -278,17 +283,23 @@ def new_model(cfg: PPOConfig, env: VecEnv, out: Path | None) -> PPO:
     kwargs: dict[str, Any] = {"net_arch": {"pi": arch, "vf": arch}, "log_std_init": cfg.log_std_init}
     if cfg.obs == "pixels" and cfg.extractor == "perception":
         kwargs["features_extractor_class"] = PerceptionExtractor
-    rollout = cfg.n_steps * env.num_envs
-    batch = rollout // max(1, round(rollout / cfg.batch_size))  # about cfg.batch_size, dividing the rollout
-    model = AnchoredPPO(policy, env, learning_rate=cfg.learning_rate, n_steps=cfg.n_steps, batch_size=batch,
+    model = AnchoredPPO(policy, env, learning_rate=cfg.learning_rate, n_steps=cfg.n_steps,
+                        batch_size=_minibatch(cfg, env.num_envs),
                 n_epochs=cfg.n_epochs, gamma=cfg.gamma,
                 gae_lambda=cfg.gae_lambda, ent_coef=cfg.ent_coef, clip_range=cfg.clip_range, target_kl=cfg.target_kl,
                 policy_kwargs=kwargs, seed=cfg.seed, device=cfg.device, use_sde=cfg.sde,
                 sde_sample_freq=cfg.sde_sample_freq,
                 tensorboard_log=None if out is None else str(out / "tb"), verbose=0)
+    model.precision = update_precision(cfg.update_precision, model.device)
     with torch.no_grad():  # the untrained policy: straight on, gently on the throttle
         model.policy.action_net.bias[1] += cfg.initial_throttle
     return model
+
+
+def _minibatch(cfg: PPOConfig, n_envs: int) -> int:
+    """About cfg.batch_size, dividing the rollout (cfg.n_steps x n_envs)."""
+    rollout = cfg.n_steps * n_envs
+    return rollout // max(1, round(rollout / cfg.batch_size))
 
 
 def expert_anchor(cfg: PPOConfig, suite: SuiteVecEnv) -> ExpertAnchor | None:
@@ -300,18 +311,34 @@ def expert_anchor(cfg: PPOConfig, suite: SuiteVecEnv) -> ExpertAnchor | None:
                         brake_at_people=cfg.brake_at_people)
 
 
-def _load_for_resume(path: str, cfg: PPOConfig, env: VecEnv) -> PPO:
+RESUME_OVERRIDES = ("learning_rate", "n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda", "ent_coef",
+                    "clip_range", "target_kl")  # PPO settings a resumed checkpoint keeps unless they are passed
+
+
+def _load_for_resume(path: str, cfg: PPOConfig, env: VecEnv, overrides: Iterable[str] = ()) -> tuple[PPO, PPOConfig]:
+    """The checkpoint at `path` on `env`, with the PPO settings named in `overrides` (RESUME_OVERRIDES:
+    the flags given with --resume) taken from `cfg` and the others kept from the checkpoint; returns
+    the model and `cfg` with the settings it runs with (what config.json records)."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"--resume {path}: no such checkpoint")
+    objects = {name: getattr(cfg, name) for name in RESUME_OVERRIDES if name in set(overrides)}
+    if "batch_size" in objects or "n_steps" in objects:
+        objects["batch_size"] = _minibatch(cfg, env.num_envs)
     try:
-        model = AnchoredPPO.load(path, device=cfg.device)
+        model = AnchoredPPO.load(path, device=cfg.device, custom_objects=objects)
     except Exception as err:  # SB3 raises several types for corrupt archives
         raise ValueError(f"--resume {path}: not a loadable Stable-Baselines3 PPO checkpoint ({err})") from None
     if model.observation_space != env.observation_space:
         raise ValueError(f"{path}: trained on observations {model.observation_space}, but --obs {cfg.obs} gives "
                          f"{env.observation_space}; resume with the same --obs")
     model.set_env(env)
-    return model
+    model.precision = update_precision(cfg.update_precision, model.device)
+    kept = {name: getattr(model, name) for name in RESUME_OVERRIDES if name not in objects}
+    if "clip_range" in kept:
+        kept["clip_range"] = float(model.clip_range(1.0))  # a constant schedule
+    if callable(kept.get("learning_rate")):
+        kept["learning_rate"] = float(kept["learning_rate"](1.0))
+    return model, replace(cfg, **kept)
 
 
 RUN_FILES = ("eval.csv", "best_model.zip", "model.zip", "checkpoint.zip", "bc_model.zip")  # a run's results
@@ -325,13 +352,14 @@ def _check_new_run(out: Path, resume: str | None) -> None:
                               f"{out / 'checkpoint.zip'} to continue it, or choose another --out")
 
 
-def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log: Any = print) -> Path:
-    """Train (or continue `resume` for another cfg.total_steps) and return the path of the final model."""
+def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log: Any = print,
+          resume_overrides: Iterable[str] = ()) -> Path:
+    """Train (or continue `resume` for another cfg.total_steps, with the PPO settings named in
+    `resume_overrides` from cfg and the rest from the checkpoint) and return the final model's path."""
     cfg.validate()
     out = Path(cfg.out)
     _check_new_run(out, resume)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     scenarios = with_reward(training_scenarios(cfg.scenarios), cfg.reward, cfg.reward_mode)
     easy = [s for s in scenarios if s[0] in EASY_SCENARIOS] if cfg.curriculum and not resume else []
     stages = ([(easy, int(cfg.total_steps * CURRICULUM_FRACTION)),
@@ -340,7 +368,8 @@ def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log:
     part = len(list(out.glob("ppo_*.monitor.csv")))
     suite = make_env(cfg, stages[0][0], part)
     env = _monitored(suite, out, part)
-    model = _load_for_resume(resume, cfg, env) if resume else new_model(cfg, env, out)
+    model, cfg = _load_for_resume(resume, cfg, env, resume_overrides) if resume else (new_model(cfg, env, out), cfg)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     timing: dict[str, float] = {}
     _sigterm_as_interrupt()
     if not resume and cfg.imitation_steps > 0:

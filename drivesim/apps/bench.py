@@ -50,6 +50,7 @@ class BenchResult:
     env_steps_per_s: float  # (compile: 0)
     peak_rss_mb: float  # process peak resident memory after this run [MiB]
     seconds: float = 0.0  # compile: wall time [s] of the cold start
+    detail: str = ""  # ppo: the update's precision, e.g. "update bf16"
 
 
 def _peak_rss_mb() -> float:
@@ -188,12 +189,17 @@ def run_bench(seconds: float = 2.0, batch_sizes: tuple[int, ...] = BATCH_SIZES,
         add(BenchResult("labels", "camera+lidar+state+labels", LABELS_BATCH, labelled, _peak_rss_mb()))
         add(BenchResult("compile", "lidar+state", 1, 0.0, _peak_rss_mb(), compile_seconds()))
     if train:
+        import torch
+
+        from drivesim.agents.anchor import update_precision
         from drivesim.agents.ppo import PPOConfig
         from drivesim.apps.bench_train import bench_training  # torch, SB3
 
+        cfg = PPOConfig(device="cpu")
+        detail = f"update {update_precision(cfg.update_precision, torch.device('cpu'))}"
         for mode in ("oracle", "perception"):
-            rate = bench_training(mode, max(seconds, 10.0), PPOConfig(device="cpu"))
-            add(BenchResult("ppo", mode, PPOConfig().n_envs, rate, _peak_rss_mb()))
+            rate = bench_training(mode, max(seconds, 10.0), cfg)
+            add(BenchResult("ppo", mode, cfg.n_envs, rate, _peak_rss_mb(), detail=detail))
     return results
 
 
@@ -203,7 +209,7 @@ def _print_row(r: BenchResult) -> None:
               flush=True)
         return
     print(f"{r.env:8s} {r.observations:12s} B={r.batch_size:<4d} {r.env_steps_per_s:>10,.0f} env-steps/s"
-          f"   peak RSS {r.peak_rss_mb:,.0f} MiB", flush=True)
+          f"   peak RSS {r.peak_rss_mb:,.0f} MiB{'   ' + r.detail if r.detail else ''}", flush=True)
 
 
 def to_json(results: list[BenchResult]) -> str:

@@ -154,7 +154,8 @@ TRAIN_HYPERPARAMETERS = ("n_envs", "total_steps", "n_steps", "bc_steps", "bc_rou
                          "surface", "signal", "stopping", "anchor", "anchor_decay", "brake_weight", "brake_min_speed",
                          "brake_at_lights", "brake_at_people", "bc_learning_rate", "bc_epochs",
                          "bc_anneal", "bc_loss", "finetune_log_std", "finetune_steer_log_std", "timeout_terminal",
-                         "log_std_init", "initial_throttle", "sde", "sde_sample_freq")  # else PPOConfig's
+                         "log_std_init", "initial_throttle", "sde", "sde_sample_freq",
+                         "update_precision")  # else PPOConfig's
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -168,7 +169,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = PPOConfig(obs=args.obs, out=args.out, device=args.device, seed=args.seed, scenarios=args.scenarios,
                     curriculum=args.curriculum, extractor=args.extractor, reward=tuple(_reward_overrides(args.reward)),
                     **given)
-    path = train(cfg, resume=args.resume, progress=not args.no_progress)
+    path = train(cfg, resume=args.resume, progress=not args.no_progress, resume_overrides=given)
     print(f"wrote {path}")
     return 0
 
@@ -317,6 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "--sde-sample-freq steps), so exploring a push on the throttle lasts (default off)")
     hp.add_argument("--sde-sample-freq", type=int, default=None,
                     help="redraw the gSDE noise every N steps (-1: once per rollout)")
+    hp.add_argument("--update-precision", choices=("auto", "fp32", "bf16"), default=None,
+                    help="PPO's update: fp32, bf16 (the hidden layers under bfloat16 autocast, the heads and losses in "
+                         "float32), or auto (bf16 where the GPU or CPU multiplies bfloat16 natively)")
     hp.add_argument("--log-std-init", type=float, default=None, help="initial log std of the policy (from scratch)")
     hp.add_argument("--initial-throttle", type=float, default=None,
                     help="mean throttle of the untrained policy (from scratch)")

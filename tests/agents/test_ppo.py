@@ -36,15 +36,24 @@ def test_train_smoke_writes_a_loadable_policy(tmp_path, obs):
 
 
 def test_resume_continues_the_step_count_and_evaluate_loads_it(tmp_path):
+    """A resumed run keeps the checkpoint's PPO settings except those passed with --resume, and its
+    config.json records the ones it ran with."""
+    import json
+
     run = tmp_path / "run"
     assert _cli("train", "--obs", "oracle", "--total-steps", "256", "--n-envs", "2", "--n-steps", "128", "--out",
-                str(run), "--no-progress", "--device", "cpu").returncode == 0
+                str(run), "--no-progress", "--device", "cpu", "--gamma", "0.99").returncode == 0
     out = _cli("train", "--obs", "oracle", "--total-steps", "256", "--n-envs", "2", "--n-steps", "128", "--out",
-               str(run), "--no-progress", "--device", "cpu", "--resume", str(run / "model.zip"))
+               str(run), "--no-progress", "--device", "cpu", "--resume", str(run / "model.zip"),
+               "--learning-rate", "3e-4", "--n-epochs", "2")
     assert out.returncode == 0, out.stderr
     from stable_baselines3 import PPO
 
-    assert PPO.load(run / "model.zip", device="cpu").num_timesteps >= 512
+    model = PPO.load(run / "model.zip", device="cpu")
+    assert model.num_timesteps >= 512
+    assert (model.gamma, model.learning_rate, model.n_epochs) == (0.99, 3e-4, 2)
+    config = json.loads((run / "config.json").read_text())
+    assert (config["gamma"], config["learning_rate"], config["n_epochs"]) == (0.99, 3e-4, 2)
     ev = _cli("evaluate", "--agent", f"ppo:{run / 'model.zip'}", "--scenarios", "red_light", "--episodes", "1",
               "--out", str(tmp_path / "eval"))
     assert ev.returncode == 0, ev.stderr
@@ -246,17 +255,68 @@ def test_expert_anchor_pulls_the_actor_towards_the_expert():
     assert idle.rollouts == 0 and idle.records == [] and model.anchor_data is None
 
 
+def test_a_bf16_update_moves_the_weights_as_the_fp32_update_does():
+    """With precision bf16 the hidden layers run under bfloat16 autocast and the heads, the
+    log-probabilities and the losses in float32: the same rollout, optimizer state and minibatch order
+    give the fp32 (SB3) update's weight changes to within bfloat16's rounding, and the policy's
+    log-probabilities of the rollout's actions (the ratio's numerator) stay within a hundredth."""
+    import copy
+
+    import torch
+    from stable_baselines3 import PPO
+
+    suite = _free_cruise()
+    model = _anchored_model(suite, learning_rate=3e-4, policy_kwargs={"net_arch": [64, 64]})
+    model.learn(32 * 4)
+    before = copy.deepcopy(model.policy.state_dict()), copy.deepcopy(model.policy.optimizer.state_dict())
+    batch = next(model.rollout_buffer.get(None))
+    logp = {}
+    for precision in ("fp32", "bf16"):
+        model.precision = precision
+        with torch.no_grad():
+            dist, values, logp[precision], _ = model.evaluate(batch.observations, batch.actions)
+        assert dist.distribution.mean.dtype == values.dtype == logp[precision].dtype == torch.float32
+    assert 0 < float((logp["bf16"] - logp["fp32"]).abs().max()) < 0.01
+
+    def change(update) -> torch.Tensor:
+        model.policy.load_state_dict(before[0])
+        model.policy.optimizer.load_state_dict(before[1])
+        np.random.seed(7)
+        update()
+        return torch.cat([(v - before[0][k]).flatten() for k, v in model.policy.state_dict().items()])
+
+    model.precision = "bf16"
+    bf16 = change(model.train)
+    fp32 = change(lambda: PPO.train(model))
+    assert torch.nn.functional.cosine_similarity(bf16, fp32, dim=0) > 0.95
+    assert 0.8 < float(bf16.norm() / fp32.norm()) < 1.25
+
+
+def test_update_precision_auto_is_bf16_where_the_hardware_has_it():
+    import torch
+
+    from drivesim.agents.anchor import update_precision
+
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert update_precision("auto", torch.device("cpu")) == ("bf16" if native else "fp32")
+    assert update_precision("fp32", torch.device("cpu")) == "fp32"
+    assert update_precision("bf16", torch.device("cpu")) == "bf16"
+    with pytest.raises(ValueError, match="--update-precision 'fp16' unknown"):
+        update_precision("fp16", torch.device("cpu"))
+
+
 def test_train_with_the_anchor_and_hyperparameters_from_the_cli(tmp_path):
     run = tmp_path / "run"
     out = _cli("train", "--obs", "oracle", "--scenarios", "red_light", "--total-steps", "256", "--n-envs", "2",
                "--n-steps", "64", "--bc-steps", "0", "--anchor", "0.5", "--brake-weight", "3", "--finetune-log-std", "-2",
                "--net-arch", "32,32", "--no-path", "--timeout-terminal", "--finetune-steer-log-std", "-3",
-               "--n-epochs", "2",
+               "--n-epochs", "2", "--update-precision", "bf16",
                "--learning-rate", "1e-4", "--target-kl", "0", "--out", str(run), "--no-progress", "--device", "cpu")
     assert out.returncode == 0, out.stderr
     import json
 
     config = json.loads((run / "config.json").read_text())
+    assert config["update_precision"] == "bf16"
     assert config["anchor"] == 0.5 and config["net_arch"] == [32, 32] and config["target_kl"] is None
     assert config["brake_weight"] == 3.0 and config["finetune_log_std"] == -2.0
     assert config["timeout_terminal"] and config["finetune_steer_log_std"] == -3.0
