@@ -29,6 +29,7 @@ from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.buffers import DictRolloutBuffer, RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.utils import explained_variance
 
 from drivesim.agent import ExpertAgent
 from drivesim.agents.features_env import SuiteVecEnv
@@ -181,7 +182,7 @@ class AnchoredPPO(PPO):
         self._update_learning_rate(policy.optimizer)
         clip = self.clip_range(self._current_progress_remaining)
         targets, weights = self.anchor_data if anchored else (None, None)
-        pg, vf, imitation_losses, kls = [], [], [], []
+        pg, vf, imitation_losses, kls, clipped, entropies = [], [], [], [], [], []
         for _ in range(self.n_epochs):
             for batch in self.rollout_buffer.get(self.batch_size):
                 idx = torch.as_tensor(self.rollout_buffer.last_indices)
@@ -212,13 +213,18 @@ class AnchoredPPO(PPO):
                 vf.append(value_loss.item())
                 imitation_losses.append(imitation.item())
                 kls.append(kl)
+                clipped.append(float(((ratio - 1).abs() > clip).float().mean()))
+                entropies.append(entropy_loss.item())
             else:
                 continue
             break  # target_kl reached
         self._n_updates += self.n_epochs
         self.anchor_mse = float(np.mean(imitation_losses)) if imitation_losses and anchored else float("nan")
         for key, values in (("policy_gradient_loss", pg), ("value_loss", vf), ("approx_kl", kls),
-                            ("imitation_loss", imitation_losses)):
+                            ("imitation_loss", imitation_losses if anchored else []), ("clip_fraction", clipped),
+                            ("entropy_loss", entropies)):
             if values:
                 self.logger.record(f"train/{key}", float(np.mean(values)))
         self.logger.record("train/clip_range", clip)
+        self.logger.record("train/explained_variance", explained_variance(self.rollout_buffer.values.flatten(),
+                                                                          self.rollout_buffer.returns.flatten()))
