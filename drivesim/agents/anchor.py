@@ -36,19 +36,34 @@ from drivesim.agents.features_env import SuiteVecEnv
 from drivesim.agents.imitation import brake_weights, ego_holds, ego_speeds, expert_actions, weighted_loss
 
 UPDATE_PRECISIONS = ("auto", "fp32", "bf16")
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of x86 CPUs that multiply bfloat16
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this (Linux x86) CPU multiplies bfloat16 in hardware: AVX512-BF16 or AMX. oneDNN runs
+    bfloat16 on any AVX512 CPU, but by conversion to float32 and slower than float32 itself. Elsewhere
+    (no /proc/cpuinfo, other architectures) False."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return False
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
+    return any(flag in flags for flag in CPU_BF16_FLAGS)
 
 
 def update_precision(precision: str, device: torch.device) -> str:
     """The precision of PPO's update on `device`: `auto` is bf16 where the hardware multiplies bfloat16
-    natively (a CUDA GPU that supports it, a CPU with AVX512-BF16 or AMX, which oneDNN uses), else fp32;
+    natively (a CUDA GPU of compute capability 8 or more, a CPU with AVX512-BF16 or AMX), else fp32;
     bf16 elsewhere is emulated and slower than fp32."""
     if precision not in UPDATE_PRECISIONS:
         raise ValueError(f"--update-precision {precision!r} unknown; allowed {UPDATE_PRECISIONS}")
     if precision != "auto":
         return precision
     if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+        return "bf16" if torch.cuda.get_device_capability(device)[0] >= 8 else "fp32"
+    return "bf16" if device.type == "cpu" and cpu_has_native_bf16() else "fp32"
 
 
 class ExpertAnchor(BaseCallback):
@@ -177,17 +192,21 @@ class AnchoredPPO(PPO):
         if not anchored and self.precision == "fp32":
             super().train()
             return
+        if self.clip_range_vf is not None:
+            raise ValueError("AnchoredPPO's own update (with the anchor or in bf16) has no value clipping; "
+                             "clip_range_vf must be None")
         policy = self.policy
         policy.set_training_mode(True)
         self._update_learning_rate(policy.optimizer)
         clip = self.clip_range(self._current_progress_remaining)
         targets, weights = self.anchor_data if anchored else (None, None)
         pg, vf, imitation_losses, kls, clipped, entropies = [], [], [], [], [], []
+        loss = torch.zeros(())
         for _ in range(self.n_epochs):
+            kls = []  # as SB3: the last epoch's, with the minibatch that stopped it
+            self._n_updates += 1
             for batch in self.rollout_buffer.get(self.batch_size):
                 idx = torch.as_tensor(self.rollout_buffer.last_indices)
-                if self.use_sde:
-                    policy.reset_noise(self.batch_size)  # as SB3's PPO.train
                 dist, values, log_prob, entropy = self.evaluate(batch.observations, batch.actions)
                 adv = batch.advantages
                 if self.normalize_advantage and len(adv) > 1:
@@ -202,6 +221,7 @@ class AnchoredPPO(PPO):
                     None if weights is None else weights[idx].to(self.device), self.anchor_loss)
                 with torch.no_grad():
                     kl = float(((ratio - 1) - log_ratio).mean())
+                kls.append(kl)
                 if self.target_kl is not None and kl > 1.5 * self.target_kl:
                     break
                 loss = surrogate + self.ent_coef * entropy_loss + self.vf_coef * value_loss + self.anchor_weight * imitation
@@ -212,13 +232,11 @@ class AnchoredPPO(PPO):
                 pg.append(surrogate.item())
                 vf.append(value_loss.item())
                 imitation_losses.append(imitation.item())
-                kls.append(kl)
                 clipped.append(float(((ratio - 1).abs() > clip).float().mean()))
                 entropies.append(entropy_loss.item())
             else:
                 continue
             break  # target_kl reached
-        self._n_updates += self.n_epochs
         self.anchor_mse = float(np.mean(imitation_losses)) if imitation_losses and anchored else float("nan")
         for key, values in (("policy_gradient_loss", pg), ("value_loss", vf), ("approx_kl", kls),
                             ("imitation_loss", imitation_losses if anchored else []), ("clip_fraction", clipped),
@@ -226,5 +244,9 @@ class AnchoredPPO(PPO):
             if values:
                 self.logger.record(f"train/{key}", float(np.mean(values)))
         self.logger.record("train/clip_range", clip)
+        self.logger.record("train/loss", loss.item())
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        if hasattr(policy, "log_std"):
+            self.logger.record("train/std", torch.exp(policy.log_std).mean().item())
         self.logger.record("train/explained_variance", explained_variance(self.rollout_buffer.values.flatten(),
                                                                           self.rollout_buffer.returns.flatten()))

@@ -312,18 +312,23 @@ def expert_anchor(cfg: PPOConfig, suite: SuiteVecEnv) -> ExpertAnchor | None:
 
 
 RESUME_OVERRIDES = ("learning_rate", "n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda", "ent_coef",
-                    "clip_range", "target_kl")  # PPO settings a resumed checkpoint keeps unless they are passed
+                    "clip_range", "target_kl", "sde_sample_freq")  # PPO settings a resumed checkpoint keeps
+# unless they are passed
+RESUME_FIXED = ("net_arch", "sde", "log_std_init", "initial_throttle")  # the network: set when it was made
 
 
 def _load_for_resume(path: str, cfg: PPOConfig, env: VecEnv, overrides: Iterable[str] = ()) -> tuple[PPO, PPOConfig]:
     """The checkpoint at `path` on `env`, with the PPO settings named in `overrides` (RESUME_OVERRIDES:
     the flags given with --resume) taken from `cfg` and the others kept from the checkpoint; returns
     the model and `cfg` with the settings it runs with (what config.json records)."""
+    overrides = set(overrides)
+    fixed = [name for name in RESUME_FIXED if name in overrides]
+    if fixed:
+        raise ValueError(f"--resume {path}: {', '.join('--' + n.replace('_', '-') for n in fixed)} cannot change "
+                         f"on resume (they set up the network when it was made); leave them out")
     if not Path(path).is_file():
         raise FileNotFoundError(f"--resume {path}: no such checkpoint")
-    objects = {name: getattr(cfg, name) for name in RESUME_OVERRIDES if name in set(overrides)}
-    if "batch_size" in objects or "n_steps" in objects:
-        objects["batch_size"] = _minibatch(cfg, env.num_envs)
+    objects = {name: getattr(cfg, name) for name in RESUME_OVERRIDES if name in overrides and name != "batch_size"}
     try:
         model = AnchoredPPO.load(path, device=cfg.device, custom_objects=objects)
     except Exception as err:  # SB3 raises several types for corrupt archives
@@ -332,13 +337,27 @@ def _load_for_resume(path: str, cfg: PPOConfig, env: VecEnv, overrides: Iterable
         raise ValueError(f"{path}: trained on observations {model.observation_space}, but --obs {cfg.obs} gives "
                          f"{env.observation_space}; resume with the same --obs")
     model.set_env(env)
+    if "batch_size" in overrides or "n_steps" in overrides:  # about the wanted size, dividing the rollout
+        wanted = cfg.batch_size if "batch_size" in overrides else model.batch_size
+        model.batch_size = _minibatch(replace(cfg, n_steps=model.n_steps, batch_size=wanted), env.num_envs)
     model.precision = update_precision(cfg.update_precision, model.device)
-    kept = {name: getattr(model, name) for name in RESUME_OVERRIDES if name not in objects}
-    if "clip_range" in kept:
-        kept["clip_range"] = float(model.clip_range(1.0))  # a constant schedule
-    if callable(kept.get("learning_rate")):
+    kept = {name: getattr(model, name) for name in RESUME_OVERRIDES}
+    kept["clip_range"] = float(model.clip_range(1.0))  # constant schedules
+    if callable(kept["learning_rate"]):
         kept["learning_rate"] = float(kept["learning_rate"](1.0))
-    return model, replace(cfg, **kept)
+    arch = model.policy_kwargs.get("net_arch", cfg.net_arch)
+    kept["net_arch"] = tuple(arch["pi"] if isinstance(arch, dict) else arch)
+    return model, replace(cfg, **kept, sde=model.use_sde, update_precision=model.precision)
+
+
+def _model(cfg: PPOConfig, env: VecEnv, out: Path, resume: str | None,
+           overrides: Iterable[str]) -> tuple[PPO, PPOConfig]:
+    """The model to train (new, or `resume`d) and cfg with the settings it runs with (precision: what
+    `auto` chose here)."""
+    if resume:
+        return _load_for_resume(resume, cfg, env, overrides)
+    model = new_model(cfg, env, out)
+    return model, replace(cfg, update_precision=model.precision)
 
 
 RUN_FILES = ("eval.csv", "best_model.zip", "model.zip", "checkpoint.zip", "bc_model.zip")  # a run's results
@@ -368,7 +387,7 @@ def train(cfg: PPOConfig, resume: str | None = None, progress: bool = True, log:
     part = len(list(out.glob("ppo_*.monitor.csv")))
     suite = make_env(cfg, stages[0][0], part)
     env = _monitored(suite, out, part)
-    model, cfg = _load_for_resume(resume, cfg, env, resume_overrides) if resume else (new_model(cfg, env, out), cfg)
+    model, cfg = _model(cfg, env, out, resume, resume_overrides)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     timing: dict[str, float] = {}
     _sigterm_as_interrupt()

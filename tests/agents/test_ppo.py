@@ -54,6 +54,10 @@ def test_resume_continues_the_step_count_and_evaluate_loads_it(tmp_path):
     assert (model.gamma, model.learning_rate, model.n_epochs) == (0.99, 3e-4, 2)
     config = json.loads((run / "config.json").read_text())
     assert (config["gamma"], config["learning_rate"], config["n_epochs"]) == (0.99, 3e-4, 2)
+    assert config["update_precision"] in ("bf16", "fp32") and config["batch_size"] == model.batch_size == 256
+    fixed = _cli("train", "--obs", "oracle", "--total-steps", "256", "--n-envs", "2", "--out", str(run),
+                 "--no-progress", "--device", "cpu", "--resume", str(run / "model.zip"), "--net-arch", "32,32")
+    assert fixed.returncode != 0 and "--net-arch cannot change on resume" in fixed.stderr
     ev = _cli("evaluate", "--agent", f"ppo:{run / 'model.zip'}", "--scenarios", "red_light", "--episodes", "1",
               "--out", str(tmp_path / "eval"))
     assert ev.returncode == 0, ev.stderr
@@ -295,10 +299,14 @@ def test_a_bf16_update_moves_the_weights_as_the_fp32_update_does():
 def test_update_precision_auto_is_bf16_where_the_hardware_has_it():
     import torch
 
-    from drivesim.agents.anchor import update_precision
+    from drivesim.agents.anchor import cpu_has_native_bf16, update_precision
 
-    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    assert update_precision("auto", torch.device("cpu")) == ("bf16" if native else "fp32")
+    zen4 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n"
+    skylake = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_vnni\n"  # bf16 emulated there
+    sapphire = "processor\t: 0\nflags\t\t: fpu avx512f amx_tile amx_bf16 amx_int8\n"
+    assert cpu_has_native_bf16(zen4) and cpu_has_native_bf16(sapphire)
+    assert not cpu_has_native_bf16(skylake) and not cpu_has_native_bf16("")
+    assert update_precision("auto", torch.device("cpu")) == ("bf16" if cpu_has_native_bf16() else "fp32")
     assert update_precision("fp32", torch.device("cpu")) == "fp32"
     assert update_precision("bf16", torch.device("cpu")) == "bf16"
     with pytest.raises(ValueError, match="--update-precision 'fp16' unknown"):
