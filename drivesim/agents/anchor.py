@@ -216,37 +216,43 @@ class AnchoredPPO(PPO):
                 surrogate = -torch.min(adv * ratio, adv * ratio.clamp(1 - clip, 1 + clip)).mean()
                 value_loss = torch.nn.functional.mse_loss(batch.returns, values)
                 entropy_loss = -(entropy.mean() if entropy is not None else -log_prob.mean())
-                imitation = torch.zeros((), device=self.device) if targets is None else weighted_loss(
-                    dist.distribution.mean, targets[idx].to(self.device),
-                    None if weights is None else weights[idx].to(self.device), self.anchor_loss)
                 with torch.no_grad():
                     kl = float(((ratio - 1) - log_ratio).mean())
                 kls.append(kl)
                 if self.target_kl is not None and kl > 1.5 * self.target_kl:
                     break
-                loss = surrogate + self.ent_coef * entropy_loss + self.vf_coef * value_loss + self.anchor_weight * imitation
+                loss = surrogate + self.ent_coef * entropy_loss + self.vf_coef * value_loss
+                if anchored:
+                    imitation = weighted_loss(dist.distribution.mean, targets[idx].to(self.device),
+                                              None if weights is None else weights[idx].to(self.device),
+                                              self.anchor_loss)
+                    loss = loss + self.anchor_weight * imitation
+                    imitation_losses.append(imitation.item())
                 policy.optimizer.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(policy.parameters(), self.max_grad_norm)
                 policy.optimizer.step()
                 pg.append(surrogate.item())
                 vf.append(value_loss.item())
-                imitation_losses.append(imitation.item())
                 clipped.append(float(((ratio - 1).abs() > clip).float().mean()))
                 entropies.append(entropy_loss.item())
             else:
                 continue
             break  # target_kl reached
-        self.anchor_mse = float(np.mean(imitation_losses)) if imitation_losses and anchored else float("nan")
-        for key, values in (("policy_gradient_loss", pg), ("value_loss", vf), ("approx_kl", kls),
-                            ("imitation_loss", imitation_losses if anchored else []), ("clip_fraction", clipped),
-                            ("entropy_loss", entropies)):
+        self.anchor_mse = float(np.mean(imitation_losses)) if imitation_losses else float("nan")
+        self._record_update({"policy_gradient_loss": pg, "value_loss": vf, "approx_kl": kls,
+                             "imitation_loss": imitation_losses, "clip_fraction": clipped, "entropy_loss": entropies},
+                            clip, loss)
+
+    def _record_update(self, means: dict[str, list[float]], clip: float, loss: torch.Tensor) -> None:
+        """Log an update as SB3's PPO.train does (train/...), with the means of the non-empty lists."""
+        for key, values in means.items():
             if values:
                 self.logger.record(f"train/{key}", float(np.mean(values)))
         self.logger.record("train/clip_range", clip)
         self.logger.record("train/loss", loss.item())
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        if hasattr(policy, "log_std"):
-            self.logger.record("train/std", torch.exp(policy.log_std).mean().item())
+        if hasattr(self.policy, "log_std"):
+            self.logger.record("train/std", torch.exp(self.policy.log_std).mean().item())
         self.logger.record("train/explained_variance", explained_variance(self.rollout_buffer.values.flatten(),
                                                                           self.rollout_buffer.returns.flatten()))

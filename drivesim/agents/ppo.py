@@ -284,7 +284,7 @@ def new_model(cfg: PPOConfig, env: VecEnv, out: Path | None) -> PPO:
     if cfg.obs == "pixels" and cfg.extractor == "perception":
         kwargs["features_extractor_class"] = PerceptionExtractor
     model = AnchoredPPO(policy, env, learning_rate=cfg.learning_rate, n_steps=cfg.n_steps,
-                        batch_size=_minibatch(cfg, env.num_envs),
+                        batch_size=_minibatch(cfg.n_steps * env.num_envs, cfg.batch_size),
                 n_epochs=cfg.n_epochs, gamma=cfg.gamma,
                 gae_lambda=cfg.gae_lambda, ent_coef=cfg.ent_coef, clip_range=cfg.clip_range, target_kl=cfg.target_kl,
                 policy_kwargs=kwargs, seed=cfg.seed, device=cfg.device, use_sde=cfg.sde,
@@ -296,10 +296,9 @@ def new_model(cfg: PPOConfig, env: VecEnv, out: Path | None) -> PPO:
     return model
 
 
-def _minibatch(cfg: PPOConfig, n_envs: int) -> int:
-    """About cfg.batch_size, dividing the rollout (cfg.n_steps x n_envs)."""
-    rollout = cfg.n_steps * n_envs
-    return rollout // max(1, round(rollout / cfg.batch_size))
+def _minibatch(rollout: int, wanted: int) -> int:
+    """About `wanted` samples, a whole share of the rollout (n_steps x n_envs samples)."""
+    return rollout // max(1, round(rollout / wanted))
 
 
 def expert_anchor(cfg: PPOConfig, suite: SuiteVecEnv) -> ExpertAnchor | None:
@@ -339,7 +338,7 @@ def _load_for_resume(path: str, cfg: PPOConfig, env: VecEnv, overrides: Iterable
     model.set_env(env)
     if "batch_size" in overrides or "n_steps" in overrides:  # about the wanted size, dividing the rollout
         wanted = cfg.batch_size if "batch_size" in overrides else model.batch_size
-        model.batch_size = _minibatch(replace(cfg, n_steps=model.n_steps, batch_size=wanted), env.num_envs)
+        model.batch_size = _minibatch(model.n_steps * env.num_envs, wanted)
     model.precision = update_precision(cfg.update_precision, model.device)
     kept = {name: getattr(model, name) for name in RESUME_OVERRIDES}
     kept["clip_range"] = float(model.clip_range(1.0))  # constant schedules
