@@ -75,12 +75,12 @@ class FeatureFn:
 
 def obs_env_config(config: EnvConfig, mode: str, spec: FeatureSpec | None = None) -> EnvConfig:
     """The env config a given observation mode needs: perception the camera and its history frame,
-    the oracle only the camera's labels (no frames to draw), pixels the camera frames; and the
-    vectors `spec` reads (the route waypoints, the clock, the junction, the signal timing, the
-    braking a stop needs, the surface grid)."""
+    the oracle only the camera's labels (no frames to draw; they carry each object's surface
+    classes), pixels the camera frames; and the vectors `spec` reads (the route waypoints, the
+    clock, the junction, the signal timing, the braking a stop needs, the surface grid)."""
     if mode not in OBS_MODES:
         raise ValueError(f"observation mode {mode!r} unknown; allowed {OBS_MODES}")
-    extra = (spec or FeatureSpec()).vectors
+    extra = (spec or FeatureSpec()).observations(mode)
     camera = perception_camera(config.camera)
     if mode == "pixels":  # the camera and its history frame (motion), and the state
         return config.replace(observations=("camera", "state", *extra), camera_labels=False, camera=camera)

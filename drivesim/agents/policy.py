@@ -39,7 +39,7 @@ class PolicyAgent(BaseAgent):
         else:
             oracle = self.feature_mode == "oracle"
             self.observations = ("lidar", "state") if oracle else ("camera", "lidar", "state")
-            self.observations += self.spec.vectors
+            self.observations += self.spec.observations(self.feature_mode)
             self.config_overrides = {"camera_labels": oracle}
             if not oracle:  # the CNN reads velocities off the camera's history frame
                 self.config_overrides["camera"] = {"history": HISTORY}

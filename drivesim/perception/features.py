@@ -7,8 +7,8 @@ cos heading, [vx forward / 10 m/s, vy left / 10 m/s,] [s / 30 m, d / 5 m, v_acro
 probabilities are zero for cars and pedestrians, velocities are over the ground and only present
 with `velocities`, the path coordinates (where the object is along and across the route ahead and
 how fast it crosses it, `path_coordinates`) only with `path`, the map's surface under the object
-and where its velocity takes it in SOON seconds (`surface_flags`, from the `surface` observation)
-only with `surface` — padded with zeros; then the lidar ranges (N), the state vector (16) and, with `route`, the
+and where its velocity takes it in SOON seconds (`surface_flags`: from the `surface` observation's
+grid, or for ground truth from the camera labels' `surface`, which reads the same cells) only with `surface` — padded with zeros; then the lidar ranges (N), the state vector (16) and, with `route`, the
 route's next waypoints in the ego frame (`route` observation, 20), with `clock` the time left (2),
 with `junction` where the car is in the intersection (3), with `signal` the timing of the light
 at the next stop line (2) and with `stopping` the braking a stop at that line needs (2). The same layout is
@@ -33,7 +33,7 @@ from drivesim.jit import inner, parallel_kernel
 from drivesim.perception.decode import Detections
 from drivesim.perception.model import N_CLASSES
 from drivesim.sensors.state import STATE_FIELDS
-from drivesim.sensors.surface import CROSSWALK, OFF_ROAD, ROAD, grid_geometry
+from drivesim.sensors.surface import CROSSWALK, OFF_ROAD, ROAD, SOON, grid_geometry
 from drivesim.sensors.waypoints import ROUTE_SCALE
 from drivesim.workspace import KEY
 
@@ -43,7 +43,6 @@ LATERAL_SCALE = 5.0  # [m] offsets across the route (what matters is the few met
 LATERAL_CLIP = 3.0  # offsets across the route are clipped to +-LATERAL_CLIP * LATERAL_SCALE
 CLASS_BLOCKS = ("cars", "pedestrians", "traffic_lights")
 ACCEL_FIELD = STATE_FIELDS.index("accel")
-SOON = 1.5  # [s] surface flags: where an object's velocity takes it (a person 2 m from the kerb at walking pace)
 
 
 @dataclass(frozen=True)
@@ -71,6 +70,12 @@ class FeatureSpec:
         (the surface grid is looked up per object, not appended)."""
         return (("route",) * self.route + ("clock",) * self.clock + ("junction",) * self.junction
                 + ("signal",) * self.signal + ("stopping",) * self.stopping + ("surface",) * self.surface)
+
+    def observations(self, mode: str) -> tuple[str, ...]:
+        """The optional env observations features of `mode` ("perception" | "oracle") need: `vectors`,
+        less the surface grid for the oracle, which reads each object's surface off the camera
+        labels (the same cells, without computing the whole grid every step)."""
+        return tuple(v for v in self.vectors if not (v == "surface" and mode == "oracle"))
 
     @classmethod
     def recorded(cls, record: Mapping[str, Any]) -> FeatureSpec:
@@ -197,27 +202,39 @@ def surface_flags(position: np.ndarray, velocity: np.ndarray, surface: np.ndarra
     A person on a crossing, or walking onto one, is who the autopilot holds for; a person on the
     sidewalk at the same distance is not, and without the map under them the features cannot tell
     the two apart (docs/agents.md, tenth session)."""
-    out = np.empty((*position.shape[:2], 3), dtype=np.float32)
-    _surface_flags_batch(np.asarray(position, dtype=np.float64), np.asarray(velocity, dtype=np.float64), surface,
-                         *grid_geometry(camera), out)
+    return flags_of_classes(grid_classes(position, velocity, surface, camera))
+
+
+def flags_of_classes(classes: np.ndarray) -> np.ndarray:
+    """(B, O, 3) float32 surface flags (see surface_flags) from (B, O, 2) SURFACE_CLASSES under each
+    object and where its velocity takes it in SOON s (`grid_classes`, or the camera labels' `surface`)."""
+    now, soon = classes[..., 0], classes[..., 1]
+    on_road = now >= ROAD  # a lane or a crossing (SURFACE_CLASSES order)
+    return np.stack([on_road, now == CROSSWALK, on_road | (soon >= ROAD)], axis=-1).astype(np.float32)
+
+
+def grid_classes(position: np.ndarray, velocity: np.ndarray, surface: np.ndarray, camera: CameraConfig
+                 ) -> np.ndarray:
+    """(B, O, 2) uint8 SURFACE_CLASSES of the `surface` grid's cells under objects at ego-frame
+    positions (B, O, 2) [m] and where their velocities (B, O, 2) [m/s] take them in SOON s
+    (outside the grid: off-road)."""
+    out = np.empty((*position.shape[:2], 2), dtype=np.uint8)
+    _grid_classes_batch(np.asarray(position, dtype=np.float64), np.asarray(velocity, dtype=np.float64), surface,
+                        *grid_geometry(camera), out)
     return out
 
 
 @parallel_kernel
-def _surface_flags_batch(position: np.ndarray, velocity: np.ndarray, surface: np.ndarray, row0: float,
-                         col0: float, cell: float, out: np.ndarray) -> None:
-    """Surface flags (see surface_flags): ego-frame (forward, left) [m] -> grid cell (row, col) with
-    the surface observation's geometry (sensors/surface.py grid_geometry)."""
+def _grid_classes_batch(position: np.ndarray, velocity: np.ndarray, surface: np.ndarray, row0: float,
+                        col0: float, cell: float, out: np.ndarray) -> None:
+    """See grid_classes: ego-frame (forward, left) [m] -> grid cell (row, col) with the surface
+    observation's geometry (sensors/surface.py grid_geometry)."""
     for index in prange(position.shape[0]):
         w = np.int64(index)  # prange counts in uint64: back to int64
         for o in range(position.shape[1]):
-            now = _surface_at(surface, w, row0 - position[w, o, 0] / cell, col0 - position[w, o, 1] / cell)
+            out[w, o, 0] = _surface_at(surface, w, row0 - position[w, o, 0] / cell, col0 - position[w, o, 1] / cell)
             fx, fy = position[w, o, 0] + SOON * velocity[w, o, 0], position[w, o, 1] + SOON * velocity[w, o, 1]
-            soon = _surface_at(surface, w, row0 - fx / cell, col0 - fy / cell)
-            on_road = now >= ROAD  # a lane or a crossing (SURFACE_CLASSES order)
-            out[w, o, 0] = 1.0 if on_road else 0.0
-            out[w, o, 1] = 1.0 if now == CROSSWALK else 0.0
-            out[w, o, 2] = 1.0 if on_road or soon >= ROAD else 0.0
+            out[w, o, 1] = _surface_at(surface, w, row0 - fx / cell, col0 - fy / cell)
 
 
 @inner
@@ -231,15 +248,16 @@ def _surface_at(surface: np.ndarray, w: int, row: float, col: float) -> int:
 def objects_to_features(cls: np.ndarray, position: np.ndarray, heading: np.ndarray, velocity: np.ndarray,
                         score: np.ndarray, light_probs: np.ndarray, valid: np.ndarray, layout: FeatureLayout,
                         route: np.ndarray | None = None, surface: np.ndarray | None = None,
-                        camera: CameraConfig | None = None) -> np.ndarray:
+                        camera: CameraConfig | None = None, surface_classes: np.ndarray | None = None) -> np.ndarray:
     """(B, N_CLASSES * k * per_object) from per-object arrays (B, O): cls, position (B, O, 2) [m] ego
     frame, heading [rad] ego frame, velocity (B, O, 2) [m/s] ego frame, score, light_probs (B, O, 3),
-    valid; `route` (B, ROUTE_DIM), the route observation, for the path coordinates; `surface` (the
-    surface observation) and the `camera` whose footprint it covers, for the surface flags."""
+    valid; `route` (B, ROUTE_DIM), the route observation, for the path coordinates; for the surface
+    flags either `surface_classes` (B, O, 2), each object's classes (the camera labels' `surface`),
+    or `surface` (the surface observation) and the `camera` whose footprint it covers."""
     b, k = len(cls), layout.k
     if layout.path and route is None:
         raise ValueError("path features need the route observation")
-    if layout.surface and (surface is None or camera is None):
+    if layout.surface and surface_classes is None and (surface is None or camera is None):
         raise ValueError("surface features need the surface observation and its camera config")
     if cls.shape[1] == 0:  # no objects (e.g. no detections)
         return np.zeros((b, N_CLASSES * k * layout.per_object), dtype=np.float32)
@@ -254,7 +272,8 @@ def objects_to_features(cls: np.ndarray, position: np.ndarray, heading: np.ndarr
         parts += [p[..., :1] / POSITION_SCALE, np.clip(p[..., 1:2] / LATERAL_SCALE, -LATERAL_CLIP, LATERAL_CLIP),
                   p[..., 2:] / SPEED_SCALE]
     if layout.surface:
-        parts.append(surface_flags(pos, vel, surface, camera))
+        parts.append(surface_flags(pos, vel, surface, camera) if surface_classes is None
+                     else flags_of_classes(surface_classes[rows, order]))
     parts += [score[rows, order][..., None], light_probs[rows, order]]
     out = np.where(ok[..., None], np.concatenate(parts, axis=-1), 0.0).astype(np.float32, copy=False)
     return out.reshape(b, -1)
@@ -299,13 +318,14 @@ def _with_sensors(objects: np.ndarray, obs: dict[str, np.ndarray], layout: Featu
 def oracle_features(labels: dict[str, np.ndarray], obs: dict[str, np.ndarray], layout: FeatureLayout,
                     camera: CameraConfig | None = None) -> np.ndarray:
     """Ground-truth ("oracle") perception in the same layout: the camera's labels (B, O) arrays and
-    the lidar, state (and route, surface) observations; `camera` the config the labels and the
-    surface grid were made with (for the surface flags)."""
+    the lidar, state (and route) observations. The surface flags come from the labels' `surface`
+    (the surface grid's classes under each object) when they have it, else from the `surface`
+    observation and `camera`, the config the labels and the grid were made with."""
     light = labels["light"]
     probs = np.stack([light == 3, light == 2, light == 1], axis=-1).astype(np.float32)
     objects = objects_to_features(labels["cls"], labels["position"], labels["angle"], labels["velocity"],
                                   np.ones(labels["cls"].shape, dtype=np.float32), probs, labels["visible"], layout,
-                                  obs.get("route"), obs.get("surface"), camera)
+                                  obs.get("route"), obs.get("surface"), camera, labels.get("surface"))
     return _with_sensors(objects, obs, layout)
 
 

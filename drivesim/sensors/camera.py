@@ -31,6 +31,7 @@ from drivesim.jit import inner, parallel_kernel
 from drivesim.map.city import LANE_DS, MapPool, Surface
 from drivesim.render.palette import CAR_RGB, EGO_RGB, LIGHT_RGB, PALETTE, PED_RGB
 from drivesim.sensors.draw import fill_box, fill_disc, index_rasters, warp_bilinear
+from drivesim.sensors.surface import OFF_ROAD, SOON, SurfaceMap, cell_class, surface_map
 from drivesim.state import SimState
 
 if TYPE_CHECKING:
@@ -68,6 +69,8 @@ class CameraLabels(NamedTuple):
     track: np.ndarray  # (B, O) int32 actor slot within its class (stable over an episode)
     light: np.ndarray  # (B, O) int8 Light state (NONE for cars and pedestrians)
     visible: np.ndarray  # (B, O) bool, centre inside the frame and the object exists
+    surface: np.ndarray  # (B, O, 2) uint8 SURFACE_CLASSES under the object and where its velocity takes it in
+    # SOON s, read as the `surface` observation's grid reads them (sensors/surface.py; OFF_ROAD when not visible)
 
     def frame(self, b: int) -> dict[str, np.ndarray]:
         """The visible objects of frame b as a dict of arrays (n,)."""
@@ -143,6 +146,7 @@ class Camera:
         self.params = CameraParams(config.width, config.height, mpp, config.ego_row, ped_px, LIGHT_RADIUS / mpp,
                                    CAR_LENGTH / mpp, config.colour_jitter, config.noise_std,
                                    vehicle.length / mpp, vehicle.width / mpp, config.history)
+        self.surface = surface_map(pool, config)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -190,17 +194,18 @@ class Camera:
                                   np.empty((b, n, 2), dtype=np.float32), np.empty((b, n), dtype=np.float32),
                                   np.empty((b, n, 2), dtype=np.float32), np.empty((b, n, 2), dtype=np.float32),
                                   np.empty((b, n), dtype=np.int32),
-                                  np.empty((b, n), dtype=np.int8), np.empty((b, n), dtype=bool))
+                                  np.empty((b, n), dtype=np.int8), np.empty((b, n), dtype=bool),
+                                  np.empty((b, n, 2), dtype=np.uint8))
             frames = np.empty((b if draw else 0, *self.shape), dtype=np.uint8)
             earlier = np.empty((b if history else 0, *self.shape), dtype=np.uint8)
             rows = np.arange(b)
-        render_batch(self.arrays, self.params, world.state, draw, frames, labels, earlier,
+        render_batch(self.arrays, self.params, self.surface, world.state, draw, frames, labels, earlier,
                      np.ascontiguousarray(rows, dtype=np.int64))
         return frames, labels, earlier
 
 
 @parallel_kernel
-def render_batch(cam: CameraArrays, p: CameraParams, state: SimState, draw: bool, frames: np.ndarray,
+def render_batch(cam: CameraArrays, p: CameraParams, sm: SurfaceMap, state: SimState, draw: bool, frames: np.ndarray,
                  labels: CameraLabels, earlier: np.ndarray, rows: np.ndarray) -> None:
     """Labels of the worlds `rows` (and, with `draw`, their frames) from the current state. frames
     (B, H, W, 3) uint8 (unused without `draw`); labels (B, O, ...) preallocated; earlier (B, H, W, 3)
@@ -208,6 +213,7 @@ def render_batch(cam: CameraArrays, p: CameraParams, state: SimState, draw: bool
     for index in prange(rows.shape[0]):
         w = rows[np.int64(index)]  # prange counts in uint64: back to the kernels' int64
         _label_world(cam, p, state, w, labels)
+        _label_surface(sm, state, w, labels)
         if draw:
             _background(cam, p, state, w, frames[w])
             if earlier.shape[0] > 0:  # the same map under the scene of p.history steps ago
@@ -253,6 +259,23 @@ def _label_world(cam: CameraArrays, p: CameraParams, state: SimState, w: int, la
         light = state.lights[w, cam.light_lane[m, k]]
         _put(labels, w, n_cars + n_peds + k, _LIGHT_CLASS, cam.light_xy[m, k, 0], cam.light_xy[m, k, 1], 0.0, 0.0,
              e.x, e.y, c, s, p, 2 * p.light_px, 2 * p.light_px, 0.0, k, light, cam.has_light[m, k] and light != _NONE)
+
+
+@inner
+def _label_surface(sm: SurfaceMap, state: SimState, w: int, labels: CameraLabels) -> None:
+    """labels.surface of world w from its labels' (float32) ego-frame positions and velocities, so
+    the classes equal the surface grid's at those positions (perception/features.py reads either)."""
+    e = state.cars[w, state.ego[w].car]
+    m = state.clock[w].map
+    c, s = math.cos(e.yaw), math.sin(e.yaw)
+    for o in range(labels.visible.shape[1]):
+        if not labels.visible[w, o]:
+            labels.surface[w, o, 0], labels.surface[w, o, 1] = OFF_ROAD, OFF_ROAD
+            continue
+        fx, fy = np.float64(labels.position[w, o, 0]), np.float64(labels.position[w, o, 1])
+        vx, vy = np.float64(labels.velocity[w, o, 0]), np.float64(labels.velocity[w, o, 1])
+        labels.surface[w, o, 0] = cell_class(sm, m, e.x, e.y, c, s, fx, fy)
+        labels.surface[w, o, 1] = cell_class(sm, m, e.x, e.y, c, s, fx + SOON * vx, fy + SOON * vy)
 
 
 @inner

@@ -64,6 +64,14 @@ def test_surface_flags_in_the_layout_and_refused_without_the_grid():
         oracle_features(labels, {k: v for k, v in obs.items() if k != "surface"}, layout, CAMERA)
     with pytest.raises(ValueError, match="surface observation"):
         oracle_features(labels, obs, layout)  # no camera: the grid's geometry is unknown
+    # ground-truth labels carry their objects' classes (the camera labels' `surface`): no grid needed
+    with_classes = {**labels, "surface": np.array([[[CROSSWALK, CROSSWALK]]], dtype=np.uint8)}
+    no_grid = {k: v for k, v in obs.items() if k != "surface"}
+    np.testing.assert_array_equal(oracle_features(with_classes, no_grid, layout), feats)
+    sidewalk = {**labels, "surface": np.array([[[SIDEWALK, SIDEWALK]]], dtype=np.uint8)}
+    assert oracle_features(sidewalk, no_grid, layout)[0, layout.slices()["pedestrians"]][9:12].tolist() == [0, 0, 0]
+    assert FeatureSpec(surface=True).observations("oracle") == ("route",)
+    assert FeatureSpec(surface=True).observations("perception") == ("route", "surface")
 
 
 @settings(max_examples=60, deadline=None)

@@ -73,3 +73,27 @@ def test_gymnasium_check_env_with_the_surface_observation():
     check_env(env.unwrapped, skip_render_check=True)
     obs, _ = env.reset(seed=1)
     assert obs["surface"].shape == (48, 48) and env.observation_space["surface"].contains(obs["surface"])
+
+
+def test_camera_labels_carry_the_grid_classes_under_and_ahead_of_every_object():
+    """labels.surface reads the same cells the surface grid holds at each object's position and where
+    its velocity takes it in SOON s, without the grid; hidden objects read off-road."""
+    from drivesim.perception.features import grid_classes
+
+    camera = CameraConfig(width=40, height=32, metres_per_pixel=0.5, ego_row=0.75)
+    world = World(EnvConfig(map=SMALL, camera=camera, observations=("surface",), camera_labels=True), 6)
+    world.reset(np.arange(6) + 11, np.zeros(6))
+    rng = np.random.default_rng(3)
+    seen = np.zeros(4, dtype=np.int64)
+    for t in range(40):
+        world.step(np.column_stack([rng.uniform(-0.5, 1.0, 6), rng.uniform(-0.4, 0.4, 6)]))
+        if t % 4:
+            continue
+        obs, labels = world.observe()
+        expected = grid_classes(labels.position, labels.velocity, obs["surface"], camera)
+        vis = labels.visible
+        assert labels.surface.shape == (*vis.shape, 2) and labels.surface.dtype == np.uint8
+        np.testing.assert_array_equal(labels.surface[vis], expected[vis])
+        assert (labels.surface[~vis] == OFF_ROAD).all()
+        seen += np.bincount(labels.surface[vis][:, 0], minlength=4)
+    assert (seen[[SIDEWALK, ROAD]] > 0).all()  # people on sidewalks, cars on the road: not all off-road
