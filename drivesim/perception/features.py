@@ -8,7 +8,8 @@ probabilities are zero for cars and pedestrians, velocities are over the ground 
 with `velocities`, the path coordinates (where the object is along and across the route ahead and
 how fast it crosses it, `path_coordinates`) only with `path`, the map's surface under the object
 and where its velocity takes it in SOON seconds (`surface_flags`: from the `surface` observation's
-grid, or for ground truth from the camera labels' `surface`, which reads the same cells) only with `surface` — padded with zeros; then the lidar ranges (N), the state vector (16) and, with `route`, the
+grid, or for ground truth from the camera labels' `surface`, which reads the same cells) only with
+`surface` — padded with zeros; then the lidar ranges (N), the state vector (16) and, with `route`, the
 route's next waypoints in the ego frame (`route` observation, 20), with `clock` the time left (2),
 with `junction` where the car is in the intersection (3), with `signal` the timing of the light
 at the next stop line (2) and with `stopping` the braking a stop at that line needs (2). The same layout is
