@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from drivesim.perception.decode import Detections, decode
-from drivesim.perception.inputs import stack_frames
+from drivesim.perception.inputs import CHANNELS, PATCH, stack_frames
 from drivesim.perception.runtime import PerceptionRuntime
 from drivesim.perception.train import load_checkpoint, pick_device
 
@@ -43,8 +43,12 @@ class Detector:
         self.threshold = threshold
 
     def __call__(self, frames: np.ndarray, history: np.ndarray) -> Detections:
-        """Detections of frames (B, H, W, 3) uint8 with their history frames (the same shape)."""
-        return self.detect(stack_frames(frames, history))
+        """Detections of frames (B, H, W, 3) uint8 with their history frames (the same shape),
+        stacked straight into the network's input (`PerceptionRuntime.input`)."""
+        b, h, w = frames.shape[:3] if frames.ndim == 4 else (0, 0, 0)  # stack_frames names a bad shape
+        array, x = self.runtime.input((b, h // PATCH, w // PATCH, CHANNELS))
+        stack_frames(frames, history, array, self.runtime.shift)
+        return decode(self.runtime.forward(x), MAX_DETECTIONS, self.threshold)
 
     def detect(self, stacked: np.ndarray) -> Detections:
         """Detections from two-frame stacks (B, H/4, W/4, 96) uint8."""

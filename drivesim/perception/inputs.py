@@ -29,9 +29,11 @@ def perception_camera(camera: CameraConfig) -> CameraConfig:
     return dataclasses.replace(camera, history=HISTORY)
 
 
-def stack_frames(current: np.ndarray, history: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def stack_frames(current: np.ndarray, history: np.ndarray, out: np.ndarray | None = None, shift: int = 0
+                 ) -> np.ndarray:
     """current, history (B, H, W, 3) uint8 -> (B, H/4, W/4, 96) uint8, channel
-    ((dv * 4 + du) * 2 + frame) * 3 + rgb for pixel (4i + dv, 4j + du)."""
+    ((dv * 4 + du) * 2 + frame) * 3 + rgb for pixel (4i + dv, 4j + du); each pixel value shifted
+    right by `shift` bits (the int8 network takes 7-bit pixels: `PerceptionRuntime.shift`)."""
     if current.ndim != 4 or current.shape[-1] != 3 or current.dtype != np.uint8:
         raise ValueError(f"stack_frames: frames must be (B, H, W, 3) uint8, got {current.shape} {current.dtype}")
     b, h, w, _ = current.shape
@@ -45,12 +47,14 @@ def stack_frames(current: np.ndarray, history: np.ndarray, out: np.ndarray | Non
         out = np.empty(shape, dtype=np.uint8)
     elif out.shape != shape or out.dtype != np.uint8 or not out.flags.c_contiguous:
         raise ValueError(f"stack_frames: out must be a C-contiguous {shape} uint8 array, got {out.shape} {out.dtype}")
-    _stack_batch(np.ascontiguousarray(current), np.ascontiguousarray(history), out)
+    if not 0 <= shift < 8:
+        raise ValueError(f"stack_frames: shift must be 0..7 bits, got {shift}")
+    _stack_batch(np.ascontiguousarray(current), np.ascontiguousarray(history), out, shift)
     return out
 
 
 @parallel_kernel
-def _stack_batch(current: np.ndarray, history: np.ndarray, out: np.ndarray) -> None:
+def _stack_batch(current: np.ndarray, history: np.ndarray, out: np.ndarray, shift: int) -> None:
     for index in prange(current.shape[0]):
         k = np.int64(index)  # prange counts in uint64: back to int64
         for v in range(current.shape[1]):
@@ -58,5 +62,5 @@ def _stack_batch(current: np.ndarray, history: np.ndarray, out: np.ndarray) -> N
             for u in range(current.shape[2]):
                 j, base = u // PATCH, (dv * PATCH + u % PATCH) * FRAMES * 3
                 for ch in range(3):
-                    out[k, i, j, base + ch] = current[k, v, u, ch]
-                    out[k, i, j, base + 3 + ch] = history[k, v, u, ch]
+                    out[k, i, j, base + ch] = current[k, v, u, ch] >> shift
+                    out[k, i, j, base + 3 + ch] = history[k, v, u, ch] >> shift

@@ -62,3 +62,28 @@ def test_detections_carry_the_velocities_of_hand_placed_objects(detector, car_sp
         tolerance = max(1.0, 0.2 * np.linalg.norm(want[0]))
         got = det["velocity"][found][i]
         assert np.linalg.norm(got - want[0]) < tolerance, (cls, got, want[0])
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_frames_stacked_straight_into_the_network_input_detect_the_same(precision):
+    """The Detector stacks frames into the network's own input memory (int8: a quantized tensor's,
+    pixels halved by the stacking); the result must equal stacking first, then running the network."""
+    from drivesim.perception.decode import decode
+    from drivesim.perception.detector import MAX_DETECTIONS
+    from drivesim.perception.inputs import stack_frames
+    from drivesim.perception.runtime import int8_available
+
+    if precision == "int8" and not int8_available():
+        pytest.skip("this PyTorch has no FX int8 quantization")
+    detector = Detector(device="cpu", precision=precision)
+    config = EnvConfig(traffic=TrafficConfig(n_cars=12, n_pedestrians=16), camera=CameraConfig(history=HISTORY))
+    world = World(config, 4)
+    world.reset(np.arange(4) + 11, np.zeros(4, dtype=np.int64))
+    for _ in range(6):
+        world.step(np.tile([0.0, 0.4], (4, 1)))
+    frames, history, _ = world.camera.render_with_history(world)
+    got = detector(frames, history)
+    want = decode(detector.runtime(stack_frames(frames, history)), MAX_DETECTIONS, detector.threshold)
+    assert got.valid.sum() > 0
+    for name, a, b in zip(got._fields, got, want):
+        np.testing.assert_array_equal(a, b, err_msg=name)

@@ -160,6 +160,7 @@ def test_stacking_in_numba_and_torch_agree():
     to_t = lambda x: torch.from_numpy(x).permute(0, 3, 1, 2).float()  # noqa: E731
     ref = torch.from_numpy(stacked).permute(0, 3, 1, 2).float()
     assert torch.equal(stack_tensors(to_t(a), to_t(b)), ref)
+    assert np.array_equal(stack_frames(a, b, shift=1), stacked >> 1)  # the int8 network's 7-bit pixels
 
 
 @pytest.mark.parametrize("frames, history, out, message", [

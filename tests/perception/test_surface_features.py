@@ -1,5 +1,6 @@
 """Surface flags of detected objects: the map's surface under them and where their velocity takes
-them (perception/features.py `surface_flags`), on hand-made grids."""
+them (perception/features.py `surface_flags`), on hand-made grids; the compiled object blocks
+against numpy's composition of the same pieces."""
 
 import numpy as np
 import pytest
@@ -11,8 +12,11 @@ from drivesim.perception.features import (
     SOON,
     FeatureLayout,
     FeatureSpec,
+    flags_of_classes,
     nearest_by_class,
+    objects_to_features,
     oracle_features,
+    path_coordinates,
     surface_flags,
 )
 from drivesim.perception.model import N_CLASSES
@@ -92,3 +96,50 @@ def test_nearest_by_class_is_a_stable_sort_per_class(b, n_objects, k, seed):
             got = order[w, c * k:(c + 1) * k][ok[w, c * k:(c + 1) * k]]
             assert list(got) == want
             assert not ok[w, c * k + len(want):(c + 1) * k].any()
+
+
+def _numpy_objects(cls, position, heading, velocity, score, light_probs, valid, layout, route, surface, camera,
+                   classes):
+    """objects_to_features as numpy expressions over the separately tested pieces (nearest_by_class,
+    path_coordinates, surface_flags / flags_of_classes): the reference of the compiled kernel."""
+    b, k = len(cls), layout.k
+    order, ok = nearest_by_class(np.hypot(position[..., 0], position[..., 1]), cls, valid, k)
+    rows = np.arange(b)[:, None]
+    pos, vel = position[rows, order], velocity[rows, order]
+    parts = [pos / 30.0, np.sin(heading[rows, order])[..., None], np.cos(heading[rows, order])[..., None]]
+    if layout.velocities:
+        parts.append(vel / 10.0)
+    if layout.path:
+        p = path_coordinates(pos, vel, route)
+        parts += [p[..., :1] / 30.0, np.clip(p[..., 1:2] / 5.0, -3.0, 3.0), p[..., 2:] / 10.0]
+    if layout.surface:
+        parts.append(surface_flags(pos, vel, surface, camera) if classes is None
+                     else flags_of_classes(classes[rows, order]))
+    parts += [score[rows, order][..., None], light_probs[rows, order]]
+    return np.where(ok[..., None], np.concatenate(parts, axis=-1), 0.0).astype(np.float32).reshape(b, -1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 14), st.integers(1, 5), st.sampled_from([np.float32, np.float64]),
+       st.integers(0, 3), st.integers(0, 2**32 - 1))
+def test_compiled_object_blocks_equal_numpy_bit_for_bit(b, n_objects, k, dtype, switches, seed):
+    """The object blocks come from one compiled kernel per batch (features run every training step);
+    each value must be exactly what numpy's expressions give, for every layout and input dtype."""
+    rng = np.random.default_rng(seed)
+    velocities, path, surface, classes = [(False, False, False, False), (True, True, False, False),
+                                          (True, True, True, False), (True, False, True, True)][switches]
+    layout = FeatureLayout(k=k, velocities=velocities, route_dim=20 if path else 0, path=path, surface=surface)
+    cls = rng.integers(0, N_CLASSES, (b, n_objects))
+    position = rng.normal(0.0, 12.0, (b, n_objects, 2)).astype(dtype)
+    position[:, -1] = position[:, 0]  # a tie in distance
+    velocity = rng.normal(0.0, 3.0, (b, n_objects, 2)).astype(dtype)
+    heading = rng.uniform(-4.0, 4.0, (b, n_objects)).astype(dtype)
+    score, probs = rng.random((b, n_objects), dtype=np.float32), rng.random((b, n_objects, 3), dtype=np.float32)
+    valid = rng.random((b, n_objects)) < 0.8
+    route = rng.normal(0.0, 0.3, (b, 20)).astype(np.float32)
+    grid = np.repeat(_scene(), b, axis=0)
+    labels = rng.integers(0, 4, (b, n_objects, 2)).astype(np.uint8) if classes else None
+    args = (cls, position, heading, velocity, score, probs, valid, layout, route, grid, CAMERA, labels)
+    got, want = objects_to_features(*args), _numpy_objects(*args)
+    assert got.dtype == np.float32 and got.shape == want.shape == (b, N_CLASSES * k * layout.per_object)
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
