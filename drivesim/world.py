@@ -220,13 +220,15 @@ class World:
                        np.empty((b, ROUTE_DIM), dtype=np.float32) if "route" in keys else _EMPTY_F32, _WAYPOINTS)
 
     def observe(self, rows: np.ndarray | None = None,
-                previous: tuple[dict[str, np.ndarray], CameraLabels | None] | None = None
+                previous: tuple[dict[str, np.ndarray], CameraLabels | None] | None = None, in_place: bool = False
                 ) -> tuple[dict[str, np.ndarray], CameraLabels | None]:
         """Batched observation of the current state (every value has a leading axis B) and, when the
         camera or `camera_labels` is on, the camera's labels (from the same render pass). Call `reset`
         first. With `rows` and `previous` (an observation of the same state except in those worlds,
         e.g. before resetting them) the camera, its labels and the vectors read off the state are
-        computed for those worlds only (the rest is copied: bit-identical either way)."""
+        computed for those worlds only (the rest is copied: bit-identical either way); with
+        `in_place` the previous arrays are rewritten in those rows instead of copied (the caller
+        gives them up: no one else may hold them)."""
         if self._sensors is None:
             raise RuntimeError("call reset() before observe()")
         last_obs, last_labels = previous if rows is not None and previous is not None else ({}, None)
@@ -235,17 +237,18 @@ class World:
         if "camera" in self.config.observations and self.config.camera.history:
             last = None if last_labels is None else (last_obs["camera"], last_obs["camera_history"], last_labels)
             obs["camera"], obs["camera_history"], labels = self.camera.render_with_history(
-                self, rows if last is not None else None, last)
+                self, rows if last is not None else None, last, in_place)
         elif "camera" in self.config.observations:
             obs["camera"], labels = self.camera.render(self)
         elif self.config.camera_labels:  # labels without frames (the oracle's)
-            labels = self.camera.labels(self, rows if last_labels is not None else None, last_labels)
+            labels = self.camera.labels(self, rows if last_labels is not None else None, last_labels, in_place)
         for key in self.config.observations:
             if key == "lidar":
                 obs["lidar"], obs["lidar_class"] = self._sensors.lidar, self._sensors.lidar_class
             elif key in ("state", "route"):
                 obs[key] = getattr(self._sensors, key)
             elif key in _STATE_VECTORS:
-                obs[key] = (_STATE_VECTORS[key](self, rows, last_obs[key].copy()) if key in last_obs
+                obs[key] = (_STATE_VECTORS[key](self, rows, last_obs[key] if in_place else last_obs[key].copy())
+                            if key in last_obs
                             else _STATE_VECTORS[key](self))
         return obs, labels

@@ -21,8 +21,9 @@ class CityDriveVectorEnv(VectorEnv):
     else (traffic, map, scenario, rewards, time limit).
 
     Autoreset: `AutoresetMode.NEXT_STEP` by default (the step after an episode ends returns the
-    first observation of the next one, with zero reward), or `SAME_STEP` (the ended episode's last
-    observation and info go to `info["final_obs"]` / `info["final_info"]`).
+    first observation of the next one, with zero reward), or `SAME_STEP` (the ended episodes' last
+    observations and infos go to `info["final_obs"]` / `info["final_info"]`, rows `info["_final_obs"]`;
+    the other rows of the final observation and of its camera labels read zero).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": [], "render_fps": 10}
@@ -105,10 +106,15 @@ class CityDriveVectorEnv(VectorEnv):
         info = step_info(self.world, result.terms, result.events, labels)
         done = terminated | truncated
         if done.any():
-            final = {"final_obs": obs, "final_info": info, "_final_obs": done, "_final_info": done}
             rows = np.flatnonzero(done)
+            # the ended worlds' rows of the observation and labels (the rest zero), so that the
+            # restarted worlds can be redrawn into the step's own arrays instead of a copy of the batch
+            if "camera_labels" in info:
+                info = {**info, "camera_labels": {k: _rows_of(v, rows) for k, v in info["camera_labels"].items()}}
+            final = {"final_obs": {k: _rows_of(v, rows) for k, v in obs.items()}, "final_info": info,
+                     "_final_obs": done, "_final_info": done}
             self._restart(rows)
-            obs, labels = self.world.observe(rows, (obs, labels))  # the camera redraws the restarted worlds only
+            obs, labels = self.world.observe(rows, (obs, labels), in_place=True)  # redraws the restarted worlds only
             info = {**step_info(self.world, result.terms, result.events, labels), **final}
         return obs, reward, terminated, truncated, info
 
@@ -116,3 +122,10 @@ class CityDriveVectorEnv(VectorEnv):
         if rows.size:
             self._episodes[rows] += 1
             self.world.reset(self._seeds[rows], self._episodes[rows], rows)
+
+
+def _rows_of(batch: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """A zero array like `batch` holding its `rows` (calloc'd: the untouched rows cost no memory traffic)."""
+    out = np.zeros(batch.shape, dtype=batch.dtype)
+    out[rows] = batch[rows]
+    return out

@@ -55,12 +55,17 @@ def stack_frames(current: np.ndarray, history: np.ndarray, out: np.ndarray | Non
 
 @parallel_kernel
 def _stack_batch(current: np.ndarray, history: np.ndarray, out: np.ndarray, shift: int) -> None:
+    """Output cell by output cell, so that the writes run through `out` in order (96 bytes per
+    cell) and the reads stay within a 4-row band of each frame."""
     for index in prange(current.shape[0]):
         k = np.int64(index)  # prange counts in uint64: back to int64
-        for v in range(current.shape[1]):
-            i, dv = v // PATCH, v % PATCH
-            for u in range(current.shape[2]):
-                j, base = u // PATCH, (dv * PATCH + u % PATCH) * FRAMES * 3
-                for ch in range(3):
-                    out[k, i, j, base + ch] = current[k, v, u, ch] >> shift
-                    out[k, i, j, base + 3 + ch] = history[k, v, u, ch] >> shift
+        for i in range(out.shape[1]):
+            for j in range(out.shape[2]):
+                cell = out[k, i, j]
+                for dv in range(PATCH):
+                    v = i * PATCH + dv
+                    for du in range(PATCH):
+                        u, base = j * PATCH + du, (dv * PATCH + du) * FRAMES * 3
+                        for ch in range(3):
+                            cell[base + ch] = current[k, v, u, ch] >> shift
+                            cell[base + 3 + ch] = history[k, v, u, ch] >> shift

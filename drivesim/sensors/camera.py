@@ -152,14 +152,15 @@ class Camera:
     def shape(self) -> tuple[int, int, int]:
         return self.config.height, self.config.width, 3
 
-    def labels(self, world: World, rows: np.ndarray | None = None, previous: CameraLabels | None = None
-               ) -> CameraLabels:
+    def labels(self, world: World, rows: np.ndarray | None = None, previous: CameraLabels | None = None,
+               in_place: bool = False) -> CameraLabels:
         """Labels of every car, pedestrian and traffic light for the current state (no drawing).
         With `rows` only those worlds are labelled, the others copied from `previous` (the labels
-        of the same state: e.g. after resetting some worlds)."""
+        of the same state: e.g. after resetting some worlds), or with `in_place` kept in `previous`,
+        whose rows are rewritten."""
         nothing = np.empty((0, *self.shape), dtype=np.uint8)
         return self._run(world, draw=False, rows=rows,
-                         previous=None if previous is None else (nothing, nothing, previous))[1]
+                         previous=None if previous is None else (nothing, nothing, previous), in_place=in_place)[1]
 
     def render(self, world: World) -> tuple[np.ndarray, CameraLabels]:
         """Frames (B, H, W, 3) uint8 and their labels."""
@@ -167,25 +168,29 @@ class Camera:
         return frames, labels
 
     def render_with_history(self, world: World, rows: np.ndarray | None = None,
-                            previous: tuple[np.ndarray, np.ndarray, CameraLabels] | None = None
-                            ) -> tuple[np.ndarray, np.ndarray, CameraLabels]:
+                            previous: tuple[np.ndarray, np.ndarray, CameraLabels] | None = None,
+                            in_place: bool = False) -> tuple[np.ndarray, np.ndarray, CameraLabels]:
         """Frames, history frames (the scene `CameraConfig.history` steps earlier, seen from the
         current pose; (B, H, W, 3) uint8 each) and labels, from one pass. With `rows` (world
         indices) only those worlds are drawn and the others are copied from `previous` (frames,
-        history frames, labels of the same state: e.g. after resetting some worlds)."""
+        history frames, labels of the same state: e.g. after resetting some worlds), or with
+        `in_place` kept in `previous`, whose rows are redrawn (no copy of the batch)."""
         if self.config.history == 0:
             raise ValueError("CameraConfig.history is 0: this camera keeps no history; set camera={'history': 5}")
-        frames, labels, earlier = self._run(world, draw=True, history=True, rows=rows, previous=previous)
+        frames, labels, earlier = self._run(world, draw=True, history=True, rows=rows, previous=previous,
+                                            in_place=in_place)
         return frames, earlier, labels
 
     def _run(self, world: World, draw: bool, history: bool = False, rows: np.ndarray | None = None,
-             previous: tuple[np.ndarray, np.ndarray, CameraLabels] | None = None
+             previous: tuple[np.ndarray, np.ndarray, CameraLabels] | None = None, in_place: bool = False
              ) -> tuple[np.ndarray, CameraLabels, np.ndarray]:
         b, cars, peds = world.batch_size, world.state.cars.shape[1], world.state.peds.shape[1]
         if history and world.state.trail.shape[1] != self.config.history:
             raise ValueError(f"the world keeps {world.state.trail.shape[1]} steps of trail, the camera needs "
                              f"{self.config.history}")
-        if rows is not None and previous is not None:  # redraw `rows`, copy the rest
+        if rows is not None and previous is not None and in_place:  # redraw `rows` in the previous arrays
+            frames, earlier, labels = previous
+        elif rows is not None and previous is not None:  # redraw `rows`, copy the rest
             frames, earlier = previous[0].copy(), previous[1].copy()
             labels = CameraLabels(*(a.copy() for a in previous[2]))
         else:

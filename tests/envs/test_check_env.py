@@ -55,3 +55,30 @@ def test_same_step_autoreset_reports_final_obs():
     assert truncated.all() and info["_final_obs"].all()
     assert (info["time"] == 0).all()  # already restarted
     assert info["final_info"]["time"][0] == pytest.approx(0.3)
+
+
+def test_same_step_autoreset_redraws_the_restarted_worlds_only_and_keeps_their_final_frames():
+    """Worlds with different time limits end at different steps; the restarted ones are redrawn in
+    the step's own arrays (no copy of the batch), so the final observation must hold the ended
+    worlds' last frames and labels (zero elsewhere) and the others' observation must be what an
+    env that did not restart anything sees."""
+    from drivesim.config import EnvConfig
+    from drivesim.envs.vector import CityDriveVectorEnv
+
+    base = EnvConfig(observations=("camera", "state"), camera_labels=True, **SMALL)
+    configs = [base.replace(max_episode_steps=n) for n in (3, 50, 3, 50)]
+    env = CityDriveVectorEnv(configs=configs, autoreset_mode=AutoresetMode.SAME_STEP)
+    plain = CityDriveVectorEnv(configs=configs)  # NEXT_STEP: the ended worlds' last frames are the step's own
+    env.reset(seed=7), plain.reset(seed=7)
+    for _ in range(3):
+        obs, _, _, truncated, info = env.step(np.zeros((4, 2)))
+        want, _, _, _, want_info = plain.step(np.zeros((4, 2)))
+    assert truncated.tolist() == [True, False, True, False]
+    final, labels = info["final_obs"], info["final_info"]["camera_labels"]
+    np.testing.assert_array_equal(final["camera"][[0, 2]], want["camera"][[0, 2]])
+    np.testing.assert_array_equal(labels["position"][[0, 2]], want_info["camera_labels"]["position"][[0, 2]])
+    assert not final["camera"][[1, 3]].any() and not labels["visible"][[1, 3]].any()
+    np.testing.assert_array_equal(obs["camera"][[1, 3]], want["camera"][[1, 3]])
+    np.testing.assert_array_equal(info["camera_labels"]["position"][[1, 3]],
+                                  want_info["camera_labels"]["position"][[1, 3]])
+    assert not np.array_equal(obs["camera"][0], final["camera"][0])  # world 0 restarted: a new city view
