@@ -98,7 +98,8 @@ def calibrate(model: PerceptionNet, batches: list[torch.Tensor]) -> dict[str, to
 
 def build_int8(model: PerceptionNet, observers: dict[str, torch.Tensor]) -> nn.Module:
     """The int8 network from float weights and stored observer state. It takes a quint8 input with
-    scale INPUT_SCALE (the uint8 pixels halved), so its own input quantization is removed."""
+    scale INPUT_SCALE (the uint8 pixels halved), so its own input quantization is removed, and gives
+    its last layer quantized (no dequantization pass: `perception.decode` reads the codes)."""
     prepared = prepare_int8(model)
     own = {k for k in prepared.state_dict() if "activation_post_process" in k}
     if set(observers) != own:
@@ -110,6 +111,9 @@ def build_int8(model: PerceptionNet, observers: dict[str, torch.Tensor]) -> nn.M
     for node in list(net.graph.nodes):
         if node.op == "call_function" and node.target is torch.quantize_per_tensor and node.args[0].op == "placeholder":
             node.replace_all_uses_with(node.args[0])
+            net.graph.erase_node(node)
+        elif node.op == "call_method" and node.target == "dequantize" and [u.op for u in node.users] == ["output"]:
+            node.replace_all_uses_with(node.args[0])  # the output stays quantized: decode reads its codes
             net.graph.erase_node(node)
     net.graph.eliminate_dead_code()
     net.recompile()
@@ -160,12 +164,13 @@ class PerceptionRuntime:
         x = torch.as_tensor(stacked)
         if self.precision == "int8":  # the halved pixels are the quantized input: (value >> 1) * 2 / 255
             x = torch._make_per_tensor_quantized_tensor(torch.bitwise_right_shift(x, 1), INPUT_SCALE, 0)
-        return self.forward(x)
+        out = self.forward(x)
+        return out.dequantize() if out.is_quantized else out
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The last layer from the network's input: `input`'s tensor, the stacked pixels (int8: >> 1,
-        quantized)."""
+        quantized); in int8 the layer comes quantized (`decode` reads it so)."""
         if self.precision == "int8":
             return self.net(x.permute(0, 3, 1, 2))
         x = x.to(self.device, non_blocking=True)

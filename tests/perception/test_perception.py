@@ -135,6 +135,23 @@ def test_decode_threshold_and_limit():
     assert decode(raw, k=3, threshold=0.95).valid.sum() == 0
 
 
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_decode_reads_a_quantized_layer_as_its_dequantized_values(channels_last):
+    """The int8 network's last layer comes quantized; decode reads its uint8 codes in place (or a
+    copy where it is not channels-last) through torch's values of the codes: the same detections as
+    from the dequantized floats, to the bit."""
+    rng = np.random.default_rng(3)
+    raw = torch.from_numpy(rng.normal(0.0, 2.0, (3, 56, 24, 24)).astype(np.float32))
+    raw[:, :12] -= 4.0  # most heatmap logits low, some peaks through
+    q = torch.quantize_per_tensor(raw, 0.11, 120, torch.quint8)
+    if channels_last:
+        q = q.contiguous(memory_format=torch.channels_last)
+    got, want = decode(q, k=16, threshold=0.3), decode(q.dequantize(), k=16, threshold=0.3)
+    assert got.valid.sum() > 10
+    for name, a, b in zip(got._fields, got, want):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
 def test_mirror_flips_frames_and_labels_together():
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 255, (2, 96, 96, 3), dtype=np.uint8)
