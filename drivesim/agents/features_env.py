@@ -36,6 +36,7 @@ from drivesim.sensors.junction import JUNCTION_DIM
 from drivesim.sensors.signal import SIGNAL_DIM
 from drivesim.sensors.state import STATE_DIM
 from drivesim.sensors.stopping import STOPPING_DIM
+from drivesim.sensors.surface import Places, places
 from drivesim.sensors.waypoints import ROUTE_DIM
 from drivesim.world import World
 
@@ -63,13 +64,19 @@ class FeatureFn:
         self.size = self.layout.size
         self.detector = Detector(weights, device=device) if mode == "perception" else None
 
-    def __call__(self, obs: dict[str, np.ndarray], labels: dict[str, np.ndarray] | None) -> np.ndarray:
+    def __call__(self, obs: dict[str, np.ndarray], labels: dict[str, np.ndarray] | None,
+                 where: Places | None = None) -> np.ndarray:
+        """Features of the observation's worlds; `where` the cars are (`sensors.surface.places`) for
+        perception's surface flags (without it they come from a `surface` observation)."""
         if self.mode == "perception":
             if "camera_history" not in obs:
                 raise ValueError("perception features need the camera's history frame: CameraConfig.history = "
                                  f"{perception_camera(self.camera).history} (obs_env_config sets it)")
+            if self.layout.surface and where is None and "surface" not in obs:
+                raise ValueError("perception's surface flags need where the cars are (sensors.surface.places) "
+                                 "or the surface observation")
             det = self.detector(obs["camera"], obs["camera_history"])
-            return detections_to_features(det, self.camera, obs, self.layout)
+            return detections_to_features(det, self.camera, obs, self.layout, where)
         return oracle_features(labels, obs, self.layout, self.camera)
 
 
@@ -139,23 +146,24 @@ class SuiteVecEnv(BatchedVecEnv):
     def worlds(self) -> list[World]:
         return [self.env.world]
 
-    def _observe(self, obs: dict[str, np.ndarray], labels: dict[str, np.ndarray] | None) -> VecEnvObs:
+    def _observe(self, obs: dict[str, np.ndarray], labels: dict[str, np.ndarray] | None,
+                 where: Places | None = None) -> VecEnvObs:
         if self.features is None:
             return obs
-        return self.features(obs, labels)
+        return self.features(obs, labels, where)
 
     def reset(self) -> VecEnvObs:
         seed = self._take_seed()
         obs, info = self.env.reset(seed=None if seed is None else list(seed + self._offsets))
         self._reset_options()
-        return self._observe(obs, info.get("camera_labels"))
+        return self._observe(obs, info.get("camera_labels"), places(self.world))
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions)
 
     def step_wait(self) -> VecEnvStepReturn:
         obs, reward, terminated, truncated, info = self.env.step(self._actions)
-        features = self._observe(obs, info.get("camera_labels"))
+        features = self._observe(obs, info.get("camera_labels"), places(self.world))
         done = terminated | truncated
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         if done.any():
@@ -163,7 +171,8 @@ class SuiteVecEnv(BatchedVecEnv):
             rows = np.flatnonzero(done)  # only the finished worlds' final observations are needed
             labels = final.get("camera_labels")
             terminal = self._observe({k: v[rows] for k, v in info["final_obs"].items()},
-                                     None if labels is None else {k: v[rows] for k, v in labels.items()})
+                                     None if labels is None else {k: v[rows] for k, v in labels.items()},
+                                     places(self.world, rows, final))
             for n, i in enumerate(rows):
                 infos[i] = {"terminal_observation": ({k: v[n] for k, v in terminal.items()} if isinstance(terminal, dict)
                                                      else terminal[n]),

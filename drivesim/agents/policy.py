@@ -14,6 +14,7 @@ from drivesim.config import OBSERVATION_KEYS
 from drivesim.envs.spaces import observation_space
 from drivesim.perception.features import FeatureSpec
 from drivesim.perception.inputs import HISTORY
+from drivesim.sensors.surface import places
 
 if TYPE_CHECKING:
     from drivesim.world import World
@@ -79,7 +80,7 @@ class PolicyAgent(BaseAgent):
     def act(self, world: World, obs: dict[str, np.ndarray] | None) -> np.ndarray:
         if self.features is not None:
             labels = world.camera.labels(world)._asdict() if self.feature_mode == "oracle" else None
-            obs = self.features(obs, labels)
+            obs = self.features(obs, labels, places(world))
         action, _ = self.model.predict(obs, deterministic=True)
         return np.asarray(action, dtype=np.float64).reshape(world.batch_size, 2)
 

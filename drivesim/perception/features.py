@@ -34,7 +34,7 @@ from drivesim.jit import inner, parallel_kernel
 from drivesim.perception.decode import Detections
 from drivesim.perception.model import N_CLASSES
 from drivesim.sensors.state import STATE_FIELDS
-from drivesim.sensors.surface import CROSSWALK, OFF_ROAD, ROAD, SOON, grid_geometry
+from drivesim.sensors.surface import CROSSWALK, OFF_ROAD, ROAD, SOON, Places, grid_geometry, point_classes
 from drivesim.sensors.waypoints import ROUTE_SCALE
 from drivesim.workspace import KEY
 
@@ -73,10 +73,11 @@ class FeatureSpec:
                 + ("signal",) * self.signal + ("stopping",) * self.stopping + ("surface",) * self.surface)
 
     def observations(self, mode: str) -> tuple[str, ...]:
-        """The optional env observations features of `mode` ("perception" | "oracle") need: `vectors`,
-        less the surface grid for the oracle, which reads each object's surface off the camera
-        labels (the same cells, without computing the whole grid every step)."""
-        return tuple(v for v in self.vectors if not (v == "surface" and mode == "oracle"))
+        """The optional env observations features of `mode` ("perception" | "oracle") need: `vectors`
+        less the surface grid, which neither computes every step: the oracle reads each object's
+        surface off the camera labels, perception looks its detections up on the map where the
+        car is (`sensors/surface.py` point_classes); both the same cells as the grid's."""
+        return tuple(v for v in self.vectors if v != "surface")
 
     @classmethod
     def recorded(cls, record: Mapping[str, Any]) -> FeatureSpec:
@@ -410,11 +411,14 @@ def pixels_to_ego(centre: np.ndarray, camera: CameraConfig) -> np.ndarray:
                      (camera.width / 2 - centre[..., 0]) * mpp], axis=-1)
 
 
-def detections_to_features(det: Detections, camera: CameraConfig, obs: dict[str, np.ndarray], layout: FeatureLayout
-                           ) -> np.ndarray:
+def detections_to_features(det: Detections, camera: CameraConfig, obs: dict[str, np.ndarray], layout: FeatureLayout,
+                           where: Places | None = None) -> np.ndarray:
     """Perception features from the CNN's detections on frames of `camera`, and the lidar, state
-    (and route) observations."""
+    (and route) observations; the surface flags from the map at the detections (`where` the cars
+    are: `point_classes`), or without `where` from the `surface` observation's grid."""
     probs = np.where((det.cls == 2)[..., None], det.light_probs, 0.0)
-    objects = objects_to_features(det.cls, pixels_to_ego(det.centre, camera), det.angle, det.velocity, det.score,
-                                  probs, det.valid, layout, obs.get("route"), obs.get("surface"), camera)
+    position = pixels_to_ego(det.centre, camera)
+    classes = point_classes(where, position, det.velocity) if layout.surface and where is not None else None
+    objects = objects_to_features(det.cls, position, det.angle, det.velocity, det.score, probs, det.valid, layout,
+                                  obs.get("route"), obs.get("surface"), camera, classes)
     return _with_sensors(objects, obs, layout)

@@ -122,3 +122,42 @@ def surface_grid(world: World, rows: np.ndarray | None = None, out: np.ndarray |
     out = np.empty((world.batch_size, *surface_shape(camera)), dtype=np.uint8) if out is None else out
     _surface_batch(surface_map(world.maps, camera), world.state, batch_rows(world.batch_size, rows), out)
     return out
+
+
+class Places(NamedTuple):
+    """Where a batch's cars are, for looking objects up on the map (`point_classes`)."""
+
+    sm: SurfaceMap  # the world's maps and the grid geometry of its camera
+    maps: np.ndarray  # (B,) int64 pool index of each world's map
+    pose: np.ndarray  # (B, 3) float64 ego x [m], y [m], yaw [rad] (World.pose, info["pose"])
+
+
+def places(world: World, rows: np.ndarray | None = None, final_info: dict | None = None) -> Places:
+    """The Places of the world's current state, or of the worlds `rows` as they ended (their
+    `final_info` from a same-step autoreset: the pose and map of the last observation)."""
+    if rows is None:
+        return Places(world.camera.surface, world.map_idx.copy(), world.pose)
+    maps = np.asarray(final_info["map_index"])[rows] + world.params.world["map_first"][rows]
+    return Places(world.camera.surface, maps.astype(np.int64), np.asarray(final_info["pose"], dtype=np.float64)[rows])
+
+
+def point_classes(where: Places, position: np.ndarray, velocity: np.ndarray) -> np.ndarray:
+    """(B, O, 2) uint8 SURFACE_CLASSES under objects at ego-frame positions (B, O, 2) [m] and where
+    their velocities (B, O, 2) [m/s] take them in SOON s: the surface grid's classes there (the grid
+    would read the same cells; `cell_class`), without computing the grid."""
+    out = np.empty((*position.shape[:2], 2), dtype=np.uint8)
+    _point_classes_batch(where.sm, where.maps, where.pose, position, velocity, out)
+    return out
+
+
+@parallel_kernel
+def _point_classes_batch(sm: SurfaceMap, maps: np.ndarray, pose: np.ndarray, position: np.ndarray,
+                         velocity: np.ndarray, out: np.ndarray) -> None:
+    for index in prange(position.shape[0]):
+        w = np.int64(index)  # prange counts in uint64: back to int64
+        x, y, c, s = pose[w, 0], pose[w, 1], math.cos(pose[w, 2]), math.sin(pose[w, 2])
+        for o in range(position.shape[1]):
+            fx, fy = np.float64(position[w, o, 0]), np.float64(position[w, o, 1])
+            vx, vy = np.float64(velocity[w, o, 0]), np.float64(velocity[w, o, 1])
+            out[w, o, 0] = cell_class(sm, maps[w], x, y, c, s, fx, fy)
+            out[w, o, 1] = cell_class(sm, maps[w], x, y, c, s, fx + SOON * vx, fy + SOON * vy)

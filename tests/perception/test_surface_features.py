@@ -75,7 +75,7 @@ def test_surface_flags_in_the_layout_and_refused_without_the_grid():
     sidewalk = {**labels, "surface": np.array([[[SIDEWALK, SIDEWALK]]], dtype=np.uint8)}
     assert oracle_features(sidewalk, no_grid, layout)[0, layout.slices()["pedestrians"]][9:12].tolist() == [0, 0, 0]
     assert FeatureSpec(surface=True).observations("oracle") == ("route",)
-    assert FeatureSpec(surface=True).observations("perception") == ("route", "surface")
+    assert FeatureSpec(surface=True).observations("perception") == ("route",)  # it looks detections up: places
 
 
 @settings(max_examples=60, deadline=None)

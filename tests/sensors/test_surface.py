@@ -1,5 +1,6 @@
 """The `surface` observation: the map's surface classes around the car, ego frame, heading up."""
 
+import dataclasses
 import math
 
 import gymnasium as gym
@@ -97,3 +98,36 @@ def test_camera_labels_carry_the_grid_classes_under_and_ahead_of_every_object():
         assert (labels.surface[~vis] == OFF_ROAD).all()
         seen += np.bincount(labels.surface[vis][:, 0], minlength=4)
     assert (seen[[SIDEWALK, ROAD]] > 0).all()  # people on sidewalks, cars on the road: not all off-road
+
+
+def test_point_classes_read_the_grid_cells_at_any_point_now_and_as_the_worlds_ended():
+    """Perception looks its detections up on the map where the car is (`places`, `point_classes`)
+    instead of computing the grid: the classes must be the grid's at the same points, also for the
+    worlds that ended in a same-step autoreset (their last pose and map come from final_info)."""
+    from gymnasium.vector import AutoresetMode
+
+    from drivesim.envs.vector import CityDriveVectorEnv
+    from drivesim.perception.features import grid_classes
+    from drivesim.sensors.surface import places, point_classes
+
+    camera = CameraConfig(width=40, height=32, metres_per_pixel=0.5, ego_row=0.75)
+    base = EnvConfig(map=dataclasses.replace(SMALL, pool_size=3), camera=camera, observations=("surface",))
+    configs = [base.replace(max_episode_steps=n) for n in (4, 30, 4, 30, 7, 30)]
+    env = CityDriveVectorEnv(configs=configs, autoreset_mode=AutoresetMode.SAME_STEP)
+    obs, _ = env.reset(seed=5)
+    rng = np.random.default_rng(4)
+    points = lambda: rng.uniform(-20.0, 20.0, (6, 50, 2)).astype(np.float32)  # noqa: E731
+    ended = 0
+    for _ in range(9):
+        obs, _, terminated, truncated, info = env.step(np.column_stack([rng.uniform(0, 1, 6), rng.uniform(-1, 1, 6)]))
+        position, velocity = points(), points() / 4
+        np.testing.assert_array_equal(point_classes(places(env.world), position, velocity),
+                                      grid_classes(position, velocity, obs["surface"], camera))
+        rows = np.flatnonzero(terminated | truncated)
+        if rows.size:
+            ended += rows.size
+            final = places(env.world, rows, info["final_info"])
+            np.testing.assert_array_equal(point_classes(final, position[rows], velocity[rows]),
+                                          grid_classes(position[rows], velocity[rows],
+                                                       info["final_obs"]["surface"][rows], camera))
+    assert ended >= 4
