@@ -116,7 +116,7 @@ def _read(raw: np.ndarray, table: np.ndarray, f: int, i: int, j: int, c: int) ->
 
 
 @overload(_read, inline="always")
-def _read_compiled(raw, table, f, i, j, c):  # type: ignore[no-untyped-def]  # numba: the same names, no annotations
+def _read_compiled(raw, table, f, i, j, c):  # noqa: ANN001, ANN202 (numba matches these names, unannotated)
     if isinstance(raw.dtype, types.Integer):
         return lambda raw, table, f, i, j, c: table[raw[f, i, j, c]]
     return lambda raw, table, f, i, j, c: raw[f, i, j, c]
