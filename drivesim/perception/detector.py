@@ -49,7 +49,3 @@ class Detector:
         array, x = self.runtime.input((b, h // PATCH, w // PATCH, CHANNELS))
         stack_frames(frames, history, array, self.runtime.shift)
         return decode(self.runtime.forward(x), MAX_DETECTIONS, self.threshold)
-
-    def detect(self, stacked: np.ndarray) -> Detections:
-        """Detections from two-frame stacks (B, H/4, W/4, 96) uint8."""
-        return decode(self.runtime(stacked), MAX_DETECTIONS, self.threshold)

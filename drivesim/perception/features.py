@@ -240,9 +240,18 @@ def _grid_classes_batch(position: np.ndarray, velocity: np.ndarray, surface: np.
     for index in prange(position.shape[0]):
         w = np.int64(index)  # prange counts in uint64: back to int64
         for o in range(position.shape[1]):
-            out[w, o, 0] = _surface_at(surface, w, row0 - position[w, o, 0] / cell, col0 - position[w, o, 1] / cell)
-            fx, fy = position[w, o, 0] + SOON * velocity[w, o, 0], position[w, o, 1] + SOON * velocity[w, o, 1]
-            out[w, o, 1] = _surface_at(surface, w, row0 - fx / cell, col0 - fy / cell)
+            out[w, o, 0], out[w, o, 1] = _grid_pair(surface, w, position[w, o, 0], position[w, o, 1], velocity[w, o, 0],
+                                                    velocity[w, o, 1], row0, col0, cell)
+
+
+@inner
+def _grid_pair(surface: np.ndarray, w: int, px: float, py: float, vx: float, vy: float, row0: float, col0: float,
+               cell: float) -> tuple[int, int]:
+    """The grid's classes under an object at ego-frame (px, py) [m] and where (vx, vy) [m/s] takes it
+    in SOON s (grid_geometry's row0, col0, cell)."""
+    fx, fy = px + SOON * vx, py + SOON * vy
+    return (_surface_at(surface, w, row0 - px / cell, col0 - py / cell),
+            _surface_at(surface, w, row0 - fx / cell, col0 - fy / cell))
 
 
 @inner
@@ -338,9 +347,7 @@ def _objects_batch(dist: np.ndarray, cls: np.ndarray, valid: np.ndarray, keys: n
                     if surface == _SURFACE_CLASSES:
                         now, soon = classes[w, o, 0], classes[w, o, 1]
                     else:
-                        now = _surface_at(grid, w, row0 - px / cell, col0 - py / cell)
-                        fx, fy = px + SOON * vx, py + SOON * vy
-                        soon = _surface_at(grid, w, row0 - fx / cell, col0 - fy / cell)
+                        now, soon = _grid_pair(grid, w, px, py, vx, vy, row0, col0, cell)
                     on_road = now >= ROAD  # a lane or a crossing (SURFACE_CLASSES order)
                     row[i], row[i + 1], row[i + 2] = on_road, now == CROSSWALK, on_road or soon >= ROAD
                     i += 3

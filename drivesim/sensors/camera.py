@@ -31,7 +31,7 @@ from drivesim.jit import inner, parallel_kernel
 from drivesim.map.city import LANE_DS, MapPool, Surface
 from drivesim.render.palette import CAR_RGB, EGO_RGB, LIGHT_RGB, PALETTE, PED_RGB
 from drivesim.sensors.draw import fill_box, fill_disc, index_rasters, warp_bilinear
-from drivesim.sensors.surface import OFF_ROAD, SOON, SurfaceMap, cell_class, surface_map
+from drivesim.sensors.surface import OFF_ROAD, SurfaceMap, cell_classes, surface_map
 from drivesim.state import SimState
 
 if TYPE_CHECKING:
@@ -277,10 +277,8 @@ def _label_surface(sm: SurfaceMap, state: SimState, w: int, labels: CameraLabels
         if not labels.visible[w, o]:
             labels.surface[w, o, 0], labels.surface[w, o, 1] = OFF_ROAD, OFF_ROAD
             continue
-        fx, fy = np.float64(labels.position[w, o, 0]), np.float64(labels.position[w, o, 1])
-        vx, vy = np.float64(labels.velocity[w, o, 0]), np.float64(labels.velocity[w, o, 1])
-        labels.surface[w, o, 0] = cell_class(sm, m, e.x, e.y, c, s, fx, fy)
-        labels.surface[w, o, 1] = cell_class(sm, m, e.x, e.y, c, s, fx + SOON * vx, fy + SOON * vy)
+        labels.surface[w, o, 0], labels.surface[w, o, 1] = cell_classes(sm, m, e.x, e.y, c, s, labels.position[w, o],
+                                                                        labels.velocity[w, o])
 
 
 @inner

@@ -99,6 +99,17 @@ def cell_class(sm: SurfaceMap, m: int, x: float, y: float, c: float, s: float, f
     return OFF_ROAD
 
 
+@inner
+def cell_classes(sm: SurfaceMap, m: int, x: float, y: float, c: float, s: float, position: np.ndarray,
+                 velocity: np.ndarray) -> tuple[int, int]:
+    """`cell_class` at an object's ego-frame position (2,) [m] and where its velocity (2,) [m/s] takes
+    it in SOON s (the pair the labels and `point_classes` give), in float64 whatever their dtype."""
+    fx, fy = np.float64(position[0]), np.float64(position[1])
+    vx, vy = np.float64(velocity[0]), np.float64(velocity[1])
+    return (cell_class(sm, m, x, y, c, s, fx, fy),
+            cell_class(sm, m, x, y, c, s, fx + SOON * vx, fy + SOON * vy))
+
+
 @parallel_kernel
 def _surface_batch(sm: SurfaceMap, state: SimState, rows: np.ndarray, out: np.ndarray) -> None:
     """Grid cell (r, q) of world w: the raster class under its centre, ego frame (forward, left) =
@@ -157,7 +168,4 @@ def _point_classes_batch(sm: SurfaceMap, maps: np.ndarray, pose: np.ndarray, pos
         w = np.int64(index)  # prange counts in uint64: back to int64
         x, y, c, s = pose[w, 0], pose[w, 1], math.cos(pose[w, 2]), math.sin(pose[w, 2])
         for o in range(position.shape[1]):
-            fx, fy = np.float64(position[w, o, 0]), np.float64(position[w, o, 1])
-            vx, vy = np.float64(velocity[w, o, 0]), np.float64(velocity[w, o, 1])
-            out[w, o, 0] = cell_class(sm, maps[w], x, y, c, s, fx, fy)
-            out[w, o, 1] = cell_class(sm, maps[w], x, y, c, s, fx + SOON * vx, fy + SOON * vy)
+            out[w, o, 0], out[w, o, 1] = cell_classes(sm, maps[w], x, y, c, s, position[w, o], velocity[w, o])
